@@ -1,0 +1,216 @@
+"""Graph checks: every rule a model must satisfy beyond its schema, each broken one a `Defect`."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+
+from ._schema import ModelFile, StatusSpec, TransitionSpec
+from ._vocabulary import CAUSES
+from .errors import Defect, Rule, closest
+
+__all__ = ["check_model"]
+
+
+def _hint(value: str, valid: Iterable[str]) -> str:
+    near = closest(value, valid)
+    return f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+
+
+def status_entry(status: StatusSpec) -> str:
+    return f"status {status.id!r}"
+
+
+def transition_entry(transition: TransitionSpec) -> str:
+    return f"transition {transition.source} -> {transition.dest} [{transition.trigger}]"
+
+
+def check_model(spec: ModelFile) -> list[Defect]:
+    """Every defect of a (merged) model, in a stable order: declarations first, then the graph."""
+    return [*_declarations(spec), *_references(spec), *_graph(spec)]
+
+
+def _declarations(spec: ModelFile) -> Iterator[Defect]:
+    seen: dict[str, str] = {}
+    for status in spec.statuses:
+        for name in (status.id, *status.aliases):
+            if name in seen:
+                yield Defect(
+                    Rule.DUPLICATE_STATUS,
+                    status_entry(status),
+                    f"{name!r} is already declared by {seen[name]}",
+                )
+            else:
+                seen[name] = status_entry(status)
+    keys: set[tuple[str, str, str]] = set()
+    for transition in spec.transitions:
+        if transition.key in keys:
+            yield Defect(
+                Rule.DUPLICATE_TRANSITION,
+                transition_entry(transition),
+                "another transition has the same from, to and trigger; merge their flows",
+            )
+        keys.add(transition.key)
+    for name in sorted(spec.actions.keys() & spec.events.keys()):
+        yield Defect(
+            Rule.TRIGGER_DECLARED_TWICE,
+            f"trigger {name!r}",
+            "declared both under [actions] and under [events]",
+        )
+
+
+def _references(spec: ModelFile) -> Iterator[Defect]:
+    statuses = {s.id for s in spec.statuses}
+    flows, facts, sources = spec.flows.keys(), spec.facts.keys(), spec.sources.keys()
+    triggers = spec.actions.keys() | spec.events.keys()
+
+    def cited(entry: str, ids: Iterable[str]) -> Iterator[Defect]:
+        for source in ids:
+            if source not in sources:
+                yield Defect(
+                    Rule.UNKNOWN_SOURCE,
+                    entry,
+                    f"cites source {source!r}, not declared under [sources]{_hint(source, sources)}",
+                )
+
+    def in_flows(entry: str, names: Iterable[str]) -> Iterator[Defect]:
+        for flow in names:
+            if flow not in flows:
+                yield Defect(
+                    Rule.UNKNOWN_FLOW,
+                    entry,
+                    f"unknown flow {flow!r}{_hint(flow, flows)} (declared: {', '.join(flows)})",
+                )
+
+    def cause(entry: str, value: str | None) -> Iterator[Defect]:
+        if value is not None and value not in CAUSES:
+            yield Defect(
+                Rule.UNKNOWN_CAUSE,
+                entry,
+                f"unknown cause {value!r}{_hint(value, CAUSES)} (valid: {', '.join(CAUSES)})",
+            )
+
+    def contested(entry: str, confidence: str, note: str) -> Iterator[Defect]:
+        if confidence == "contested" and not note.strip():
+            yield Defect(
+                Rule.CONTESTED_WITHOUT_NOTE,
+                entry,
+                "a contested fact needs a note saying what is contested and which reading is taken",
+            )
+
+    for name, flow in spec.flows.items():
+        entry = f"flow {name!r}"
+        yield from cited(entry, flow.sources)
+        if flow.initial not in statuses:
+            yield Defect(
+                Rule.UNKNOWN_STATUS,
+                entry,
+                f"initial status {flow.initial!r} is not declared{_hint(flow.initial, statuses)}",
+            )
+    for name, fact in spec.facts.items():
+        yield from cited(f"fact {name!r}", fact.sources)
+    for kind, table in (("action", spec.actions), ("event", spec.events)):
+        for name, trigger in table.items():
+            yield from cited(f"{kind} {name!r}", trigger.sources)
+            yield from cause(f"{kind} {name!r}", trigger.cause)
+    for status in spec.statuses:
+        entry = status_entry(status)
+        yield from in_flows(entry, status.flows)
+        yield from cited(entry, status.sources)
+        yield from contested(entry, status.confidence, status.note)
+    for transition in spec.transitions:
+        entry = transition_entry(transition)
+        for end in (transition.source, transition.dest):
+            if end not in statuses:
+                yield Defect(
+                    Rule.UNKNOWN_STATUS,
+                    entry,
+                    f"status {end!r} is not declared{_hint(end, statuses)}",
+                )
+        if transition.trigger not in triggers:
+            yield Defect(
+                Rule.UNDECLARED_TRIGGER,
+                entry,
+                f"trigger {transition.trigger!r} is declared neither under [actions] nor under "
+                f"[events]{_hint(transition.trigger, triggers)}",
+            )
+        yield from in_flows(entry, transition.flows)
+        yield from cause(entry, transition.cause)
+        for fact in (*transition.requires, *transition.unless, *transition.sets):
+            if fact not in facts:
+                yield Defect(
+                    Rule.UNKNOWN_FACT,
+                    entry,
+                    f"fact {fact!r} is not declared under [facts]{_hint(fact, facts)}",
+                )
+        yield from cited(entry, transition.sources)
+        yield from contested(entry, transition.confidence, transition.note)
+        trigger_cause = (spec.actions.get(transition.trigger) or spec.events.get(transition.trigger))
+        effective = transition.cause or (trigger_cause.cause if trigger_cause else None)
+        if effective == "timer" and transition.after is None:
+            yield Defect(
+                Rule.TIMER_WITHOUT_DURATION,
+                entry,
+                "a timer transition needs `after`, its typical delay in seconds",
+            )
+
+
+def _graph(spec: ModelFile) -> Iterator[Defect]:
+    by_id = {s.id: s for s in spec.statuses}
+    enabled = [t for t in spec.transitions if t.enabled]
+    for transition in enabled:
+        origin = by_id.get(transition.source)
+        if origin is not None and origin.terminal and transition.dest != transition.source:
+            yield Defect(
+                Rule.TERMINAL_WITH_EXIT,
+                transition_entry(transition),
+                f"{origin.id!r} is terminal but this transition leaves it; "
+                "drop the transition or mark the status terminal = false",
+            )
+    for name, flow in spec.flows.items():
+        members = {s.id for s in spec.statuses if name in s.flows}
+        edges = [t for t in enabled if name in t.flows]
+        if flow.initial in by_id and flow.initial not in members:
+            yield Defect(
+                Rule.STATUS_NOT_IN_FLOW,
+                f"flow {name!r}",
+                f"initial status {flow.initial!r} does not list {name!r} in its flows",
+            )
+        for transition in edges:
+            for end in (transition.source, transition.dest):
+                if end in by_id and end not in members:
+                    yield Defect(
+                        Rule.STATUS_NOT_IN_FLOW,
+                        transition_entry(transition),
+                        f"the transition is in flow {name!r} but status {end!r} is not",
+                    )
+        exits: dict[str, set[str]] = {}
+        for transition in edges:
+            if transition.source in members and transition.dest in members:
+                exits.setdefault(transition.source, set()).add(transition.dest)
+        reached = _reachable(flow.initial, exits) if flow.initial in members else set()
+        for status in spec.statuses:
+            if status.id not in members:
+                continue
+            if status.id not in reached:
+                yield Defect(
+                    Rule.UNREACHABLE_STATUS,
+                    status_entry(status),
+                    f"cannot be reached in flow {name!r} from its initial status {flow.initial!r}",
+                )
+            if not status.terminal and not (exits.get(status.id, set()) - {status.id}):
+                yield Defect(
+                    Rule.DEAD_END,
+                    status_entry(status),
+                    f"is not terminal but has no way out to another status in flow {name!r}",
+                )
+
+
+def _reachable(start: str, exits: dict[str, set[str]]) -> set[str]:
+    seen, queue = {start}, deque([start])
+    while queue:
+        for nxt in exits.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen

@@ -1,0 +1,282 @@
+"""Load a model: read TOML, validate the schema, merge what it extends, check the graph, build."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ._checks import check_model, status_entry
+from ._model import Fact, Flow, FlowModel, Source, Status, Transition, Trigger
+from ._schema import ModelFile
+from ._vocabulary import Cause, Confidence
+from .errors import Defect, InvalidModelError, ModelFileError, Rule, UnknownNameError
+
+__all__ = ["BUNDLED_MODELS", "bundled_model", "load_model", "model_from_mapping", "resolve_spec"]
+
+BUNDLED_MODELS = ("vtex",)
+
+_Spec = TypeVar("_Spec", bound=BaseModel)
+
+
+def bundled_model(name: str = "vtex") -> FlowModel:
+    """A model shipped inside the package (``"vtex"``: VTEX's documented order flow), loaded once."""
+    if name not in BUNDLED_MODELS:
+        raise UnknownNameError(name, BUNDLED_MODELS)
+    return _bundled(name)
+
+
+@functools.cache
+def _bundled(name: str) -> FlowModel:
+    return _finish(resolve_spec(_read_bundled(name), f"bundled:{name}", None), f"bundled:{name}")
+
+
+def load_model(path: str | os.PathLike[str]) -> FlowModel:
+    """Load, merge and validate a model file.
+
+    Raises `ModelFileError` when the file cannot be read or is not TOML, and
+    `InvalidModelError` (with every `Defect`) when it breaks the schema or a graph rule.
+    """
+    file = Path(path)
+    return _finish(resolve_spec(_read_file(file), str(file), file.parent), str(file))
+
+
+def model_from_mapping(
+    data: Mapping[str, Any], origin: str = "<mapping>", base_dir: Path | None = None
+) -> FlowModel:
+    """Validate and build a model from already-parsed data (the shape of a model file)."""
+    return _finish(resolve_spec(data, origin, base_dir), origin)
+
+
+def _read_bundled(name: str) -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("data", f"{name}.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _read_file(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text("utf-8")
+    except FileNotFoundError:
+        raise ModelFileError(str(file), "no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(str(file), "is a directory") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelFileError(str(file), str(error)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ModelFileError(str(file), f"not valid TOML: {error}") from None
+
+
+def _schema(data: Mapping[str, Any], origin: str) -> ModelFile:
+    try:
+        return ModelFile.model_validate(data)
+    except ValidationError as error:
+        raise InvalidModelError(origin, _schema_defects(error)) from None
+
+
+def _schema_defects(error: ValidationError) -> list[Defect]:
+    defects = []
+    for item in error.errors(include_url=False):
+        loc = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
+        entry = loc.lstrip(".") or "(file)"
+        got = f" (got {item['input']!r})" if item["type"] != "missing" else ""
+        defects.append(Defect(Rule.SCHEMA, entry, f"{item['msg']}{got}"))
+    return defects
+
+
+def resolve_spec(
+    data: Mapping[str, Any],
+    origin: str,
+    base_dir: Path | None,
+    _chain: tuple[str, ...] = (),
+) -> ModelFile:
+    """Validate a file's schema and, when it extends another model, merge it onto that model."""
+    spec = _schema(data, origin)
+    if spec.extends is None:
+        if spec.patch is not None or spec.remove is not None:
+            raise InvalidModelError(
+                origin,
+                [Defect(Rule.BAD_OVERRIDE, "(file)", "[patch] and [remove] need `extends`")],
+            )
+        return spec
+    if spec.extends in BUNDLED_MODELS:
+        base_origin, base_dir_of_base = f"bundled:{spec.extends}", None
+    else:
+        base_path = (base_dir or Path.cwd()) / spec.extends
+        base_origin, base_dir_of_base = str(base_path), base_path.parent
+    if base_origin in (*_chain, origin):
+        raise InvalidModelError(
+            origin,
+            [Defect(Rule.BAD_OVERRIDE, "extends", f"circular extends through {base_origin!r}")],
+        )
+    if base_dir_of_base is None:
+        base_data = _read_bundled(spec.extends)
+    else:
+        base_data = _read_file(Path(base_origin))
+    base = resolve_spec(base_data, base_origin, base_dir_of_base, (*_chain, origin))
+    return _merge(base, spec, origin)
+
+
+def _merge(base: ModelFile, ext: ModelFile, origin: str) -> ModelFile:
+    defects: list[Defect] = []
+    statuses = {s.id: s for s in base.statuses}
+    transitions = {t.key: t for t in base.transitions}
+    flows = dict(base.flows)
+
+    if ext.remove is not None:
+        for status_id in ext.remove.statuses:
+            if statuses.pop(status_id, None) is None:
+                defects.append(_missing("remove.statuses", f"status {status_id!r}"))
+            transitions = {
+                k: t for k, t in transitions.items() if status_id not in (t.source, t.dest)
+            }
+        for key in ext.remove.transitions:
+            if transitions.pop(key.key, None) is None:
+                defects.append(_missing("remove.transitions", _describe(key.key)))
+
+    for status in ext.statuses:
+        if status.id in statuses:
+            defects.append(
+                Defect(
+                    Rule.DUPLICATE_STATUS,
+                    status_entry(status),
+                    "already in the base model; change it under [patch.statuses] instead",
+                )
+            )
+        statuses[status.id] = status
+    for transition in ext.transitions:
+        if transition.key in transitions:
+            defects.append(
+                Defect(
+                    Rule.DUPLICATE_TRANSITION,
+                    _describe(transition.key),
+                    "already in the base model; change it with [[patch.transitions]] instead",
+                )
+            )
+        transitions[transition.key] = transition
+    flows.update(ext.flows)
+
+    if ext.patch is not None:
+        for status_id, status_patch in ext.patch.statuses.items():
+            if status_id not in statuses:
+                defects.append(_missing("patch.statuses", f"status {status_id!r}"))
+                continue
+            statuses[status_id] = _patched(statuses[status_id], status_patch.model_dump(exclude_unset=True))
+        for transition_patch in ext.patch.transitions:
+            key = transition_patch.key
+            if key not in transitions:
+                defects.append(_missing("patch.transitions", _describe(key)))
+                continue
+            changes = transition_patch.model_dump(exclude_unset=True, exclude={"source", "dest", "trigger"})
+            transitions[key] = _patched(transitions[key], changes)
+        for flow_name, flow_patch in ext.patch.flows.items():
+            if flow_name not in flows:
+                defects.append(_missing("patch.flows", f"flow {flow_name!r}"))
+                continue
+            flows[flow_name] = _patched(flows[flow_name], flow_patch.model_dump(exclude_unset=True))
+
+    if defects:
+        raise InvalidModelError(origin, defects)
+    return ModelFile(
+        name=ext.name,
+        title=ext.title or base.title,
+        description=ext.description or base.description,
+        sources={**base.sources, **ext.sources},
+        flows=flows,
+        facts={**base.facts, **ext.facts},
+        actions={**base.actions, **ext.actions},
+        events={**base.events, **ext.events},
+        statuses=list(statuses.values()),
+        transitions=list(transitions.values()),
+    )
+
+
+def _patched(entry: _Spec, changes: dict[str, Any]) -> _Spec:
+    # model_copy(update=...) skips validation; re-validate so a patch cannot smuggle bad values in.
+    merged = {**entry.model_dump(by_alias=True), **_aliased(type(entry), changes)}
+    return type(entry).model_validate(merged)
+
+
+def _aliased(cls: type[Any], changes: dict[str, Any]) -> dict[str, Any]:
+    fields = cls.model_fields
+    return {(fields[k].alias or k) if k in fields else k: v for k, v in changes.items()}
+
+
+def _missing(section: str, what: str) -> Defect:
+    return Defect(Rule.BAD_OVERRIDE, section, f"{what} is not in the base model")
+
+
+def _describe(key: tuple[str, str, str]) -> str:
+    return f"transition {key[0]} -> {key[1]} [{key[2]}]"
+
+
+def _finish(spec: ModelFile, origin: str) -> FlowModel:
+    defects = check_model(spec)
+    if defects:
+        raise InvalidModelError(origin, defects)
+    return _build(spec, origin)
+
+
+def _build(spec: ModelFile, origin: str) -> FlowModel:
+    triggers = [
+        Trigger(name, "action", Cause(a.cause), a.description, a.endpoint, tuple(a.sources))
+        for name, a in spec.actions.items()
+    ] + [
+        Trigger(name, "event", Cause(e.cause), e.description, "", tuple(e.sources))
+        for name, e in spec.events.items()
+    ]
+    by_name = {t.name: t for t in triggers}
+    statuses = [
+        Status(
+            id=s.id,
+            flows=frozenset(s.flows),
+            meaning=s.meaning.strip(),
+            aliases=tuple(s.aliases),
+            admin_label=s.admin_label,
+            my_account_label=s.my_account_label,
+            auto=s.auto,
+            terminal=s.terminal,
+            confidence=Confidence(s.confidence),
+            sources=tuple(s.sources),
+            note=s.note.strip(),
+        )
+        for s in spec.statuses
+    ]
+    transitions = [
+        Transition(
+            source=t.source,
+            dest=t.dest,
+            trigger=t.trigger,
+            flows=frozenset(t.flows),
+            cause=Cause(t.cause) if t.cause else by_name[t.trigger].cause,
+            by_action=by_name[t.trigger].is_action,
+            after=t.after,
+            requires=frozenset(t.requires),
+            unless=frozenset(t.unless),
+            sets=frozenset(t.sets),
+            enabled=t.enabled,
+            confidence=Confidence(t.confidence),
+            sources=tuple(t.sources),
+            note=t.note.strip(),
+        )
+        for t in spec.transitions
+    ]
+    return FlowModel.build(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description.strip(),
+        origin=origin,
+        statuses=statuses,
+        transitions=transitions,
+        flows=[Flow(n, f.initial, f.description.strip(), tuple(f.sources)) for n, f in spec.flows.items()],
+        triggers=triggers,
+        facts=[Fact(n, f.description.strip(), tuple(f.sources)) for n, f in spec.facts.items()],
+        sources=[Source(i, s.title, s.url, s.note) for i, s in spec.sources.items()],
+    )

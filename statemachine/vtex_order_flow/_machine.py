@@ -1,0 +1,89 @@
+"""The executable model: one shared `transitions.Machine` per flow, and a slot-only order token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from transitions import Machine, MachineError
+
+if TYPE_CHECKING:
+    from transitions.core import EventData
+
+    from ._model import FlowModel
+
+__all__ = ["FactCondition", "OrderToken", "build_machine", "fire", "may_fire"]
+
+
+class FactCondition:
+    """A guard that reads one fact from the event's ``facts`` keyword (a fact left out is false)."""
+
+    __slots__ = ("fact",)
+
+    def __init__(self, fact: str) -> None:
+        self.fact = fact
+
+    def __call__(self, event: EventData) -> bool:
+        facts: Mapping[str, bool] = event.kwargs.get("facts") or {}
+        return bool(facts.get(self.fact, False))
+
+    def __repr__(self) -> str:
+        return f"FactCondition({self.fact!r})"
+
+
+class OrderToken:
+    """The smallest thing the shared machine can move: one ``state`` slot, no bound methods."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+def build_machine(model: FlowModel, flow: str) -> Machine:
+    """A `transitions.Machine` for one flow of the model, with no model objects attached.
+
+    States are the flow's statuses, triggers the model's actions and events, guards the
+    model's facts (``requires`` -> conditions, ``unless`` -> unless). It is built with
+    ``auto_transitions=False`` and ``send_event=True``; fire it without binding anything with
+    `fire`, or attach your own order objects with ``machine.add_model(order, initial=status)``
+    when you want callbacks.
+    """
+    flow_def = model.flow(flow)
+    transitions: list[dict[str, Any]] = [
+        {
+            "trigger": t.trigger,
+            "source": t.source,
+            "dest": t.dest,
+            "conditions": [FactCondition(f) for f in sorted(t.requires)],
+            "unless": [FactCondition(f) for f in sorted(t.unless)],
+        }
+        for t in model.transitions_in(flow)
+    ]
+    return Machine(
+        model=None,
+        states=[s.id for s in model.statuses_in(flow)],
+        transitions=transitions,
+        initial=flow_def.initial,
+        auto_transitions=False,
+        send_event=True,
+        ignore_invalid_triggers=False,
+    )
+
+
+def fire(machine: Machine, status: str, trigger: str, facts: Mapping[str, bool] | None = None) -> str | None:
+    """Fire `trigger` on an order in `status`; the new status, or None when the machine refuses."""
+    event = machine.events.get(trigger)
+    if event is None:
+        return None
+    token = OrderToken(status)
+    try:
+        moved = event.trigger(token, facts=dict(facts or {}))
+    except MachineError:
+        return None
+    return token.state if moved else None
+
+
+def may_fire(machine: Machine, status: str, trigger: str, facts: Mapping[str, bool] | None = None) -> bool:
+    """Whether `trigger` fires from `status` with these facts (through the machine itself)."""
+    return fire(machine, status, trigger, facts) is not None

@@ -1,0 +1,259 @@
+"""The immutable, validated model: statuses, transitions, flows, triggers, facts and sources."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
+
+from ._vocabulary import Cause, Confidence
+from .errors import UnknownActionError, UnknownFlowError, UnknownStatusError
+
+if TYPE_CHECKING:
+    from transitions import Machine
+
+__all__ = ["Fact", "Flow", "FlowModel", "Source", "Status", "Transition", "Trigger"]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A document the model relies on."""
+
+    id: str
+    title: str
+    url: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """An order flow and the status its orders start in."""
+
+    name: str
+    initial: str
+    description: str = ""
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A condition the status does not carry; the caller passes it, guards test it."""
+
+    name: str
+    description: str
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """What fires a transition: a connector `action`, or an `event` (platform, timer, person)."""
+
+    name: str
+    kind: Literal["action", "event"]
+    cause: Cause
+    description: str = ""
+    endpoint: str = ""
+    sources: tuple[str, ...] = ()
+
+    @property
+    def is_action(self) -> bool:
+        return self.kind == "action"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """One order status, spelled as VTEX's API spells it."""
+
+    id: str
+    flows: frozenset[str]
+    meaning: str
+    aliases: tuple[str, ...] = ()
+    admin_label: str | None = None
+    my_account_label: str | None = None
+    auto: bool = False
+    terminal: bool = False
+    confidence: Confidence = Confidence.DOCUMENTED
+    sources: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """The Admin label when VTEX gives one, else the id."""
+        return self.admin_label or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A move from `source` to `dest` fired by `trigger`, in `flows`, guarded by facts."""
+
+    source: str
+    dest: str
+    trigger: str
+    flows: frozenset[str]
+    cause: Cause
+    by_action: bool
+    after: int | None = None
+    requires: frozenset[str] = frozenset()
+    unless: frozenset[str] = frozenset()
+    sets: frozenset[str] = frozenset()
+    enabled: bool = True
+    confidence: Confidence = Confidence.DOCUMENTED
+    sources: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.dest, self.trigger)
+
+    @property
+    def is_self_loop(self) -> bool:
+        return self.source == self.dest
+
+    def allowed(self, facts: Mapping[str, bool]) -> bool:
+        """Whether the guards hold for these facts (a fact left out is false)."""
+        return all(facts.get(name, False) for name in self.requires) and not any(
+            facts.get(name, False) for name in self.unless
+        )
+
+    def describe(self) -> str:
+        return f"{self.source} -> {self.dest} [{self.trigger}]"
+
+
+def _frozen(mapping: Mapping[str, object]) -> Mapping[str, object]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class FlowModel:
+    """A validated VTEX order-flow model. Build it with `load_model` or `bundled_model`.
+
+    Every lookup by name raises a typed `UnknownNameError` (with the closest valid names) for
+    a name the model does not know; a status may be named by one of its aliases.
+    """
+
+    name: str
+    title: str
+    description: str
+    origin: str
+    statuses: Mapping[str, Status]
+    transitions: tuple[Transition, ...]
+    flows: Mapping[str, Flow]
+    actions: Mapping[str, Trigger]
+    events: Mapping[str, Trigger]
+    facts: Mapping[str, Fact]
+    sources: Mapping[str, Source]
+    _aliases: Mapping[str, str] = field(repr=False, compare=False)
+    _by_flow: Mapping[str, tuple[Transition, ...]] = field(repr=False, compare=False)
+    _machines: dict[str, Machine] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        name: str,
+        title: str,
+        description: str,
+        origin: str,
+        statuses: list[Status],
+        transitions: list[Transition],
+        flows: list[Flow],
+        triggers: list[Trigger],
+        facts: list[Fact],
+        sources: list[Source],
+    ) -> FlowModel:
+        """Assemble a model from entries that already passed the checks."""
+        aliases = {alias: status.id for status in statuses for alias in status.aliases}
+        by_flow = {
+            flow.name: tuple(t for t in transitions if t.enabled and flow.name in t.flows)
+            for flow in flows
+        }
+        return cls(
+            name=name,
+            title=title,
+            description=description,
+            origin=origin,
+            statuses=MappingProxyType({s.id: s for s in statuses}),
+            transitions=tuple(transitions),
+            flows=MappingProxyType({f.name: f for f in flows}),
+            actions=MappingProxyType({t.name: t for t in triggers if t.is_action}),
+            events=MappingProxyType({t.name: t for t in triggers if not t.is_action}),
+            facts=MappingProxyType({f.name: f for f in facts}),
+            sources=MappingProxyType({s.id: s for s in sources}),
+            _aliases=MappingProxyType(aliases),
+            _by_flow=MappingProxyType(by_flow),
+        )
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def status(self, status_id: str) -> Status:
+        """The status with this id or alias."""
+        found = self.statuses.get(status_id)
+        if found is None:
+            canonical = self._aliases.get(status_id)
+            if canonical is None:
+                raise UnknownStatusError(status_id, [*self.statuses, *self._aliases])
+            found = self.statuses[canonical]
+        return found
+
+    def flow(self, name: str) -> Flow:
+        """The flow with this name."""
+        try:
+            return self.flows[name]
+        except KeyError:
+            raise UnknownFlowError(name, self.flows) from None
+
+    def action(self, name: str) -> Trigger:
+        """The connector action with this name."""
+        try:
+            return self.actions[name]
+        except KeyError:
+            raise UnknownActionError(name, self.actions) from None
+
+    def trigger(self, name: str) -> Trigger:
+        """The action or event with this name."""
+        found = self.actions.get(name) or self.events.get(name)
+        if found is None:
+            raise UnknownActionError(name, [*self.actions, *self.events])
+        return found
+
+    # -- the graph of one flow ------------------------------------------------------------------
+
+    def statuses_in(self, flow: str) -> tuple[Status, ...]:
+        """The statuses of a flow, in model order."""
+        self.flow(flow)
+        return tuple(s for s in self.statuses.values() if flow in s.flows)
+
+    def transitions_in(self, flow: str) -> tuple[Transition, ...]:
+        """The enabled transitions of a flow, in model order."""
+        self.flow(flow)
+        return self._by_flow[flow]
+
+    def ways_out(self, status: str, flow: str) -> tuple[Transition, ...]:
+        """Enabled transitions of `flow` that leave `status` (self-loops included)."""
+        status_id = self.status(status).id
+        return tuple(t for t in self.transitions_in(flow) if t.source == status_id)
+
+    def ways_in(self, status: str, flow: str) -> tuple[Transition, ...]:
+        """Enabled transitions of `flow` that enter `status` from another status."""
+        status_id = self.status(status).id
+        return tuple(
+            t for t in self.transitions_in(flow) if t.dest == status_id and not t.is_self_loop
+        )
+
+    def flows_of(self, status: str) -> tuple[str, ...]:
+        """The flows a status appears in, in model order."""
+        found = self.status(status)
+        return tuple(name for name in self.flows if name in found.flows)
+
+    # -- the executable model ------------------------------------------------------------------
+
+    def machine(self, flow: str) -> Machine:
+        """The shared `transitions.Machine` of a flow, built once (see `vtex_order_flow.build_machine`)."""
+        self.flow(flow)
+        machine = self._machines.get(flow)
+        if machine is None:
+            from ._machine import build_machine
+
+            machine = self._machines[flow] = build_machine(self, flow)
+        return machine

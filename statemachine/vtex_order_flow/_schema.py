@@ -1,0 +1,213 @@
+"""The model file's schema (pydantic): what a model TOML file may contain, and its JSON Schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._vocabulary import CAUSES, CONFIDENCES
+
+__all__ = [
+    "ActionSpec",
+    "EventSpec",
+    "FactSpec",
+    "FlowPatch",
+    "FlowSpec",
+    "ModelFile",
+    "PatchSpec",
+    "RemoveSpec",
+    "SourceSpec",
+    "StatusPatch",
+    "StatusSpec",
+    "TransitionKey",
+    "TransitionPatch",
+    "TransitionSpec",
+    "model_file_json_schema",
+]
+
+Confidence = Literal["documented", "inferred", "contested"]
+assert set(Confidence.__args__) == set(CONFIDENCES)  # type: ignore[attr-defined]
+
+# A cause is checked by the graph checks (so that an unknown one is a typed Defect that names the
+# entry), but the JSON Schema still lists the valid values for editors.
+CauseName = Annotated[str, Field(json_schema_extra={"enum": list(CAUSES)})]
+Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+SourceIds = Annotated[list[str], Field(description="Ids of entries in [sources].")]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SourceSpec(_Spec):
+    """A document a fact comes from."""
+
+    title: str
+    url: str = ""
+    note: str = ""
+
+
+class FlowSpec(_Spec):
+    """An order flow and the status its orders start in."""
+
+    initial: str
+    description: str = ""
+    sources: SourceIds = []
+
+
+class FactSpec(_Spec):
+    """Something the status alone does not carry, passed by the caller and tested by guards."""
+
+    description: str
+    sources: SourceIds = []
+
+
+class EventSpec(_Spec):
+    """A trigger that is not the connector's: the platform, a timer, the gateway, a person."""
+
+    cause: CauseName
+    description: str = ""
+    sources: SourceIds = []
+
+
+class ActionSpec(EventSpec):
+    """A trigger the connector itself sends to VTEX."""
+
+    endpoint: str = ""
+
+
+class StatusSpec(_Spec):
+    """One order status, spelled exactly as VTEX's API spells it."""
+
+    id: Name
+    aliases: list[Name] = Field(default=[], description="Other spellings VTEX documents use.")
+    admin_label: str | None = None
+    my_account_label: str | None = None
+    flows: list[str] = Field(description="Flows the status appears in; [] for none documented.")
+    auto: bool = Field(default=False, description="The platform moves the order on by itself.")
+    terminal: bool = Field(default=False, description="The order can never leave this status.")
+    meaning: str
+    confidence: Confidence = "documented"
+    sources: SourceIds = []
+    note: str = ""
+
+
+class TransitionSpec(_Spec):
+    """A move from one status to another, caused by a trigger."""
+
+    source: str = Field(alias="from")
+    dest: str = Field(alias="to")
+    trigger: Name
+    flows: list[str] = Field(min_length=1)
+    cause: CauseName | None = Field(default=None, description="Defaults to the trigger's cause.")
+    after: int | None = Field(default=None, gt=0, description="Typical delay in seconds (timers).")
+    requires: list[str] = Field(default=[], description="Facts that must hold.")
+    unless: list[str] = Field(default=[], description="Facts that must not hold.")
+    sets: list[str] = Field(default=[], description="Facts that hold afterwards.")
+    enabled: bool = Field(default=True, description="false: documented, but out of the graph.")
+    confidence: Confidence = "documented"
+    sources: SourceIds = []
+    note: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.dest, self.trigger)
+
+
+class TransitionKey(_Spec):
+    """Names one transition of the base model."""
+
+    source: str = Field(alias="from")
+    dest: str = Field(alias="to")
+    trigger: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.dest, self.trigger)
+
+
+class StatusPatch(_Spec):
+    """Fields to change on a status of the base model; fields left out keep their value."""
+
+    aliases: list[Name] | None = None
+    admin_label: str | None = None
+    my_account_label: str | None = None
+    flows: list[str] | None = None
+    auto: bool | None = None
+    terminal: bool | None = None
+    meaning: str | None = None
+    confidence: Confidence | None = None
+    sources: SourceIds | None = None
+    note: str | None = None
+
+
+class TransitionPatch(TransitionKey):
+    """Fields to change on one transition of the base model."""
+
+    flows: list[str] | None = None
+    cause: CauseName | None = None
+    after: int | None = Field(default=None, gt=0)
+    requires: list[str] | None = None
+    unless: list[str] | None = None
+    sets: list[str] | None = None
+    enabled: bool | None = None
+    confidence: Confidence | None = None
+    sources: SourceIds | None = None
+    note: str | None = None
+
+
+class FlowPatch(_Spec):
+    """Fields to change on a flow of the base model."""
+
+    initial: str | None = None
+    description: str | None = None
+    sources: SourceIds | None = None
+
+
+class PatchSpec(_Spec):
+    """Single facts of the base model to change (only with `extends`)."""
+
+    statuses: dict[str, StatusPatch] = {}
+    transitions: list[TransitionPatch] = []
+    flows: dict[str, FlowPatch] = {}
+
+
+class RemoveSpec(_Spec):
+    """Entries of the base model to drop (only with `extends`).
+
+    Removing a status also removes every transition from or to it.
+    """
+
+    statuses: list[str] = []
+    transitions: list[TransitionKey] = []
+
+
+class ModelFile(_Spec):
+    """A vtex-order-flow model file: a whole model, or one that extends another and overrides facts."""
+
+    schema_version: Literal[1] = 1
+    name: Name
+    title: str = ""
+    description: str = ""
+    extends: str | None = Field(
+        default=None,
+        description="A bundled model's name ('vtex') or a model file's path, relative to this file.",
+    )
+    sources: dict[str, SourceSpec] = {}
+    flows: dict[str, FlowSpec] = {}
+    facts: dict[str, FactSpec] = {}
+    actions: dict[str, ActionSpec] = {}
+    events: dict[str, EventSpec] = {}
+    statuses: list[StatusSpec] = []
+    transitions: list[TransitionSpec] = []
+    patch: PatchSpec | None = None
+    remove: RemoveSpec | None = None
+
+
+def model_file_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a model file (TOML files map one to one onto JSON)."""
+    schema = ModelFile.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://vtex-order-flow.invalid/schema/model-file-v1.json"
+    return schema

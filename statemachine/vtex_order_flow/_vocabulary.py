@@ -1,0 +1,45 @@
+"""The fixed words of the model: causes of transitions and confidence levels."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["CAUSES", "CONFIDENCES", "Cause", "Confidence"]
+
+
+class Cause(enum.StrEnum):
+    """Who or what moves an order along a transition."""
+
+    PLATFORM = "platform"
+    """VTEX moves the order on by itself."""
+    TIMER = "timer"
+    """A period ends (grace period, 30-day expiries)."""
+    GATEWAY = "gateway"
+    """The payment gateway approves or denies."""
+    SELLER = "seller"
+    """The seller account (Admin, ERP, or the connector acting as the seller's integration)."""
+    CUSTOMER = "customer"
+    """The buyer (cancellation requests, replacements)."""
+    MARKETPLACE = "marketplace"
+    """The marketplace, that is the connector: creation, approval, cancellation."""
+
+
+class Confidence(enum.StrEnum):
+    """How sure the model is of a fact; members compare by strength (contested < inferred < documented)."""
+
+    CONTESTED = "contested"
+    """VTEX documents disagree; the model takes the safer reading."""
+    INFERRED = "inferred"
+    """No document states it; inferred by the model's authors."""
+    DOCUMENTED = "documented"
+    """A VTEX document states it."""
+
+    @property
+    def strength(self) -> int:
+        return _STRENGTH[self]
+
+
+_STRENGTH = {Confidence.CONTESTED: 0, Confidence.INFERRED: 1, Confidence.DOCUMENTED: 2}
+
+CAUSES: tuple[str, ...] = tuple(cause.value for cause in Cause)
+CONFIDENCES: tuple[str, ...] = tuple(level.value for level in Confidence)

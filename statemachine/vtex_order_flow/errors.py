@@ -1,0 +1,151 @@
+"""The exceptions of vtex-order-flow: one root, subclasses that carry structured fields."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "Defect",
+    "InvalidModelError",
+    "ModelFileError",
+    "Rule",
+    "UnknownActionError",
+    "UnknownFlowError",
+    "UnknownNameError",
+    "UnknownStatusError",
+    "VtexOrderFlowError",
+    "closest",
+]
+
+
+class VtexOrderFlowError(Exception):
+    """Root of every error this library raises on purpose."""
+
+
+def closest(value: str, valid: Iterable[str], n: int = 3) -> tuple[str, ...]:
+    """The valid names nearest to `value`, best first (may be empty)."""
+    return tuple(difflib.get_close_matches(value, list(valid), n=n, cutoff=0.5))
+
+
+class UnknownNameError(VtexOrderFlowError, LookupError):
+    """A status, flow or action name the model does not know.
+
+    `kind` says which (``"status"``, ``"flow"``, ``"action"``), `value` is the bad name, `valid`
+    every name the model knows, `suggestions` the closest of them.
+    """
+
+    kind = "name"
+
+    def __init__(self, value: str, valid: Iterable[str]) -> None:
+        self.value = value
+        self.valid = tuple(valid)
+        self.suggestions = closest(value, self.valid)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        message = f"unknown {self.kind} {self.value!r}"
+        if self.suggestions:
+            message += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+        if len(self.valid) <= 12:
+            message += " Valid: " + ", ".join(self.valid) + "."
+        else:
+            message += f" ({len(self.valid)} valid names; list them with `vtex-order-flow states`.)"
+        return message
+
+
+class UnknownStatusError(UnknownNameError):
+    """A status the model does not know."""
+
+    kind = "status"
+
+
+class UnknownFlowError(UnknownNameError):
+    """A flow the model does not know."""
+
+    kind = "flow"
+
+
+class UnknownActionError(UnknownNameError):
+    """A connector action the model does not know."""
+
+    kind = "action"
+
+
+class ModelFileError(VtexOrderFlowError, OSError):
+    """A model file that cannot be read: missing, unreadable, or not TOML."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot read model file {path!r}: {reason}")
+
+
+class Rule(enum.StrEnum):
+    """The rules a model must satisfy; every `Defect` names the one it breaks."""
+
+    SCHEMA = "schema"
+    """The file does not match the model file's JSON Schema (a field missing, mistyped or unknown)."""
+    UNKNOWN_STATUS = "unknown-status"
+    """A transition, flow or override names a status the model does not declare."""
+    DUPLICATE_STATUS = "duplicate-status"
+    """Two statuses (or a status and an alias) share an id."""
+    DUPLICATE_TRANSITION = "duplicate-transition"
+    """Two transitions share (from, to, trigger)."""
+    UNKNOWN_FLOW = "unknown-flow"
+    """A status or transition names a flow the model does not declare."""
+    UNKNOWN_CAUSE = "unknown-cause"
+    """A trigger or transition names a cause outside platform, timer, gateway, seller, customer, marketplace."""
+    UNDECLARED_TRIGGER = "undeclared-trigger"
+    """A transition's trigger is declared neither as an action nor as an event."""
+    TRIGGER_DECLARED_TWICE = "trigger-declared-twice"
+    """A name is declared both as an action and as an event."""
+    UNKNOWN_FACT = "unknown-fact"
+    """A guard or effect names a fact the model does not declare."""
+    UNKNOWN_SOURCE = "unknown-source"
+    """An entry cites a source id the model does not declare."""
+    STATUS_NOT_IN_FLOW = "status-not-in-flow"
+    """A transition in flow F starts or ends at a status that is not in F (or a flow's initial status is not in it)."""
+    UNREACHABLE_STATUS = "unreachable-status"
+    """A status of flow F cannot be reached from F's initial status."""
+    DEAD_END = "dead-end"
+    """A non-terminal status of flow F has no way out to another status in F."""
+    TERMINAL_WITH_EXIT = "terminal-with-exit"
+    """A terminal status has a way out to another status."""
+    TIMER_WITHOUT_DURATION = "timer-without-duration"
+    """A timer transition does not say after how long it fires."""
+    CONTESTED_WITHOUT_NOTE = "contested-without-note"
+    """A contested fact does not say what is contested and which reading the model takes."""
+    BAD_OVERRIDE = "bad-override"
+    """An extending file patches or removes something the base model does not have, or patches without extending."""
+
+
+@dataclass(frozen=True, slots=True)
+class Defect:
+    """One broken rule: which `rule`, in which `entry` (e.g. ``transitions[3]``), and why."""
+
+    rule: Rule
+    entry: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.entry}: {self.message} [{self.rule}]"
+
+
+class InvalidModelError(VtexOrderFlowError, ValueError):
+    """A model that breaks one or more rules; `defects` lists every one found, in file order."""
+
+    def __init__(self, origin: str, defects: Iterable[Defect]) -> None:
+        self.origin = origin
+        self.defects = tuple(defects)
+        count = len(self.defects)
+        lines = [f"invalid model {origin}: {count} defect{'s' if count != 1 else ''}"]
+        lines += [f"  {defect}" for defect in self.defects]
+        super().__init__("\n".join(lines))
+
+    @property
+    def rules(self) -> frozenset[Rule]:
+        """The rules broken, for callers that branch on them."""
+        return frozenset(defect.rule for defect in self.defects)
