@@ -1,0 +1,312 @@
+"""The `vtex-order-flow` command line: a thin face over the library (the library never prints)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from ._model import FlowModel, Status, Transition
+from .errors import InvalidModelError, ModelFileError, UnknownNameError
+
+__all__ = ["main"]
+
+PROG = "vtex-order-flow"
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    """Bad input on the command line: one line on stderr, exit status 2."""
+
+
+# -- JSON shapes (stable: tests pin them) ---------------------------------------------------------
+
+
+def status_json(status: Status, model: FlowModel) -> dict[str, Any]:
+    return {
+        "id": status.id,
+        "aliases": list(status.aliases),
+        "admin_label": status.admin_label,
+        "my_account_label": status.my_account_label,
+        "flows": list(model.flows_of(status.id)),
+        "auto": status.auto,
+        "terminal": status.terminal,
+        "meaning": status.meaning,
+        "confidence": str(status.confidence),
+        "sources": list(status.sources),
+        "note": status.note,
+    }
+
+
+def transition_json(transition: Transition, flow: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "from": transition.source,
+        "to": transition.dest,
+        "trigger": transition.trigger,
+        "by_action": transition.by_action,
+        "cause": str(transition.cause),
+        "after": transition.after,
+        "requires": sorted(transition.requires),
+        "unless": sorted(transition.unless),
+        "sets": sorted(transition.sets),
+        "confidence": str(transition.confidence),
+        "sources": list(transition.sources),
+        "note": transition.note,
+    }
+    if flow is None:
+        data["flows"] = sorted(transition.flows)
+        data["enabled"] = transition.enabled
+    return data
+
+
+# -- readable text --------------------------------------------------------------------------------
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} s"
+
+
+def _guards(transition: Transition) -> str:
+    parts = [f"if {f}" for f in sorted(transition.requires)]
+    parts += [f"unless {f}" for f in sorted(transition.unless)]
+    parts += [f"sets {f}" for f in sorted(transition.sets)]
+    if transition.after is not None:
+        parts.append(f"after {_duration(transition.after)}")
+    if transition.confidence != "documented":
+        parts.append(str(transition.confidence))
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _marks(status: Status) -> str:
+    marks = []
+    if status.auto:
+        marks.append("auto")
+    if status.terminal:
+        marks.append("terminal")
+    if status.confidence != "documented":
+        marks.append(str(status.confidence))
+    return ", ".join(marks)
+
+
+def _states_text(model: FlowModel, flow: str | None, out: TextIO) -> None:
+    statuses = model.statuses_in(flow) if flow else tuple(model.statuses.values())
+    if flow:
+        out.write(f"Flow {flow!r}: {len(statuses)} statuses, starts in {model.flow(flow).initial!r}\n")
+    width = max(len(s.id) for s in statuses)
+    label_width = max(len(s.admin_label or "-") for s in statuses)
+    for status in statuses:
+        flows = ",".join(model.flows_of(status.id)) or "(no flow)"
+        line = f"{status.id:<{width}}  {status.admin_label or '-':<{label_width}}  {flows}"
+        marks = _marks(status)
+        out.write(f"{line}  [{marks}]\n" if marks else f"{line}\n")
+
+
+def _explain_text(model: FlowModel, status: Status, flows: Sequence[str], out: TextIO) -> None:
+    out.write(f"{status.id}\n")
+    out.write(f"  {status.meaning}\n")
+    if status.aliases:
+        out.write(f"  Also spelled: {', '.join(status.aliases)}\n")
+    out.write(f"  Admin label: {status.admin_label or '-'}; My Account label: {status.my_account_label or '-'}\n")
+    out.write(f"  Flows: {', '.join(model.flows_of(status.id)) or '(none documented)'}\n")
+    kind = "terminal" if status.terminal else "moved on by the platform" if status.auto else "waits"
+    out.write(f"  Kind: {kind}; confidence: {status.confidence}\n")
+    out.write(f"  Sources: {', '.join(status.sources) or '-'}\n")
+    if status.note:
+        out.write(f"  Note: {status.note}\n")
+    for flow in flows:
+        out.write(f"\n  In the {flow} flow")
+        out.write(" (its initial status)\n" if model.flow(flow).initial == status.id else "\n")
+        ways_in = model.ways_in(status.id, flow)
+        ways_out = model.ways_out(status.id, flow)
+        out.write("    Ways in:\n" if ways_in else "    Ways in: none\n")
+        for t in ways_in:
+            out.write(f"      from {t.source} by {t.trigger} ({t.cause}){_guards(t)}\n")
+        out.write("    Ways out:\n" if ways_out else "    Ways out: none\n")
+        for t in ways_out:
+            dest = "stays here" if t.is_self_loop else f"to {t.dest}"
+            who = "connector action" if t.by_action else str(t.cause)
+            out.write(f"      {dest} by {t.trigger} ({who}){_guards(t)}\n")
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def _model(args: argparse.Namespace) -> FlowModel:
+    from ._loader import bundled_model, load_model
+
+    if args.model is None:
+        return bundled_model()
+    try:
+        return load_model(args.model)
+    except InvalidModelError as error:
+        raise _UsageError(f"{error}\n(check it with `{PROG} validate {args.model}`)") from None
+
+
+def _cmd_states(args: argparse.Namespace, out: TextIO) -> int:
+    model = _model(args)
+    flow = model.flow(args.flow).name if args.flow else None
+    statuses = model.statuses_in(flow) if flow else tuple(model.statuses.values())
+    if args.json:
+        payload: dict[str, Any] = {"model": model.name, "flow": flow}
+        if flow:
+            payload["initial"] = model.flow(flow).initial
+        payload["statuses"] = [status_json(s, model) for s in statuses]
+        _dump(payload, out)
+    else:
+        _states_text(model, flow, out)
+    return EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    model = _model(args)
+    status = model.status(args.status)
+    if args.flow:
+        flow = model.flow(args.flow).name
+        if flow not in status.flows:
+            raise _UsageError(
+                f"status {status.id!r} is not in the {flow} flow; it is in: "
+                f"{', '.join(model.flows_of(status.id)) or 'no flow'}"
+            )
+        flows: Sequence[str] = (flow,)
+    else:
+        flows = model.flows_of(status.id)
+    if args.json:
+        _dump(
+            {
+                "model": model.name,
+                "status": status_json(status, model),
+                "flows": {
+                    flow: {
+                        "initial": model.flow(flow).initial == status.id,
+                        "ways_in": [transition_json(t, flow) for t in model.ways_in(status.id, flow)],
+                        "ways_out": [transition_json(t, flow) for t in model.ways_out(status.id, flow)],
+                    }
+                    for flow in flows
+                },
+            },
+            out,
+        )
+    else:
+        _explain_text(model, status, flows, out)
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from ._loader import load_model
+
+    try:
+        model = load_model(args.file)
+    except InvalidModelError as error:
+        if args.json:
+            _dump(
+                {
+                    "valid": False,
+                    "file": args.file,
+                    "defects": [
+                        {"rule": str(d.rule), "entry": d.entry, "message": d.message}
+                        for d in error.defects
+                    ],
+                },
+                out,
+            )
+        else:
+            out.write(f"{error}\n")
+        return EXIT_INVALID
+    summary = {
+        "valid": True,
+        "file": args.file,
+        "model": model.name,
+        "statuses": len(model.statuses),
+        "transitions": len(model.transitions),
+        "flows": {name: len(model.transitions_in(name)) for name in model.flows},
+    }
+    if args.json:
+        _dump(summary, out)
+    else:
+        flows = ", ".join(f"{name} ({count} transitions)" for name, count in summary["flows"].items())
+        out.write(
+            f"ok: model {model.name!r} from {args.file}: {summary['statuses']} statuses, "
+            f"{summary['transitions']} transitions; flows: {flows}\n"
+        )
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from ._schema import model_file_json_schema
+
+    _dump(model_file_json_schema(), out)
+    return EXIT_OK
+
+
+def _dump(payload: object, out: TextIO) -> None:
+    json.dump(payload, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+# -- parser ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "VTEX's order flow as one declarative model: list its statuses, explain one, "
+            "validate a custom model, print the model file's JSON Schema."
+        ),
+        epilog="Exit status: 0 done, 1 a model file is invalid (validate), 2 bad input.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--model",
+        metavar="FILE",
+        help="use this model file (it may extend the bundled 'vtex' model) instead of the bundled one",
+    )
+    common.add_argument("--json", action="store_true", help="print JSON for machines")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    states = sub.add_parser("states", parents=[common], help="list the statuses (of one flow)")
+    states.add_argument("--flow", metavar="F", help="only the statuses of flow F (seller, marketplace, complete, chain)")
+    states.set_defaults(run=_cmd_states)
+
+    explain = sub.add_parser(
+        "explain", parents=[common], help="meaning, flows, ways in and out of a status"
+    )
+    explain.add_argument("status", metavar="STATUS", help="a status id as VTEX spells it, e.g. ready-for-handling")
+    explain.add_argument("--flow", metavar="F", help="only this flow (default: every flow the status is in)")
+    explain.set_defaults(run=_cmd_explain)
+
+    validate = sub.add_parser(
+        "validate", parents=[common], help="check a custom model file; errors name the entry and the rule"
+    )
+    validate.add_argument("file", metavar="FILE")
+    validate.set_defaults(run=_cmd_validate)
+
+    schema = sub.add_parser("schema", parents=[common], help="JSON Schema of the model file")
+    schema.set_defaults(run=_cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status (the console script exits with it)."""
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace, TextIO], int] = args.run
+    try:
+        return run(args, out)
+    except (UnknownNameError, ModelFileError, _UsageError) as error:
+        sys.stderr.write(f"{PROG}: error: {error}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error worth a traceback.
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
