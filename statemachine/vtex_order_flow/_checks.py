@@ -90,12 +90,13 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
                 f"unknown cause {value!r}{_hint(value, CAUSES)} (valid: {', '.join(CAUSES)})",
             )
 
-    def contested(entry: str, confidence: str, note: str) -> Iterator[Defect]:
-        if confidence == "contested" and not note.strip():
+    def explained(entry: str, confidence: str, note: str) -> Iterator[Defect]:
+        if confidence != "documented" and not note.strip():
             yield Defect(
-                Rule.CONTESTED_WITHOUT_NOTE,
+                Rule.UNEXPLAINED_CONFIDENCE,
                 entry,
-                "a contested fact needs a note saying what is contested and which reading is taken",
+                f"an {confidence} fact needs a note: what it rests on"
+                + (", what is contested and which reading the model takes" if confidence == "contested" else ""),
             )
 
     for name, flow in spec.flows.items():
@@ -117,7 +118,7 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
         entry = status_entry(status)
         yield from in_flows(entry, status.flows)
         yield from cited(entry, status.sources)
-        yield from contested(entry, status.confidence, status.note)
+        yield from explained(entry, status.confidence, status.note)
     for transition in spec.transitions:
         entry = transition_entry(transition)
         for end in (transition.source, transition.dest):
@@ -144,7 +145,7 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
                     f"fact {fact!r} is not declared under [facts]{_hint(fact, facts)}",
                 )
         yield from cited(entry, transition.sources)
-        yield from contested(entry, transition.confidence, transition.note)
+        yield from explained(entry, transition.confidence, transition.note)
         trigger_cause = (spec.actions.get(transition.trigger) or spec.events.get(transition.trigger))
         effective = transition.cause or (trigger_cause.cause if trigger_cause else None)
         if effective == "timer" and transition.after is None:
@@ -184,6 +185,7 @@ def _graph(spec: ModelFile) -> Iterator[Defect]:
                         transition_entry(transition),
                         f"the transition is in flow {name!r} but status {end!r} is not",
                     )
+        yield from _ambiguous(name, edges)
         exits: dict[str, set[str]] = {}
         for transition in edges:
             if transition.source in members and transition.dest in members:
@@ -204,6 +206,28 @@ def _graph(spec: ModelFile) -> Iterator[Defect]:
                     status_entry(status),
                     f"is not terminal but has no way out to another status in flow {name!r}",
                 )
+
+
+def _ambiguous(flow: str, edges: list[TransitionSpec]) -> Iterator[Defect]:
+    # The machine would silently take the first; the model must say which move happens.
+    by_start: dict[tuple[str, str], list[TransitionSpec]] = {}
+    for transition in edges:
+        by_start.setdefault((transition.source, transition.trigger), []).append(transition)
+    for group in by_start.values():
+        for i, first in enumerate(group):
+            for second in group[i + 1 :]:
+                if first.key == second.key:
+                    continue  # a duplicate, reported as such
+                exclusive = set(first.requires) & set(second.unless) or set(first.unless) & set(
+                    second.requires
+                )
+                if not exclusive:
+                    yield Defect(
+                        Rule.AMBIGUOUS_TRIGGER,
+                        transition_entry(second),
+                        f"in flow {flow!r} {transition_entry(first)} fires on the same trigger from "
+                        "the same status; make their guards exclusive (requires X / unless X)",
+                    )
 
 
 def _reachable(start: str, exits: dict[str, set[str]]) -> set[str]:

@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     run: Callable[[argparse.Namespace, TextIO], int] = args.run
     try:
         return run(args, out)
-    except (UnknownNameError, ModelFileError, _UsageError) as error:
+    except (UnknownNameError, ModelFileError, InvalidModelError, _UsageError) as error:
         sys.stderr.write(f"{PROG}: error: {error}\n")
         return EXIT_USAGE
     except BrokenPipeError:
