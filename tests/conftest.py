@@ -5,16 +5,14 @@ from __future__ import annotations
 import copy
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=100)
-settings.register_profile(
-    "ci", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("ci", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 # A tiny but complete model: every section the schema knows, every rule satisfied.
@@ -31,8 +29,14 @@ MINIMAL: dict[str, Any] = {
         {"id": "done", "flows": ["seller"], "meaning": "Done.", "terminal": True},
     ],
     "transitions": [
-        {"from": "new", "to": "approved", "trigger": "approve", "flows": ["seller"],
-         "requires": ["paid"], "sources": ["S1"]},
+        {
+            "from": "new",
+            "to": "approved",
+            "trigger": "approve",
+            "flows": ["seller"],
+            "requires": ["paid"],
+            "sources": ["S1"],
+        },
         {"from": "new", "to": "done", "trigger": "expire", "flows": ["seller"], "after": 60},
         {"from": "approved", "to": "done", "trigger": "finish", "flows": ["seller"]},
     ],
@@ -46,8 +50,8 @@ def minimal() -> dict[str, Any]:
 
 
 @pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[Any, ...]]]:
-    """Fail any attempt to open a connection or resolve a name; yields the attempts seen."""
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Fail any attempt to open a connection or resolve a name; returns the attempts seen."""
     attempts: list[tuple[Any, ...]] = []
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -58,7 +62,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[Any, ...]
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    yield attempts
+    return attempts
 
 
 Mutator = Callable[[dict[str, Any]], None]

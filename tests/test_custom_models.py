@@ -40,7 +40,10 @@ def test_extending_with_nothing_changes_nothing(tmp_path: Path) -> None:
 
 def test_treat_invoiced_as_final(tmp_path: Path) -> None:
     # The other reading of domain A4: no cancel after invoicing, so invoiced becomes terminal.
-    model = load_model(write(tmp_path, """
+    model = load_model(
+        write(
+            tmp_path,
+            """
 name = "invoiced-is-final"
 extends = "vtex"
 
@@ -53,28 +56,36 @@ trigger = "cancel"
 terminal = true
 confidence = "documented"
 note = "Our account refuses cancellation after invoicing."
-"""))
+""",
+        )
+    )
     assert model.status("invoiced").terminal
     assert not [t for t in model.ways_out("invoiced", "seller") if t.trigger == "cancel"]
     assert bundled_model().status("invoiced").terminal is False  # the bundled model is untouched
 
 
 def test_removing_the_way_out_without_marking_terminal_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name = "half-done"
 extends = "vtex"
 [[remove.transitions]]
 from = "invoiced"
 to = "cancel"
 trigger = "cancel"
-""")
+""",
+    )
     with pytest.raises(InvalidModelError) as caught:
         load_model(path)
     assert {(d.rule, d.entry) for d in caught.value.defects} == {(Rule.DEAD_END, "status 'invoiced'")}
 
 
 def test_patch_the_grace_period_of_one_account(tmp_path: Path) -> None:
-    model = load_model(write(tmp_path, """
+    model = load_model(
+        write(
+            tmp_path,
+            """
 name = "two-hour-grace"
 extends = "vtex"
 [[patch.transitions]]
@@ -82,7 +93,9 @@ from = "window-to-cancel"
 to = "ready-for-handling"
 trigger = "grace-period-ends"
 after = 7200
-"""))
+""",
+        )
+    )
     (timer,) = [t for t in model.ways_out("window-to-cancel", "seller") if t.trigger == "grace-period-ends"]
     assert timer.after == 7200
     assert timer.sources == ("S1", "S20")  # the fields left out keep their value
@@ -90,7 +103,10 @@ after = 7200
 
 def test_enable_a_contested_alternative(tmp_path: Path) -> None:
     # Domain A8: an account that invoices straight from ready-for-handling.
-    model = load_model(write(tmp_path, """
+    model = load_model(
+        write(
+            tmp_path,
+            """
 name = "invoice-early"
 extends = "vtex"
 [[patch.transitions]]
@@ -98,12 +114,17 @@ from = "ready-for-handling"
 to = "invoice"
 trigger = "invoice"
 enabled = true
-"""))
+""",
+        )
+    )
     assert ("ready-for-handling", "invoice", "invoice") in {t.key for t in model.transitions_in("seller")}
 
 
 def test_add_a_status_and_transitions(tmp_path: Path) -> None:
-    model = load_model(write(tmp_path, """
+    model = load_model(
+        write(
+            tmp_path,
+            """
 name = "with-review"
 extends = "vtex"
 
@@ -133,30 +154,42 @@ from = "fraud-review"
 to = "waiting-ffmt-authorization"
 trigger = "fraud-review-clears"
 flows = ["seller"]
-"""))
+""",
+        )
+    )
     assert model.status("fraud-review").sources == ("OPS",)
     assert [t.source for t in model.ways_in("fraud-review", "seller")] == ["order-accepted"]
 
 
 def test_remove_a_status_removes_its_transitions(tmp_path: Path) -> None:
-    model = load_model(write(tmp_path, """
+    model = load_model(
+        write(
+            tmp_path,
+            """
 name = "no-wms"
 extends = "vtex"
 [remove]
 statuses = ["waiting-for-fulfillment"]
-"""))
+""",
+        )
+    )
     assert "waiting-for-fulfillment" not in model.statuses
     assert not [t for t in model.transitions if "waiting-for-fulfillment" in (t.source, t.dest)]
 
 
 def test_patch_a_status_confidence(tmp_path: Path) -> None:
-    model = load_model(write(tmp_path, """
+    model = load_model(
+        write(
+            tmp_path,
+            """
 name = "checked"
 extends = "vtex"
 [patch.statuses.waiting-ffmt-authorization]
 confidence = "documented"
 note = "Checked against our production account on 2026-11-01."
-"""))
+""",
+        )
+    )
     status = model.status("waiting-ffmt-authorization")
     assert status.confidence is Confidence.DOCUMENTED
     assert status.meaning == bundled_model().status("waiting-ffmt-authorization").meaning
@@ -166,7 +199,10 @@ note = "Checked against our production account on 2026-11-01."
     ("override", "entry"),
     [
         ('[patch.statuses.nope]\nnote = "x"', "patch.statuses"),
-        ('[[patch.transitions]]\nfrom = "a"\nto = "b"\ntrigger = "c"\nnote = "x"', "patch.transitions"),
+        (
+            '[[patch.transitions]]\nfrom = "a"\nto = "b"\ntrigger = "c"\nnote = "x"',
+            "patch.transitions",
+        ),
         ('[[remove.transitions]]\nfrom = "a"\nto = "b"\ntrigger = "c"', "remove.transitions"),
         ('[remove]\nstatuses = ["nope"]', "remove.statuses"),
         ('[patch.flows.nope]\ninitial = "null"', "patch.flows"),
@@ -180,26 +216,32 @@ def test_overriding_what_the_base_lacks_is_refused(tmp_path: Path, override: str
 
 
 def test_redeclaring_a_base_status_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name = "dup"
 extends = "vtex"
 [[statuses]]
 id = "handling"
 flows = ["seller"]
 meaning = "Mine."
-""")
+""",
+    )
     with pytest.raises(InvalidModelError) as caught:
         load_model(path)
     assert caught.value.rules == {Rule.DUPLICATE_STATUS}
 
 
 def test_a_patch_is_validated_like_the_file(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 name = "bad-patch"
 extends = "vtex"
 [patch.statuses.handling]
 confidence = "certain"
-""")
+""",
+    )
     with pytest.raises(InvalidModelError) as caught:
         load_model(path)
     assert caught.value.rules == {Rule.SCHEMA}
@@ -208,8 +250,15 @@ confidence = "certain"
 def test_extends_a_file_relative_to_the_extending_file(tmp_path: Path) -> None:
     base = (tmp_path / "base").resolve()
     base.mkdir()
-    write(base, 'name = "middle"\nextends = "vtex"\n[patch.statuses.handling]\nnote = "middle"\n', "middle.toml")
-    top = write(tmp_path, 'name = "top"\nextends = "base/middle.toml"\n[patch.statuses.invoice]\nnote = "top"\n')
+    write(
+        base,
+        'name = "middle"\nextends = "vtex"\n[patch.statuses.handling]\nnote = "middle"\n',
+        "middle.toml",
+    )
+    top = write(
+        tmp_path,
+        'name = "top"\nextends = "base/middle.toml"\n[patch.statuses.invoice]\nnote = "top"\n',
+    )
     model = load_model(top)
     assert model.status("handling").note == "middle"
     assert model.status("invoice").note == "top"
@@ -226,7 +275,8 @@ def test_circular_extends_is_refused(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError) as caught:
         load_model(tmp_path / "absent.toml")
-    assert "no such file" in str(caught.value) and caught.value.path.endswith("absent.toml")
+    assert "no such file" in str(caught.value)
+    assert caught.value.path.endswith("absent.toml")
 
 
 def test_missing_base_file(tmp_path: Path) -> None:

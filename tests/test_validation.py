@@ -41,14 +41,16 @@ def test_schema_unknown_field_is_refused(minimal: dict[str, Any]) -> None:
 def test_schema_bad_confidence_names_the_valid_ones(minimal: dict[str, Any]) -> None:
     minimal["statuses"][0]["confidence"] = "sure"
     defect = only(minimal, Rule.SCHEMA)
-    assert "documented" in defect.message and "'sure'" in defect.message
+    assert "documented" in defect.message
+    assert "'sure'" in defect.message
 
 
 def test_unknown_status_in_a_transition(minimal: dict[str, Any]) -> None:
     minimal["transitions"][2]["to"] = "dnoe"
     found = defects(minimal)
     assert found[0].rule is Rule.UNKNOWN_STATUS
-    assert "'dnoe'" in found[0].message and "'done'" in found[0].message  # suggestion
+    assert "'dnoe'" in found[0].message
+    assert "'done'" in found[0].message
     assert found[0].entry == "transition approved -> dnoe [finish]"
 
 
@@ -75,7 +77,8 @@ def test_duplicate_transition(minimal: dict[str, Any]) -> None:
 def test_unknown_flow_on_a_status(minimal: dict[str, Any]) -> None:
     minimal["statuses"][2]["flows"] = ["seller", "selller"]
     defect = only(minimal, Rule.UNKNOWN_FLOW)
-    assert "'selller'" in defect.message and "'seller'" in defect.message
+    assert "'selller'" in defect.message
+    assert "'seller'" in defect.message
 
 
 def test_unknown_flow_on_a_transition(minimal: dict[str, Any]) -> None:
@@ -92,7 +95,8 @@ def test_unknown_cause_on_a_transition(minimal: dict[str, Any]) -> None:
 def test_unknown_cause_on_a_trigger(minimal: dict[str, Any]) -> None:
     minimal["events"]["finish"]["cause"] = "platfrom"
     defect = only(minimal, Rule.UNKNOWN_CAUSE)
-    assert defect.entry == "event 'finish'" and "'platform'" in defect.message
+    assert defect.entry == "event 'finish'"
+    assert "'platform'" in defect.message
 
 
 def test_undeclared_action_trigger(minimal: dict[str, Any]) -> None:
@@ -120,7 +124,10 @@ def test_unknown_source(minimal: dict[str, Any]) -> None:
 def test_transition_through_a_status_outside_its_flow(minimal: dict[str, Any]) -> None:
     minimal["flows"]["other"] = {"initial": "new"}
     minimal["statuses"][0]["flows"] = ["seller", "other"]
-    minimal["transitions"][1]["flows"] = ["seller", "other"]  # new -> done, but done is not in other
+    minimal["transitions"][1]["flows"] = [
+        "seller",
+        "other",
+    ]  # new -> done, but done is not in other
     found = {d.rule for d in defects(minimal)}
     assert Rule.STATUS_NOT_IN_FLOW in found
 
@@ -128,7 +135,8 @@ def test_transition_through_a_status_outside_its_flow(minimal: dict[str, Any]) -
 def test_unreachable_status(minimal: dict[str, Any]) -> None:
     minimal["statuses"].append({"id": "island", "flows": ["seller"], "meaning": "Lost.", "terminal": True})
     defect = only(minimal, Rule.UNREACHABLE_STATUS)
-    assert defect.entry == "status 'island'" and "'new'" in defect.message
+    assert defect.entry == "status 'island'"
+    assert "'new'" in defect.message
 
 
 def test_non_terminal_status_without_a_way_out(minimal: dict[str, Any]) -> None:
@@ -191,17 +199,31 @@ def test_error_message_lists_each_defect(minimal: dict[str, Any]) -> None:
         model_from_mapping(minimal, origin="mine.toml")
     text = str(caught.value)
     assert text.splitlines()[0] == "invalid model mine.toml: 1 defect"
-    assert "status 'done'" in text and "[dead-end]" in text
+    assert "status 'done'" in text
+    assert "[dead-end]" in text
     assert caught.value.rules == {Rule.DEAD_END}
 
 
 # Each rule must have at least one test above that refuses a model for it.
 TESTED = {
-    Rule.SCHEMA, Rule.UNKNOWN_STATUS, Rule.DUPLICATE_STATUS, Rule.DUPLICATE_TRANSITION,
-    Rule.UNKNOWN_FLOW, Rule.UNKNOWN_CAUSE, Rule.UNDECLARED_TRIGGER, Rule.TRIGGER_DECLARED_TWICE,
-    Rule.UNKNOWN_FACT, Rule.UNKNOWN_SOURCE, Rule.STATUS_NOT_IN_FLOW, Rule.UNREACHABLE_STATUS,
-    Rule.DEAD_END, Rule.TERMINAL_WITH_EXIT, Rule.AMBIGUOUS_TRIGGER, Rule.TIMER_WITHOUT_DURATION,
-    Rule.UNEXPLAINED_CONFIDENCE, Rule.BAD_OVERRIDE,
+    Rule.SCHEMA,
+    Rule.UNKNOWN_STATUS,
+    Rule.DUPLICATE_STATUS,
+    Rule.DUPLICATE_TRANSITION,
+    Rule.UNKNOWN_FLOW,
+    Rule.UNKNOWN_CAUSE,
+    Rule.UNDECLARED_TRIGGER,
+    Rule.TRIGGER_DECLARED_TWICE,
+    Rule.UNKNOWN_FACT,
+    Rule.UNKNOWN_SOURCE,
+    Rule.STATUS_NOT_IN_FLOW,
+    Rule.UNREACHABLE_STATUS,
+    Rule.DEAD_END,
+    Rule.TERMINAL_WITH_EXIT,
+    Rule.AMBIGUOUS_TRIGGER,
+    Rule.TIMER_WITHOUT_DURATION,
+    Rule.UNEXPLAINED_CONFIDENCE,
+    Rule.BAD_OVERRIDE,
 }
 
 

@@ -96,7 +96,11 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
                 Rule.UNEXPLAINED_CONFIDENCE,
                 entry,
                 f"an {confidence} fact needs a note: what it rests on"
-                + (", what is contested and which reading the model takes" if confidence == "contested" else ""),
+                + (
+                    ", what is contested and which reading the model takes"
+                    if confidence == "contested"
+                    else ""
+                ),
             )
 
     for name, flow in spec.flows.items():
@@ -108,8 +112,8 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
                 entry,
                 f"initial status {flow.initial!r} is not declared{_hint(flow.initial, statuses)}",
             )
-    for name, fact in spec.facts.items():
-        yield from cited(f"fact {name!r}", fact.sources)
+    for name, fact_spec in spec.facts.items():
+        yield from cited(f"fact {name!r}", fact_spec.sources)
     for kind, table in (("action", spec.actions), ("event", spec.events)):
         for name, trigger in table.items():
             yield from cited(f"{kind} {name!r}", trigger.sources)
@@ -146,7 +150,7 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
                 )
         yield from cited(entry, transition.sources)
         yield from explained(entry, transition.confidence, transition.note)
-        trigger_cause = (spec.actions.get(transition.trigger) or spec.events.get(transition.trigger))
+        trigger_cause = spec.actions.get(transition.trigger) or spec.events.get(transition.trigger)
         effective = transition.cause or (trigger_cause.cause if trigger_cause else None)
         if effective == "timer" and transition.after is None:
             yield Defect(

@@ -116,10 +116,7 @@ def resolve_spec(
             origin,
             [Defect(Rule.BAD_OVERRIDE, "extends", f"circular extends through {base_origin!r}")],
         )
-    if base_dir_of_base is None:
-        base_data = _read_bundled(spec.extends)
-    else:
-        base_data = _read_file(Path(base_origin))
+    base_data = _read_bundled(spec.extends) if base_dir_of_base is None else _read_file(Path(base_origin))
     base = resolve_spec(base_data, base_origin, base_dir_of_base, (*_chain, origin))
     return _merge(base, spec, origin)
 
@@ -134,9 +131,7 @@ def _merge(base: ModelFile, ext: ModelFile, origin: str) -> ModelFile:
         for status_id in ext.remove.statuses:
             if statuses.pop(status_id, None) is None:
                 defects.append(_missing("remove.statuses", f"status {status_id!r}"))
-            transitions = {
-                k: t for k, t in transitions.items() if status_id not in (t.source, t.dest)
-            }
+            transitions = {k: t for k, t in transitions.items() if status_id not in (t.source, t.dest)}
         for key in ext.remove.transitions:
             if transitions.pop(key.key, None) is None:
                 defects.append(_missing("remove.transitions", _describe(key.key)))
@@ -170,12 +165,12 @@ def _merge(base: ModelFile, ext: ModelFile, origin: str) -> ModelFile:
                 continue
             statuses[status_id] = _patched(statuses[status_id], status_patch.model_dump(exclude_unset=True))
         for transition_patch in ext.patch.transitions:
-            key = transition_patch.key
-            if key not in transitions:
-                defects.append(_missing("patch.transitions", _describe(key)))
+            patch_key = transition_patch.key
+            if patch_key not in transitions:
+                defects.append(_missing("patch.transitions", _describe(patch_key)))
                 continue
             changes = transition_patch.model_dump(exclude_unset=True, exclude={"source", "dest", "trigger"})
-            transitions[key] = _patched(transitions[key], changes)
+            transitions[patch_key] = _patched(transitions[patch_key], changes)
         for flow_name, flow_patch in ext.patch.flows.items():
             if flow_name not in flows:
                 defects.append(_missing("patch.flows", f"flow {flow_name!r}"))

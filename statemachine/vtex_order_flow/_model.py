@@ -165,8 +165,7 @@ class FlowModel:
         """Assemble a model from entries that already passed the checks."""
         aliases = {alias: status.id for status in statuses for alias in status.aliases}
         by_flow = {
-            flow.name: tuple(t for t in transitions if t.enabled and flow.name in t.flows)
-            for flow in flows
+            flow.name: tuple(t for t in transitions if t.enabled and flow.name in t.flows) for flow in flows
         }
         return cls(
             name=name,
@@ -237,9 +236,7 @@ class FlowModel:
     def ways_in(self, status: str, flow: str) -> tuple[Transition, ...]:
         """Enabled transitions of `flow` that enter `status` from another status."""
         status_id = self.status(status).id
-        return tuple(
-            t for t in self.transitions_in(flow) if t.dest == status_id and not t.is_self_loop
-        )
+        return tuple(t for t in self.transitions_in(flow) if t.dest == status_id and not t.is_self_loop)
 
     def flows_of(self, status: str) -> tuple[str, ...]:
         """The flows a status appears in, in model order."""

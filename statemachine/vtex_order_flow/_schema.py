@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._vocabulary import CAUSES, CONFIDENCES
+from ._vocabulary import CAUSES
 
 __all__ = [
     "ActionSpec",
@@ -27,7 +27,6 @@ __all__ = [
 ]
 
 Confidence = Literal["documented", "inferred", "contested"]
-assert set(Confidence.__args__) == set(CONFIDENCES)  # type: ignore[attr-defined]
 
 # A cause is checked by the graph checks (so that an unknown one is a typed Defect that names the
 # entry), but the JSON Schema still lists the valid values for editors.

@@ -112,7 +112,9 @@ def _explain_text(model: FlowModel, status: Status, flows: Sequence[str], out: T
     out.write(f"  {status.meaning}\n")
     if status.aliases:
         out.write(f"  Also spelled: {', '.join(status.aliases)}\n")
-    out.write(f"  Admin label: {status.admin_label or '-'}; My Account label: {status.my_account_label or '-'}\n")
+    out.write(
+        f"  Admin label: {status.admin_label or '-'}; My Account label: {status.my_account_label or '-'}\n"
+    )
     out.write(f"  Flows: {', '.join(model.flows_of(status.id)) or '(none documented)'}\n")
     kind = "terminal" if status.terminal else "moved on by the platform" if status.auto else "waits"
     out.write(f"  Kind: {kind}; confidence: {status.confidence}\n")
@@ -209,8 +211,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
                     "valid": False,
                     "file": args.file,
                     "defects": [
-                        {"rule": str(d.rule), "entry": d.entry, "message": d.message}
-                        for d in error.defects
+                        {"rule": str(d.rule), "entry": d.entry, "message": d.message} for d in error.defects
                     ],
                 },
                 out,
@@ -271,18 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     states = sub.add_parser("states", parents=[common], help="list the statuses (of one flow)")
-    states.add_argument("--flow", metavar="F", help="only the statuses of flow F (seller, marketplace, complete, chain)")
+    states.add_argument(
+        "--flow",
+        metavar="F",
+        help="only the statuses of flow F (seller, marketplace, complete, chain)",
+    )
     states.set_defaults(run=_cmd_states)
 
-    explain = sub.add_parser(
-        "explain", parents=[common], help="meaning, flows, ways in and out of a status"
+    explain = sub.add_parser("explain", parents=[common], help="meaning, flows, ways in and out of a status")
+    explain.add_argument(
+        "status", metavar="STATUS", help="a status id as VTEX spells it, e.g. ready-for-handling"
     )
-    explain.add_argument("status", metavar="STATUS", help="a status id as VTEX spells it, e.g. ready-for-handling")
     explain.add_argument("--flow", metavar="F", help="only this flow (default: every flow the status is in)")
     explain.set_defaults(run=_cmd_explain)
 
     validate = sub.add_parser(
-        "validate", parents=[common], help="check a custom model file; errors name the entry and the rule"
+        "validate",
+        parents=[common],
+        help="check a custom model file; errors name the entry and the rule",
     )
     validate.add_argument("file", metavar="FILE")
     validate.set_defaults(run=_cmd_validate)
