@@ -21,7 +21,18 @@ MINIMAL: dict[str, Any] = {
     "sources": {"S1": {"title": "A source", "url": "https://example.invalid/s1"}},
     "flows": {"seller": {"initial": "new", "sources": ["S1"]}},
     "facts": {"paid": {"description": "The order is paid."}},
-    "actions": {"approve": {"cause": "marketplace", "endpoint": "PUT /approve"}},
+    "actions": {
+        "approve": {
+            "cause": "marketplace",
+            "endpoint": "PUT /approve",
+            "goal": ["approved"],
+            "errors": [{"statuses": ["done"], "code": "E2"}, {"code": "E1"}],
+        }
+    },
+    "codes": {
+        "E1": {"api": "channel-order", "meaning": "Not now.", "follow_up": "defer-until-status-changes"},
+        "E2": {"api": "channel-order", "meaning": "Never.", "follow_up": "give-up"},
+    },
     "events": {"expire": {"cause": "timer"}, "finish": {"cause": "platform"}},
     "statuses": [
         {"id": "new", "flows": ["seller"], "meaning": "New.", "sources": ["S1"]},

@@ -175,6 +175,26 @@ statuses = ["waiting-for-fulfillment"]
     )
     assert "waiting-for-fulfillment" not in model.statuses
     assert not [t for t in model.transitions if "waiting-for-fulfillment" in (t.source, t.dest)]
+    assert "waiting-for-fulfillment" not in model.action("create").goal
+
+
+def test_removing_the_only_status_of_an_error_rule_drops_the_rule(tmp_path: Path) -> None:
+    # approve's EOI011 rule names only waiting-for-manual-authorization: it must go, not widen.
+    model = load_model(
+        write(
+            tmp_path,
+            """
+name = "no-divergence"
+extends = "vtex"
+[remove]
+statuses = ["waiting-for-manual-authorization"]
+""",
+        )
+    )
+    codes = [rule.code for rule in model.action("approve").errors]
+    assert "EOI011" not in codes
+    assert codes[-1] == "EOI009"
+    assert model.decide("canceled", "approve").expected_error == "EOI009"
 
 
 def test_patch_a_status_confidence(tmp_path: Path) -> None:

@@ -115,6 +115,28 @@ def test_unknown_fact_in_a_guard(minimal: dict[str, Any]) -> None:
     assert only(minimal, Rule.UNKNOWN_FACT).entry == "transition new -> approved [approve]"
 
 
+def test_unknown_result_code(minimal: dict[str, Any]) -> None:
+    minimal["actions"]["approve"]["errors"][1]["code"] = "E3"
+    defect = only(minimal, Rule.UNKNOWN_CODE)
+    assert defect.entry == "action 'approve' errors[1]"
+    assert "'E3'" in defect.message
+
+
+def test_unknown_status_in_a_goal(minimal: dict[str, Any]) -> None:
+    minimal["actions"]["approve"]["goal"] = ["aproved"]
+    assert only(minimal, Rule.UNKNOWN_STATUS).entry == "action 'approve'"
+
+
+def test_unknown_fact_in_an_error_rule(minimal: dict[str, Any]) -> None:
+    minimal["actions"]["approve"]["errors"][0]["facts"] = ["payed"]
+    assert only(minimal, Rule.UNKNOWN_FACT).entry == "action 'approve' errors[0]"
+
+
+def test_unknown_follow_up_is_a_schema_defect(minimal: dict[str, Any]) -> None:
+    minimal["codes"]["E1"]["follow_up"] = "pray"
+    assert only(minimal, Rule.SCHEMA).entry == "codes.E1.follow_up"
+
+
 def test_unknown_source(minimal: dict[str, Any]) -> None:
     minimal["statuses"][0]["sources"] = ["S2"]
     defect = only(minimal, Rule.UNKNOWN_SOURCE)
@@ -215,6 +237,7 @@ TESTED = {
     Rule.UNDECLARED_TRIGGER,
     Rule.TRIGGER_DECLARED_TWICE,
     Rule.UNKNOWN_FACT,
+    Rule.UNKNOWN_CODE,
     Rule.UNKNOWN_SOURCE,
     Rule.STATUS_NOT_IN_FLOW,
     Rule.UNREACHABLE_STATUS,

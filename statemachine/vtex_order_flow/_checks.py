@@ -103,6 +103,22 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
                 ),
             )
 
+    def known_statuses(entry: str, names: Iterable[str]) -> Iterator[Defect]:
+        for name in names:
+            if name not in statuses:
+                yield Defect(
+                    Rule.UNKNOWN_STATUS, entry, f"status {name!r} is not declared{_hint(name, statuses)}"
+                )
+
+    def known_facts(entry: str, names: Iterable[str]) -> Iterator[Defect]:
+        for name in names:
+            if name not in facts:
+                yield Defect(
+                    Rule.UNKNOWN_FACT,
+                    entry,
+                    f"fact {name!r} is not declared under [facts]{_hint(name, facts)}",
+                )
+
     for name, flow in spec.flows.items():
         entry = f"flow {name!r}"
         yield from cited(entry, flow.sources)
@@ -118,6 +134,25 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
         for name, trigger in table.items():
             yield from cited(f"{kind} {name!r}", trigger.sources)
             yield from cause(f"{kind} {name!r}", trigger.cause)
+    for name, action in spec.actions.items():
+        entry = f"action {name!r}"
+        yield from known_statuses(entry, action.goal)
+        yield from known_facts(entry, action.goal_facts)
+        for index, rule in enumerate(action.errors):
+            rule_entry = f"{entry} errors[{index}]"
+            yield from known_statuses(rule_entry, rule.statuses)
+            yield from known_facts(rule_entry, rule.facts)
+            yield from cited(rule_entry, rule.sources)
+            yield from explained(rule_entry, rule.confidence, rule.note)
+            if rule.code not in spec.codes:
+                yield Defect(
+                    Rule.UNKNOWN_CODE,
+                    rule_entry,
+                    f"result code {rule.code!r} is not declared under [codes]{_hint(rule.code, spec.codes)}",
+                )
+    for code, code_spec in spec.codes.items():
+        yield from cited(f"code {code!r}", code_spec.sources)
+        yield from explained(f"code {code!r}", code_spec.confidence, code_spec.note)
     for status in spec.statuses:
         entry = status_entry(status)
         yield from in_flows(entry, status.flows)
@@ -125,13 +160,7 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
         yield from explained(entry, status.confidence, status.note)
     for transition in spec.transitions:
         entry = transition_entry(transition)
-        for end in (transition.source, transition.dest):
-            if end not in statuses:
-                yield Defect(
-                    Rule.UNKNOWN_STATUS,
-                    entry,
-                    f"status {end!r} is not declared{_hint(end, statuses)}",
-                )
+        yield from known_statuses(entry, (transition.source, transition.dest))
         if transition.trigger not in triggers:
             yield Defect(
                 Rule.UNDECLARED_TRIGGER,
@@ -141,13 +170,7 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
             )
         yield from in_flows(entry, transition.flows)
         yield from cause(entry, transition.cause)
-        for fact in (*transition.requires, *transition.unless, *transition.sets):
-            if fact not in facts:
-                yield Defect(
-                    Rule.UNKNOWN_FACT,
-                    entry,
-                    f"fact {fact!r} is not declared under [facts]{_hint(fact, facts)}",
-                )
+        yield from known_facts(entry, (*transition.requires, *transition.unless, *transition.sets))
         yield from cited(entry, transition.sources)
         yield from explained(entry, transition.confidence, transition.note)
         trigger_cause = spec.actions.get(transition.trigger) or spec.events.get(transition.trigger)

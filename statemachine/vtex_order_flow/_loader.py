@@ -8,21 +8,30 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from ._checks import check_model, status_entry
-from ._model import Fact, Flow, FlowModel, Source, Status, Transition, Trigger
-from ._schema import ModelFile
-from ._vocabulary import Cause, Confidence
+from ._model import ErrorRule, Fact, Flow, FlowModel, ResultCode, Source, Status, Transition, Trigger
+from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import Defect, InvalidModelError, ModelFileError, Rule, UnknownNameError
 
-__all__ = ["BUNDLED_MODELS", "bundled_model", "load_model", "model_from_mapping", "resolve_spec"]
+__all__ = [
+    "BUNDLED_MODELS",
+    "build_model",
+    "bundled_model",
+    "load_model",
+    "model_from_mapping",
+    "resolve_spec",
+    "validated_bundled_model",
+]
 
 BUNDLED_MODELS = ("vtex",)
 
-_Spec = TypeVar("_Spec", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+    from ._schema import ModelFile
+
+_Spec = TypeVar("_Spec", bound="BaseModel")
 
 
 def bundled_model(name: str = "vtex") -> FlowModel:
@@ -34,6 +43,15 @@ def bundled_model(name: str = "vtex") -> FlowModel:
 
 @functools.cache
 def _bundled(name: str) -> FlowModel:
+    # No pydantic here: the bundled file is checked by the test suite (test_bundled_fast_path),
+    # so loading it costs a TOML parse and a build, which keeps the CLI's cold start short.
+    return build_model(_read_bundled(name), f"bundled:{name}")
+
+
+def validated_bundled_model(name: str = "vtex") -> FlowModel:
+    """The bundled model through the full validating path (schema and graph checks)."""
+    if name not in BUNDLED_MODELS:
+        raise UnknownNameError(name, BUNDLED_MODELS)
     return _finish(resolve_spec(_read_bundled(name), f"bundled:{name}", None), f"bundled:{name}")
 
 
@@ -75,6 +93,10 @@ def _read_file(file: Path) -> dict[str, Any]:
 
 
 def _schema(data: Mapping[str, Any], origin: str) -> ModelFile:
+    from pydantic import ValidationError
+
+    from ._schema import ModelFile
+
     try:
         return ModelFile.model_validate(data)
     except ValidationError as error:
@@ -122,10 +144,13 @@ def resolve_spec(
 
 
 def _merge(base: ModelFile, ext: ModelFile, origin: str) -> ModelFile:
+    from ._schema import ModelFile
+
     defects: list[Defect] = []
     statuses = {s.id: s for s in base.statuses}
     transitions = {t.key: t for t in base.transitions}
     flows = dict(base.flows)
+    actions = dict(base.actions)
 
     if ext.remove is not None:
         for status_id in ext.remove.statuses:
@@ -135,13 +160,15 @@ def _merge(base: ModelFile, ext: ModelFile, origin: str) -> ModelFile:
         for key in ext.remove.transitions:
             if transitions.pop(key.key, None) is None:
                 defects.append(_missing("remove.transitions", _describe(key.key)))
+        if ext.remove.statuses:
+            actions = {name: _without(action, set(ext.remove.statuses)) for name, action in actions.items()}
 
     for status in ext.statuses:
         if status.id in statuses:
             defects.append(
                 Defect(
                     Rule.DUPLICATE_STATUS,
-                    status_entry(status),
+                    f"status {status.id!r}",
                     "already in the base model; change it under [patch.statuses] instead",
                 )
             )
@@ -186,11 +213,27 @@ def _merge(base: ModelFile, ext: ModelFile, origin: str) -> ModelFile:
         sources={**base.sources, **ext.sources},
         flows=flows,
         facts={**base.facts, **ext.facts},
-        actions={**base.actions, **ext.actions},
+        actions={**actions, **ext.actions},
         events={**base.events, **ext.events},
+        codes={**base.codes, **ext.codes},
         statuses=list(statuses.values()),
         transitions=list(transitions.values()),
     )
+
+
+def _without(action: Any, removed: set[str]) -> Any:
+    """An action whose goal and error rules no longer name removed statuses.
+
+    An error rule that only named removed statuses is dropped (kept, it would match everything).
+    """
+    errors = []
+    for rule in action.errors:
+        kept = [s for s in rule.statuses if s not in removed]
+        if rule.statuses and not kept:
+            continue
+        errors.append(rule.model_copy(update={"statuses": kept}))
+    goal = [s for s in action.goal if s not in removed]
+    return action.model_copy(update={"goal": goal, "errors": errors})
 
 
 def _patched(entry: _Spec, changes: dict[str, Any]) -> _Spec:
@@ -213,65 +256,123 @@ def _describe(key: tuple[str, str, str]) -> str:
 
 
 def _finish(spec: ModelFile, origin: str) -> FlowModel:
+    from ._checks import check_model
+
     defects = check_model(spec)
     if defects:
         raise InvalidModelError(origin, defects)
-    return _build(spec, origin)
+    return build_model(spec.model_dump(by_alias=True), origin)
 
 
-def _build(spec: ModelFile, origin: str) -> FlowModel:
+def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
+    """Build the immutable model from the mapping of a model file that passed every check.
+
+    Absent keys take the schema's defaults. The bundled model is built this way straight from
+    its TOML, without pydantic (a test proves the result equals the validated path's).
+    """
+
+    def strings(entry: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        return tuple(entry.get(key, ()))
+
+    def confidence(entry: Mapping[str, Any]) -> Confidence:
+        return Confidence(entry.get("confidence") or "documented")
+
+    def text(entry: Mapping[str, Any], key: str) -> str:
+        return str(entry.get(key) or "").strip()
+
     triggers = [
-        Trigger(name, "action", Cause(a.cause), a.description, a.endpoint, tuple(a.sources))
-        for name, a in spec.actions.items()
+        Trigger(
+            name,
+            "action",
+            Cause(a["cause"]),
+            text(a, "description"),
+            text(a, "endpoint"),
+            strings(a, "sources"),
+            goal=frozenset(strings(a, "goal")),
+            goal_facts=frozenset(strings(a, "goal_facts")),
+            errors=tuple(
+                ErrorRule(
+                    code=r["code"],
+                    statuses=frozenset(strings(r, "statuses")),
+                    facts=frozenset(strings(r, "facts")),
+                    confidence=confidence(r),
+                    sources=strings(r, "sources"),
+                    note=text(r, "note"),
+                )
+                for r in a.get("errors", ())
+            ),
+        )
+        for name, a in data.get("actions", {}).items()
     ] + [
-        Trigger(name, "event", Cause(e.cause), e.description, "", tuple(e.sources))
-        for name, e in spec.events.items()
+        Trigger(name, "event", Cause(e["cause"]), text(e, "description"), "", strings(e, "sources"))
+        for name, e in data.get("events", {}).items()
     ]
     by_name = {t.name: t for t in triggers}
     statuses = [
         Status(
-            id=s.id,
-            flows=frozenset(s.flows),
-            meaning=s.meaning.strip(),
-            aliases=tuple(s.aliases),
-            admin_label=s.admin_label,
-            my_account_label=s.my_account_label,
-            auto=s.auto,
-            terminal=s.terminal,
-            confidence=Confidence(s.confidence),
-            sources=tuple(s.sources),
-            note=s.note.strip(),
+            id=s["id"],
+            flows=frozenset(s["flows"]),
+            meaning=text(s, "meaning"),
+            aliases=strings(s, "aliases"),
+            admin_label=s.get("admin_label"),
+            my_account_label=s.get("my_account_label"),
+            auto=bool(s.get("auto", False)),
+            terminal=bool(s.get("terminal", False)),
+            confidence=confidence(s),
+            sources=strings(s, "sources"),
+            note=text(s, "note"),
         )
-        for s in spec.statuses
+        for s in data.get("statuses", ())
     ]
     transitions = [
         Transition(
-            source=t.source,
-            dest=t.dest,
-            trigger=t.trigger,
-            flows=frozenset(t.flows),
-            cause=Cause(t.cause) if t.cause else by_name[t.trigger].cause,
-            by_action=by_name[t.trigger].is_action,
-            after=t.after,
-            requires=frozenset(t.requires),
-            unless=frozenset(t.unless),
-            sets=frozenset(t.sets),
-            enabled=t.enabled,
-            confidence=Confidence(t.confidence),
-            sources=tuple(t.sources),
-            note=t.note.strip(),
+            source=t["from"],
+            dest=t["to"],
+            trigger=t["trigger"],
+            flows=frozenset(t["flows"]),
+            cause=Cause(t["cause"]) if t.get("cause") else by_name[t["trigger"]].cause,
+            by_action=by_name[t["trigger"]].is_action,
+            after=t.get("after"),
+            requires=frozenset(strings(t, "requires")),
+            unless=frozenset(strings(t, "unless")),
+            sets=frozenset(strings(t, "sets")),
+            enabled=bool(t.get("enabled", True)),
+            confidence=confidence(t),
+            sources=strings(t, "sources"),
+            note=text(t, "note"),
         )
-        for t in spec.transitions
+        for t in data.get("transitions", ())
     ]
     return FlowModel.build(
-        name=spec.name,
-        title=spec.title,
-        description=spec.description.strip(),
+        name=data["name"],
+        title=text(data, "title"),
+        description=text(data, "description"),
         origin=origin,
         statuses=statuses,
         transitions=transitions,
-        flows=[Flow(n, f.initial, f.description.strip(), tuple(f.sources)) for n, f in spec.flows.items()],
+        flows=[
+            Flow(n, f["initial"], text(f, "description"), strings(f, "sources"))
+            for n, f in data.get("flows", {}).items()
+        ],
         triggers=triggers,
-        facts=[Fact(n, f.description.strip(), tuple(f.sources)) for n, f in spec.facts.items()],
-        sources=[Source(i, s.title, s.url, s.note) for i, s in spec.sources.items()],
+        facts=[
+            Fact(n, text(f, "description"), strings(f, "sources")) for n, f in data.get("facts", {}).items()
+        ],
+        codes=[
+            ResultCode(
+                code=c,
+                api=spec["api"],
+                meaning=text(spec, "meaning"),
+                follow_up=FollowUp(spec["follow_up"]),
+                operations=strings(spec, "operations"),
+                confidence=confidence(spec),
+                sources=strings(spec, "sources"),
+                note=text(spec, "note"),
+            )
+            for c, spec in data.get("codes", {}).items()
+        ],
+        sources=[
+            Source(i, src["title"], text(src, "url"), text(src, "note"))
+            for i, src in data.get("sources", {}).items()
+        ],
     )

@@ -7,13 +7,25 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
-from ._vocabulary import Cause, Confidence
+from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import UnknownActionError, UnknownFlowError, UnknownStatusError
 
 if TYPE_CHECKING:
     from transitions import Machine
 
-__all__ = ["Fact", "Flow", "FlowModel", "Source", "Status", "Transition", "Trigger"]
+    from ._decide import Decision, Facts
+
+__all__ = [
+    "ErrorRule",
+    "Fact",
+    "Flow",
+    "FlowModel",
+    "ResultCode",
+    "Source",
+    "Status",
+    "Transition",
+    "Trigger",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,35 @@ class Fact:
 
 
 @dataclass(frozen=True, slots=True)
+class ResultCode:
+    """A code VTEX answers (``EOI011``, ``OMS003``, ...) and what the connector should do next."""
+
+    code: str
+    api: str
+    meaning: str
+    follow_up: FollowUp
+    operations: tuple[str, ...] = ()
+    confidence: Confidence = Confidence.DOCUMENTED
+    sources: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRule:
+    """VTEX's answer to an action it does not accept, when the order matches the rule."""
+
+    code: str
+    statuses: frozenset[str] = frozenset()
+    facts: frozenset[str] = frozenset()
+    confidence: Confidence = Confidence.DOCUMENTED
+    sources: tuple[str, ...] = ()
+    note: str = ""
+
+    def matches(self, status: str, facts: frozenset[str]) -> bool:
+        return (not self.statuses or status in self.statuses) and self.facts <= facts
+
+
+@dataclass(frozen=True, slots=True)
 class Trigger:
     """What fires a transition: a connector `action`, or an `event` (platform, timer, person)."""
 
@@ -55,6 +96,16 @@ class Trigger:
     description: str = ""
     endpoint: str = ""
     sources: tuple[str, ...] = ()
+    goal: frozenset[str] = frozenset()
+    goal_facts: frozenset[str] = frozenset()
+    errors: tuple[ErrorRule, ...] = ()
+
+    def error_for(self, status: str, facts: frozenset[str]) -> ErrorRule | None:
+        """The first error rule that matches an order in `status` with these true facts."""
+        for rule in self.errors:
+            if rule.matches(status, facts):
+                return rule
+        return None
 
     @property
     def is_action(self) -> bool:
@@ -120,10 +171,6 @@ class Transition:
         return f"{self.source} -> {self.dest} [{self.trigger}]"
 
 
-def _frozen(mapping: Mapping[str, object]) -> Mapping[str, object]:
-    return MappingProxyType(dict(mapping))
-
-
 @dataclass(frozen=True, slots=True)
 class FlowModel:
     """A validated VTEX order-flow model. Build it with `load_model` or `bundled_model`.
@@ -142,10 +189,13 @@ class FlowModel:
     actions: Mapping[str, Trigger]
     events: Mapping[str, Trigger]
     facts: Mapping[str, Fact]
+    codes: Mapping[str, ResultCode]
     sources: Mapping[str, Source]
     _aliases: Mapping[str, str] = field(repr=False, compare=False)
     _by_flow: Mapping[str, tuple[Transition, ...]] = field(repr=False, compare=False)
+    _outs: Mapping[str, Mapping[str, tuple[Transition, ...]]] = field(repr=False, compare=False)
     _machines: dict[str, Machine] = field(default_factory=dict, repr=False, compare=False)
+    _decisions: dict[tuple[object, ...], Decision] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -160,6 +210,7 @@ class FlowModel:
         flows: list[Flow],
         triggers: list[Trigger],
         facts: list[Fact],
+        codes: list[ResultCode],
         sources: list[Source],
     ) -> FlowModel:
         """Assemble a model from entries that already passed the checks."""
@@ -167,6 +218,12 @@ class FlowModel:
         by_flow = {
             flow.name: tuple(t for t in transitions if t.enabled and flow.name in t.flows) for flow in flows
         }
+        outs: dict[str, dict[str, tuple[Transition, ...]]] = {}
+        for flow_name, flow_transitions in by_flow.items():
+            grouped: dict[str, list[Transition]] = {}
+            for t in flow_transitions:
+                grouped.setdefault(t.source, []).append(t)
+            outs[flow_name] = {source: tuple(ts) for source, ts in grouped.items()}
         return cls(
             name=name,
             title=title,
@@ -178,9 +235,11 @@ class FlowModel:
             actions=MappingProxyType({t.name: t for t in triggers if t.is_action}),
             events=MappingProxyType({t.name: t for t in triggers if not t.is_action}),
             facts=MappingProxyType({f.name: f for f in facts}),
+            codes=MappingProxyType({c.code: c for c in codes}),
             sources=MappingProxyType({s.id: s for s in sources}),
             _aliases=MappingProxyType(aliases),
             _by_flow=MappingProxyType(by_flow),
+            _outs=MappingProxyType({name: MappingProxyType(o) for name, o in outs.items()}),
         )
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -242,6 +301,53 @@ class FlowModel:
         """The flows a status appears in, in model order."""
         found = self.status(status)
         return tuple(name for name in self.flows if name in found.flows)
+
+    # -- decisions ---------------------------------------------------------------------------------
+
+    def decide(self, status: str, action: str, flow: str = "seller", facts: Facts = None) -> Decision:
+        """May `action` go to VTEX now for an order in `status`? SEND, DEFER or REJECT, and why.
+
+        `facts` are what the status alone does not carry (``{"partial-invoice": True}``, or the
+        names that hold). The first call for a combination derives the decision from the graph;
+        later calls are one dictionary lookup and return the same immutable `Decision`.
+        Unknown names raise `UnknownStatusError`, `UnknownActionError`, `UnknownFlowError` or
+        `UnknownFactError`, with the closest valid names.
+        """
+        if facts:
+            try:
+                items = facts.items() if type(facts) is dict else facts
+                key: tuple[object, ...] = (status, action, flow, frozenset(items))
+            except TypeError:  # unhashable fact values: the slow path names the bad one
+                return self._derive(status, action, flow, facts)
+        else:
+            key = (status, action, flow)
+        found = self._decisions.get(key)
+        if found is None:
+            found = self._decisions[key] = self._derive(status, action, flow, facts)
+        return found
+
+    def _derive(self, status: str, action: str, flow: str, facts: Facts) -> Decision:
+        from ._decide import compute_decision, fact_names
+
+        status_id = self.status(status).id
+        action_id = self.action(action).name
+        flow_id = self.flow(flow).name
+        names = fact_names(self, facts)
+        key = (status_id, action_id, flow_id, names)
+        found = self._decisions.get(key)
+        if found is None:
+            found = self._decisions[key] = compute_decision(
+                self, status=status_id, action=action_id, flow=flow_id, facts=names, outs=self._outs[flow_id]
+            )
+        return found
+
+    def decisions(self, flow: str = "seller", facts: Facts = None) -> dict[tuple[str, str], Decision]:
+        """Every (status, action) decision of a flow for these facts, in model order."""
+        return {
+            (status.id, action): self.decide(status.id, action, flow, facts)
+            for status in self.statuses_in(flow)
+            for action in self.actions
+        }
 
     # -- the executable model ------------------------------------------------------------------
 

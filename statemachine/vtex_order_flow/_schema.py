@@ -10,6 +10,8 @@ from ._vocabulary import CAUSES
 
 __all__ = [
     "ActionSpec",
+    "CodeSpec",
+    "ErrorRuleSpec",
     "EventSpec",
     "FactSpec",
     "FlowPatch",
@@ -70,10 +72,50 @@ class EventSpec(_Spec):
     sources: SourceIds = []
 
 
+class ErrorRuleSpec(_Spec):
+    """What VTEX answers when an action is not accepted; the first rule that matches applies.
+
+    A rule matches when the order is in one of `statuses` (any, when empty) and every fact of
+    `facts` holds; a rule with neither is the action's default answer.
+    """
+
+    statuses: list[str] = []
+    facts: list[str] = []
+    code: str = Field(description="An id from [codes].")
+    confidence: Confidence = "documented"
+    sources: SourceIds = []
+    note: str = ""
+
+
 class ActionSpec(EventSpec):
     """A trigger the connector itself sends to VTEX."""
 
     endpoint: str = ""
+    goal: list[str] = Field(default=[], description="Statuses in which the action's goal is reached.")
+    goal_facts: list[str] = Field(default=[], description="Facts that mean the goal is reached.")
+    errors: list[ErrorRuleSpec] = Field(default=[], description="VTEX's answer when not accepted.")
+
+
+FollowUp = Literal[
+    "done",
+    "wait-for-notification",
+    "retry-with-backoff",
+    "defer-until-status-changes",
+    "give-up",
+    "needs-person",
+]
+
+
+class CodeSpec(_Spec):
+    """A result code VTEX answers, and what the connector should do next."""
+
+    api: Literal["channel-order", "orders"]
+    operations: list[Literal["PlaceOrder", "ApproveOrder"]] = []
+    meaning: str
+    follow_up: FollowUp
+    confidence: Confidence = "documented"
+    sources: SourceIds = []
+    note: str = ""
 
 
 class StatusSpec(_Spec):
@@ -198,6 +240,7 @@ class ModelFile(_Spec):
     facts: dict[str, FactSpec] = {}
     actions: dict[str, ActionSpec] = {}
     events: dict[str, EventSpec] = {}
+    codes: dict[str, CodeSpec] = {}
     statuses: list[StatusSpec] = []
     transitions: list[TransitionSpec] = []
     patch: PatchSpec | None = None

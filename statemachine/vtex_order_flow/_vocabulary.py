@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["CAUSES", "CONFIDENCES", "Cause", "Confidence"]
+__all__ = ["CAUSES", "CONFIDENCES", "Cause", "Confidence", "FollowUp"]
 
 
 class Cause(enum.StrEnum):
@@ -43,3 +43,20 @@ _STRENGTH = {Confidence.CONTESTED: 0, Confidence.INFERRED: 1, Confidence.DOCUMEN
 
 CAUSES: tuple[str, ...] = tuple(cause.value for cause in Cause)
 CONFIDENCES: tuple[str, ...] = tuple(level.value for level in Confidence)
+
+
+class FollowUp(enum.StrEnum):
+    """What a connector should do after VTEX answers with a result code."""
+
+    DONE = "done"
+    """The goal is reached (or was already): nothing more to send."""
+    WAIT_FOR_NOTIFICATION = "wait-for-notification"
+    """The request was queued; the real result arrives as a notification."""
+    RETRY_WITH_BACKOFF = "retry-with-backoff"
+    """A transient VTEX failure: send the same request again later, backing off."""
+    DEFER_UNTIL_STATUS_CHANGES = "defer-until-status-changes"
+    """Not now: send again when the order's status changes (watch the feed or hook)."""
+    GIVE_UP = "give-up"
+    """It can never succeed as sent."""
+    NEEDS_PERSON = "needs-person"
+    """Someone has to look: configuration, stock, support."""

@@ -13,6 +13,7 @@ __all__ = [
     "ModelFileError",
     "Rule",
     "UnknownActionError",
+    "UnknownFactError",
     "UnknownFlowError",
     "UnknownNameError",
     "UnknownStatusError",
@@ -31,28 +32,35 @@ def closest(value: str, valid: Iterable[str], n: int = 3) -> tuple[str, ...]:
 
 
 class UnknownNameError(VtexOrderFlowError, LookupError):
-    """A status, flow or action name the model does not know.
+    """A status, flow, action or fact name the model does not know (or not where it was used).
 
-    `kind` says which (``"status"``, ``"flow"``, ``"action"``), `value` is the bad name, `valid`
-    every name the model knows, `suggestions` the closest of them.
+    `kind` says which (``"status"``, ``"flow"``, ``"action"``, ``"fact"``), `value` is the bad
+    name, `valid` every name valid there, `suggestions` the closest of them, `detail` what is
+    wrong when the name exists but cannot be used there.
     """
 
     kind = "name"
 
-    def __init__(self, value: str, valid: Iterable[str]) -> None:
+    def __init__(self, value: str, valid: Iterable[str], detail: str | None = None) -> None:
         self.value = value
         self.valid = tuple(valid)
-        self.suggestions = closest(value, self.valid)
+        self.detail = detail
+        self.suggestions = () if detail else closest(value, self.valid)
         super().__init__(self._message())
 
     def _message(self) -> str:
-        message = f"unknown {self.kind} {self.value!r}"
-        if self.suggestions:
-            message += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
-        if len(self.valid) <= 12:
-            message += " Valid: " + ", ".join(self.valid) + "."
+        if self.detail:
+            message = f"{self.kind} {self.value!r}: {self.detail}."
         else:
+            message = f"unknown {self.kind} {self.value!r}"
+            if self.suggestions:
+                message += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+        if len(self.valid) <= 12:
+            message += " Valid: " + (", ".join(self.valid) or "none") + "."
+        elif self.kind == "status":
             message += f" ({len(self.valid)} valid names; list them with `vtex-order-flow states`.)"
+        else:
+            message += f" ({len(self.valid)} valid names.)"
         return message
 
 
@@ -72,6 +80,12 @@ class UnknownActionError(UnknownNameError):
     """A connector action the model does not know."""
 
     kind = "action"
+
+
+class UnknownFactError(UnknownNameError):
+    """A fact the model does not declare, or a fact given a value other than true or false."""
+
+    kind = "fact"
 
 
 class ModelFileError(VtexOrderFlowError, OSError):
@@ -104,6 +118,8 @@ class Rule(enum.StrEnum):
     """A name is declared both as an action and as an event."""
     UNKNOWN_FACT = "unknown-fact"
     """A guard or effect names a fact the model does not declare."""
+    UNKNOWN_CODE = "unknown-code"
+    """An action's error rule names a result code the model does not declare."""
     UNKNOWN_SOURCE = "unknown-source"
     """An entry cites a source id the model does not declare."""
     STATUS_NOT_IN_FLOW = "status-not-in-flow"

@@ -1,0 +1,315 @@
+"""Send, defer or reject: verdicts derived from the model's graph, never listed by hand."""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import sys
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+from ._vocabulary import Cause, Confidence
+from .errors import UnknownFactError, UnknownStatusError
+
+if TYPE_CHECKING:
+    from ._model import FlowModel, Transition, Trigger
+
+__all__ = ["Decision", "Facts", "Step", "Verdict", "compute_decision", "fact_names"]
+
+Facts = Mapping[str, bool] | Collection[str] | None
+"""Facts the status alone does not carry: a mapping of name to bool, or the names that hold."""
+
+NO_FACTS: frozenset[str] = frozenset()
+
+
+class Verdict(enum.StrEnum):
+    """Whether an update may go to VTEX now."""
+
+    SEND = "send"
+    """VTEX accepts it now."""
+    DEFER = "defer"
+    """Not now, but a status that accepts it is reachable without anyone undoing anything."""
+    REJECT = "reject"
+    """It can never succeed from here."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One move on the way to a status that accepts the action."""
+
+    source: str
+    dest: str
+    trigger: str
+    cause: Cause
+    by_action: bool
+    after: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who makes this move: ``connector`` for the connector's own actions, else the cause."""
+        return "connector" if self.by_action else str(self.cause)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.source,
+            "to": self.dest,
+            "trigger": self.trigger,
+            "cause": str(self.cause),
+            "actor": self.actor,
+            "after": self.after,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The verdict on one update, with the evidence to act on it. Immutable and shared."""
+
+    verdict: Verdict
+    status: str
+    action: str
+    flow: str
+    reason: str
+    path: tuple[Step, ...]
+    """Shortest path to a status that accepts the action (empty unless DEFER)."""
+    next_actor: str | None
+    """Who must act next: ``connector``, or a cause (``platform``, ``timer``, ``seller``, ...)."""
+    remedy: tuple[str, ...]
+    """The connector's own actions on the path, in order: what it can send to unblock it."""
+    expected_error: str | None
+    """The code VTEX would answer if the update were sent now (None when it would be accepted)."""
+    already_done: bool
+    """The action's goal is already reached (approving an approved order, cancelling a canceled one)."""
+    retry_after: int | None
+    """Seconds of timers on the path, when there are any: a hint for when to look again."""
+    confidence: Confidence
+    """The lowest confidence among the facts the decision used."""
+    facts: frozenset[str]
+    """The facts that held for this decision."""
+    moves_to: str | None
+    """SEND: the status the order moves to."""
+    accepted_in: str | None
+    """SEND or DEFER: the status in which VTEX accepts the action."""
+
+    @property
+    def send(self) -> bool:
+        return self.verdict is Verdict.SEND
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready data (the CLI's ``--json`` shape)."""
+        return {
+            "verdict": str(self.verdict),
+            "status": self.status,
+            "action": self.action,
+            "flow": self.flow,
+            "reason": self.reason,
+            "path": [step.to_dict() for step in self.path],
+            "next_actor": self.next_actor,
+            "remedy": list(self.remedy),
+            "expected_error": self.expected_error,
+            "already_done": self.already_done,
+            "retry_after": self.retry_after,
+            "confidence": str(self.confidence),
+            "facts": sorted(self.facts),
+            "moves_to": self.moves_to,
+            "accepted_in": self.accepted_in,
+        }
+
+
+def fact_names(model: FlowModel, facts: Facts) -> frozenset[str]:
+    """The names of the facts that hold, each checked against the model's declared facts."""
+    if not facts:
+        return NO_FACTS
+    if isinstance(facts, Mapping):
+        names: Iterable[str] = []
+        for name, value in facts.items():
+            if not isinstance(value, bool):
+                raise UnknownFactError(
+                    f"{name}={value!r}", model.facts, detail="fact values must be true or false"
+                )
+        names = [name for name, value in facts.items() if value]
+        checked: Iterable[str] = facts.keys()
+    else:
+        names = checked = list(facts)
+    for name in checked:
+        if name not in model.facts:
+            raise UnknownFactError(name, model.facts)
+    return frozenset(names)
+
+
+def _allowed(transition: Transition, facts: frozenset[str]) -> bool:
+    return transition.requires <= facts and not (transition.unless & facts)
+
+
+def _step(transition: Transition) -> Step:
+    return Step(
+        transition.source,
+        transition.dest,
+        transition.trigger,
+        transition.cause,
+        transition.by_action,
+        transition.after,
+    )
+
+
+def _weakest(levels: Iterable[Confidence]) -> Confidence:
+    return min(levels, key=lambda level: level.strength)
+
+
+def _accepting(
+    outs: Mapping[str, tuple[Transition, ...]], status: str, action: str, facts: frozenset[str]
+) -> Transition | None:
+    for transition in outs.get(status, ()):
+        if transition.trigger == action and _allowed(transition, facts):
+            return transition
+    return None
+
+
+def compute_decision(
+    model: FlowModel,
+    *,
+    status: str,
+    action: str,
+    flow: str,
+    facts: frozenset[str],
+    outs: Mapping[str, tuple[Transition, ...]],
+) -> Decision:
+    """Derive one decision from the graph (the slow path; `FlowModel.decide` caches it).
+
+    `status`, `action` and `flow` must already be canonical; `outs` is the flow's enabled
+    transitions by source status, in model order.
+    """
+    state = model.status(status)
+    if flow not in state.flows:
+        raise UnknownStatusError(
+            status,
+            [s.id for s in model.statuses_in(flow)],
+            detail=f"not in the {flow} flow (it is in: {', '.join(model.flows_of(status)) or 'no flow'})",
+        )
+    spec: Trigger = model.action(action)
+    already_done = status in spec.goal or bool(spec.goal_facts and spec.goal_facts <= facts)
+    accepting = _accepting(outs, status, action, facts)
+    if accepting is not None:
+        where = "stays in it" if accepting.is_self_loop else f"moves to {accepting.dest}"
+        reason = f"VTEX accepts {action} in {status}: the order {where}"
+        if already_done:
+            reason += " (its goal is already reached)"
+        return Decision(
+            verdict=Verdict.SEND,
+            status=status,
+            action=action,
+            flow=flow,
+            reason=reason + ".",
+            path=(),
+            next_actor="connector",
+            remedy=(),
+            expected_error=None,
+            already_done=already_done,
+            retry_after=None,
+            confidence=_weakest((state.confidence, accepting.confidence)),
+            facts=facts,
+            moves_to=accepting.dest,
+            accepted_in=status,
+        )
+
+    error = spec.error_for(status, facts)
+    code = error.code if error is not None else None
+    answer = f" (VTEX would answer {code})" if code else ""
+    base = [state.confidence] + ([error.confidence] if error is not None else [])
+    found = _shortest_path(outs, status, action, facts)
+    if found is None:
+        reason = f"{action} can never be accepted from {status}: no status that accepts it is reachable"
+        if already_done:
+            reason += "; its goal is already reached"
+        return Decision(
+            verdict=Verdict.REJECT,
+            status=status,
+            action=action,
+            flow=flow,
+            reason=reason + answer + ".",
+            path=(),
+            next_actor=None,
+            remedy=(),
+            expected_error=code,
+            already_done=already_done,
+            retry_after=None,
+            confidence=_weakest(base),
+            facts=facts,
+            moves_to=None,
+            accepted_in=None,
+        )
+    path, accept = found
+    steps = tuple(_step(t) for t in path)
+    remedy = tuple(step.trigger for step in steps if step.by_action)
+    timers = [step.after for step in steps if step.cause is Cause.TIMER and step.after is not None]
+    target = accept.source
+    how = ", then ".join(f"{step.trigger} ({step.actor})" for step in steps)
+    reason = f"{action} is not accepted in {status} now{answer}; it will be accepted in {target} after {how}"
+    return Decision(
+        verdict=Verdict.DEFER,
+        status=status,
+        action=action,
+        flow=flow,
+        reason=reason + ".",
+        path=steps,
+        next_actor=steps[0].actor,
+        remedy=remedy,
+        expected_error=code,
+        already_done=already_done,
+        retry_after=sum(timers) if timers else None,
+        confidence=_weakest([*base, *(t.confidence for t in path), accept.confidence]),
+        facts=facts,
+        moves_to=None,
+        accepted_in=target,
+    )
+
+
+# Causes that move an order on by themselves; every other non-action step waits on someone's decision.
+_AUTOMATIC = frozenset({Cause.PLATFORM, Cause.TIMER})
+
+State = tuple[str, frozenset[str]]
+
+
+def _shortest_path(
+    outs: Mapping[str, tuple[Transition, ...]], status: str, action: str, facts: frozenset[str]
+) -> tuple[list[Transition], Transition] | None:
+    """The best path from (status, facts) to a state where `action` is accepted, or None.
+
+    States are (status, facts): facts grow along the path through `sets`. Paths are ranked by
+    how many steps wait on another party's decision (seller, customer, gateway, marketplace
+    events), then by length, then by model order: the path the connector and the platform can
+    complete by themselves is the one to explain, not a detour through a cancellation request.
+    """
+    start: State = (status, facts)
+    best: dict[State, tuple[int, int]] = {start: (0, 0)}
+    parents: dict[State, tuple[State, Transition]] = {}
+    order = count()
+    heap: list[tuple[int, int, int, State]] = [(0, 0, next(order), start)]
+    while heap:
+        others, steps, _, current = heapq.heappop(heap)
+        if best.get(current, (others, steps)) < (others, steps):
+            continue  # a better way here was already expanded
+        here, held = current
+        if current != start:
+            accept = _accepting(outs, here, action, held)
+            if accept is not None:
+                path: list[Transition] = []
+                node = current
+                while node in parents:
+                    node, transition = parents[node]
+                    path.append(transition)
+                path.reverse()
+                return path, accept
+        for transition in outs.get(here, ()):
+            if not _allowed(transition, held):
+                continue
+            after = held | transition.sets if transition.sets else held
+            nxt = (transition.dest, after)
+            waits = 0 if transition.by_action or transition.cause in _AUTOMATIC else 1
+            cost = (others + waits, steps + 1)
+            if nxt != start and cost < best.get(nxt, (sys.maxsize, sys.maxsize)):
+                best[nxt] = cost
+                parents[nxt] = (current, transition)
+                heapq.heappush(heap, (*cost, next(order), nxt))
+    return None
