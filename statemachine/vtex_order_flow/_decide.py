@@ -219,7 +219,10 @@ def compute_decision(
     base = [state.confidence] + ([error.confidence] if error is not None else [])
     found = _shortest_path(outs, status, action, facts)
     if found is None:
-        reason = f"{action} can never be accepted from {status}: no status that accepts it is reachable"
+        given = f" with {', '.join(sorted(facts))}" if facts else ""
+        reason = (
+            f"{action} can never be accepted from {status}{given}: no status that accepts it is reachable"
+        )
         if already_done:
             reason += "; its goal is already reached"
         return Decision(

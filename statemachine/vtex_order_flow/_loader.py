@@ -18,6 +18,7 @@ __all__ = [
     "BUNDLED_MODELS",
     "build_model",
     "bundled_model",
+    "decide",
     "load_model",
     "model_from_mapping",
     "resolve_spec",
@@ -28,6 +29,8 @@ BUNDLED_MODELS = ("vtex",)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
+
+    from ._decide import Decision, Facts
 
     from ._schema import ModelFile
 
@@ -53,6 +56,11 @@ def validated_bundled_model(name: str = "vtex") -> FlowModel:
     if name not in BUNDLED_MODELS:
         raise UnknownNameError(name, BUNDLED_MODELS)
     return _finish(resolve_spec(_read_bundled(name), f"bundled:{name}", None), f"bundled:{name}")
+
+
+def decide(status: str, action: str, flow: str = "seller", facts: Facts = None) -> Decision:
+    """`FlowModel.decide` on the bundled VTEX model."""
+    return _bundled("vtex").decide(status, action, flow, facts)
 
 
 def load_model(path: str | os.PathLike[str]) -> FlowModel:

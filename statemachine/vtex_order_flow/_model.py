@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
@@ -314,10 +314,20 @@ class FlowModel:
         `UnknownFactError`, with the closest valid names.
         """
         if facts:
+            # A mapping keys by its (name, value) pairs, a collection by its names: the two never
+            # collide, and equal inputs share one cached decision. Only true/false values are
+            # keyed (1 == True would share a key): anything else goes to the slow path, which
+            # names it in an error.
+            if type(facts) is dict or isinstance(facts, Mapping):
+                for value in facts.values():
+                    if value is not True and value is not False:
+                        return self._derive(status, action, flow, facts)
+                items: Iterable[object] = facts.items()
+            else:
+                items = facts
             try:
-                items = facts.items() if type(facts) is dict else facts
                 key: tuple[object, ...] = (status, action, flow, frozenset(items))
-            except TypeError:  # unhashable fact values: the slow path names the bad one
+            except TypeError:  # unhashable names: the slow path names the bad one
                 return self._derive(status, action, flow, facts)
         else:
             key = (status, action, flow)

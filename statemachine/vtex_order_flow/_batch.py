@@ -1,0 +1,137 @@
+"""Batch decisions: JSON Lines in, JSON Lines out, exactly one output line per input line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from json.encoder import encode_basestring_ascii
+from typing import IO, Any
+
+from ._model import FlowModel
+from .errors import UnknownNameError
+
+__all__ = ["BATCH_FIELDS", "decide_lines"]
+
+BATCH_FIELDS = ("status", "action", "flow", "facts", "id")
+_FIELDS = frozenset(BATCH_FIELDS)
+_loads = json.loads
+_dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+class _BadLine(Exception):
+    def __init__(self, kind: str, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.extra = extra or {}
+
+
+def _json_id(record: Any) -> str:
+    if type(record) is not dict or "id" not in record:
+        return "null"
+    value = record["id"]
+    if type(value) is str:
+        return encode_basestring_ascii(value)
+    if type(value) is int:
+        return str(value)
+    try:
+        return _dumps(value)
+    except (TypeError, ValueError):
+        return "null"
+
+
+def _error_body(error: _BadLine) -> str:
+    return '"ok":false,"error":' + _dumps({"kind": error.kind, "message": error.message, **error.extra})
+
+
+def _decision_body(model: FlowModel, record: dict[str, Any]) -> str:
+    """The JSON members after ``line`` and ``id`` for one well-formed record (slow path)."""
+    unknown = sorted(set(record) - _FIELDS)
+    if unknown:
+        raise _BadLine(
+            "unknown-field",
+            f"unknown field {unknown[0]!r}; valid fields: {', '.join(BATCH_FIELDS)}",
+            {"value": unknown[0]},
+        )
+    for name in ("status", "action"):
+        if name not in record:
+            raise _BadLine("missing-field", f"missing field {name!r}", {"value": name})
+    for name in ("status", "action", "flow"):
+        if name in record and type(record[name]) is not str:
+            raise _BadLine(
+                "bad-field", f"field {name!r} must be a string, not {record[name]!r}", {"value": name}
+            )
+    facts = record.get("facts")
+    if facts is not None and type(facts) is not dict:
+        raise _BadLine("bad-field", f"field 'facts' must be an object of true/false, not {facts!r}")
+    try:
+        decision = model.decide(record["status"], record["action"], record.get("flow", "seller"), facts)
+    except UnknownNameError as error:
+        raise _BadLine(
+            f"unknown-{error.kind}",
+            str(error),
+            {"value": error.value, "suggestions": list(error.suggestions)},
+        ) from None
+    return '"ok":true,' + _dumps(decision.to_dict())[1:-1]
+
+
+def _body(model: FlowModel, record: Any) -> str:
+    if type(record) is not dict:
+        return _error_body(_BadLine("not-an-object", "each line must be one JSON object"))
+    try:
+        return _decision_body(model, record)
+    except _BadLine as error:
+        return _error_body(error)
+
+
+def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
+    """Decide every JSON Lines record of `lines`, writing one line per input line, in order.
+
+    Each output line is ``{"line": N, "id": <the input's id>, "ok": true, <decision>}`` or
+    ``{"line": N, "id": ..., "ok": false, "error": {"kind", "message", ...}}``. Returns how many
+    lines were bad. Decisions and error bodies are cached by record, so a large file costs
+    little more than parsing it.
+    """
+    cache: dict[tuple[str, str, str, frozenset[tuple[str, bool]] | None], str] = {}
+    bad = 0
+    buffer: list[str] = []
+    for number, raw in enumerate(lines, 1):
+        record: Any = None
+        try:
+            record = _loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            body = _error_body(_BadLine("bad-encoding", f"not UTF-8: {error}"))
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, or nesting too deep
+            body = _error_body(_BadLine("bad-json", f"not JSON: {error}"))
+        else:
+            # Fast path: a well-typed record is decided once per distinct content, then reused.
+            if type(record) is dict and record.keys() <= _FIELDS:
+                status = record.get("status")
+                action = record.get("action")
+                flow = record.get("flow", "seller")
+                facts = record.get("facts")
+                if (
+                    type(status) is str
+                    and type(action) is str
+                    and type(flow) is str
+                    and (
+                        facts is None
+                        or (type(facts) is dict and all(type(v) is bool for v in facts.values()))
+                    )
+                ):
+                    key = (status, action, flow, frozenset(facts.items()) if facts else None)
+                    body = cache.get(key)  # type: ignore[assignment]
+                    if body is None:
+                        body = cache[key] = _body(model, record)
+                else:
+                    body = _body(model, record)
+            else:
+                body = _body(model, record)
+        if body.startswith('"ok":f'):
+            bad += 1
+        buffer.append(f'{{"line":{number},"id":{_json_id(record)},{body}}}\n')
+        if len(buffer) >= 4096:
+            out.write("".join(buffer))
+            buffer.clear()
+    out.write("".join(buffer))
+    return bad

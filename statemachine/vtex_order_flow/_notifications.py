@@ -1,0 +1,122 @@
+"""Turn a Channel Order API reply or notification into what the connector should do next."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._vocabulary import Confidence, FollowUp
+
+if TYPE_CHECKING:
+    from ._model import FlowModel
+    from .payloads import ChannelOrderResult
+
+__all__ = ["Advice", "interpret_notification"]
+
+_NEXT_STEP = {
+    FollowUp.DONE: "nothing more to send",
+    FollowUp.WAIT_FOR_NOTIFICATION: "wait for the notification with the same operationId",
+    FollowUp.RETRY_WITH_BACKOFF: "send the same request again later, with exponential backoff",
+    FollowUp.DEFER_UNTIL_STATUS_CHANGES: "send again when the order's status changes (watch the feed or hook)",
+    FollowUp.GIVE_UP: "do not send it again as it is",
+    FollowUp.NEEDS_PERSON: "a person has to look at it",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """What a result code means and what to do next."""
+
+    code: str
+    follow_up: FollowUp
+    next_step: str
+    meaning: str
+    known: bool
+    """The code is in the model; an unknown code always needs a person."""
+    consistent: bool
+    """The payload's `success` flag and `flow` agree with what the model says of the code."""
+    operation: str
+    success: bool
+    marketplace_order_id: str | None
+    order_id: str | None
+    operation_id: str | None
+    errors: tuple[str, ...]
+    confidence: Confidence
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "follow_up": str(self.follow_up),
+            "next_step": self.next_step,
+            "meaning": self.meaning,
+            "known": self.known,
+            "consistent": self.consistent,
+            "operation": self.operation,
+            "success": self.success,
+            "marketplace_order_id": self.marketplace_order_id,
+            "order_id": self.order_id,
+            "operation_id": self.operation_id,
+            "errors": list(self.errors),
+            "confidence": str(self.confidence),
+        }
+
+
+def interpret_notification(
+    payload: ChannelOrderResult | Mapping[str, Any] | str | bytes, model: FlowModel | None = None
+) -> Advice:
+    """The follow-up for a Channel Order API reply or notification.
+
+    `payload` is the parsed model, a mapping, or the raw JSON body. A malformed payload raises
+    pydantic's `ValidationError` (with the field path); a code the model does not know gives
+    `needs-person` with ``known=False`` rather than an error, since VTEX may add codes.
+    """
+    from ._loader import bundled_model
+    from .payloads import ChannelOrderResult
+
+    if isinstance(payload, str | bytes):
+        result = ChannelOrderResult.model_validate_json(payload)
+    elif isinstance(payload, ChannelOrderResult):
+        result = payload
+    else:
+        result = ChannelOrderResult.model_validate(payload)
+    codes = (model or bundled_model()).codes
+    known = codes.get(result.code)
+    errors = tuple(
+        ": ".join(part for part in (e.source, e.code, e.description) if part) for e in result.errors or ()
+    )
+    order_id = result.fields.mainOrderId if result.fields else None
+    if known is None:
+        return Advice(
+            code=result.code,
+            follow_up=FollowUp.NEEDS_PERSON,
+            next_step=_NEXT_STEP[FollowUp.NEEDS_PERSON] + f": code {result.code!r} is not in the model",
+            meaning=result.message or "",
+            known=False,
+            consistent=False,
+            operation=result.flow,
+            success=result.success,
+            marketplace_order_id=result.marketplaceOrderId,
+            order_id=order_id,
+            operation_id=result.operationId,
+            errors=errors,
+            confidence=Confidence.INFERRED,
+        )
+    consistent = result.success == known.code.startswith("SOI") and (
+        not known.operations or result.flow in known.operations
+    )
+    return Advice(
+        code=known.code,
+        follow_up=known.follow_up,
+        next_step=_NEXT_STEP[known.follow_up],
+        meaning=known.meaning,
+        known=True,
+        consistent=consistent,
+        operation=result.flow,
+        success=result.success,
+        marketplace_order_id=result.marketplaceOrderId,
+        order_id=order_id,
+        operation_id=result.operationId,
+        errors=errors,
+        confidence=known.confidence,
+    )
