@@ -18,7 +18,7 @@ _loads = json.loads
 _dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 
 
-class _BadLine(Exception):
+class _BadLineError(Exception):
     def __init__(self, kind: str, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
@@ -40,7 +40,7 @@ def _json_id(record: Any) -> str:
         return "null"
 
 
-def _error_body(error: _BadLine) -> str:
+def _error_body(error: _BadLineError) -> str:
     return '"ok":false,"error":' + _dumps({"kind": error.kind, "message": error.message, **error.extra})
 
 
@@ -48,26 +48,26 @@ def _decision_body(model: FlowModel, record: dict[str, Any]) -> str:
     """The JSON members after ``line`` and ``id`` for one well-formed record (slow path)."""
     unknown = sorted(set(record) - _FIELDS)
     if unknown:
-        raise _BadLine(
+        raise _BadLineError(
             "unknown-field",
             f"unknown field {unknown[0]!r}; valid fields: {', '.join(BATCH_FIELDS)}",
             {"value": unknown[0]},
         )
     for name in ("status", "action"):
         if name not in record:
-            raise _BadLine("missing-field", f"missing field {name!r}", {"value": name})
+            raise _BadLineError("missing-field", f"missing field {name!r}", {"value": name})
     for name in ("status", "action", "flow"):
         if name in record and type(record[name]) is not str:
-            raise _BadLine(
+            raise _BadLineError(
                 "bad-field", f"field {name!r} must be a string, not {record[name]!r}", {"value": name}
             )
     facts = record.get("facts")
     if facts is not None and type(facts) is not dict:
-        raise _BadLine("bad-field", f"field 'facts' must be an object of true/false, not {facts!r}")
+        raise _BadLineError("bad-field", f"field 'facts' must be an object of true/false, not {facts!r}")
     try:
         decision = model.decide(record["status"], record["action"], record.get("flow", "seller"), facts)
     except UnknownNameError as error:
-        raise _BadLine(
+        raise _BadLineError(
             f"unknown-{error.kind}",
             str(error),
             {"value": error.value, "suggestions": list(error.suggestions)},
@@ -77,10 +77,10 @@ def _decision_body(model: FlowModel, record: dict[str, Any]) -> str:
 
 def _body(model: FlowModel, record: Any) -> str:
     if type(record) is not dict:
-        return _error_body(_BadLine("not-an-object", "each line must be one JSON object"))
+        return _error_body(_BadLineError("not-an-object", "each line must be one JSON object"))
     try:
         return _decision_body(model, record)
-    except _BadLine as error:
+    except _BadLineError as error:
         return _error_body(error)
 
 
@@ -100,9 +100,9 @@ def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
         try:
             record = _loads(raw.decode("utf-8"))
         except UnicodeDecodeError as error:
-            body = _error_body(_BadLine("bad-encoding", f"not UTF-8: {error}"))
+            body = _error_body(_BadLineError("bad-encoding", f"not UTF-8: {error}"))
         except (ValueError, RecursionError) as error:  # JSONDecodeError, or nesting too deep
-            body = _error_body(_BadLine("bad-json", f"not JSON: {error}"))
+            body = _error_body(_BadLineError("bad-json", f"not JSON: {error}"))
         else:
             # Fast path: a well-typed record is decided once per distinct content, then reused.
             if type(record) is dict and record.keys() <= _FIELDS:

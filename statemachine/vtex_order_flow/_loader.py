@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
     from ._decide import Decision, Facts
-
     from ._schema import ModelFile
 
 _Spec = TypeVar("_Spec", bound="BaseModel")

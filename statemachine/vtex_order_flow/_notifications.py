@@ -18,7 +18,7 @@ _NEXT_STEP = {
     FollowUp.DONE: "nothing more to send",
     FollowUp.WAIT_FOR_NOTIFICATION: "wait for the notification with the same operationId",
     FollowUp.RETRY_WITH_BACKOFF: "send the same request again later, with exponential backoff",
-    FollowUp.DEFER_UNTIL_STATUS_CHANGES: "send again when the order's status changes (watch the feed or hook)",
+    FollowUp.DEFER_UNTIL_STATUS_CHANGES: "send again once the status changes (watch the feed or hook)",
     FollowUp.GIVE_UP: "do not send it again as it is",
     FollowUp.NEEDS_PERSON: "a person has to look at it",
 }

@@ -358,8 +358,8 @@ def _cmd_notification(args: argparse.Namespace, out: TextIO) -> int:
         out.write(
             f"  Order: {advice.order_id or '-'} (marketplace order {advice.marketplace_order_id or '-'})\n"
         )
-    for error in advice.errors:
-        out.write(f"  Error: {error}\n")
+    for detail in advice.errors:
+        out.write(f"  Error: {detail}\n")
     if not advice.consistent:
         out.write("  Warning: the payload's success flag or flow does not match this code.\n")
     out.write(f"  Confidence: {advice.confidence}\n")
