@@ -1,44 +1,77 @@
-"""vtex-order-flow: VTEX's order flow as one declarative model, and what follows from it."""
+"""vtex-order-flow: may this update go to VTEX now? Send, defer or reject, from one model of VTEX's order flow.
 
-from ._loader import bundled_model, load_model, model_from_mapping
-from ._machine import build_machine, fire, may_fire
-from ._model import Fact, Flow, FlowModel, Source, Status, Transition, Trigger
-from ._vocabulary import Cause, Confidence
+The payload models (pydantic) live in `vtex_order_flow.payloads`; they are not imported here,
+so that deciding never loads pydantic.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from ._decide import Decision, Facts, Step, Verdict
+from ._loader import bundled_model, decide, load_model, model_from_mapping
+from ._model import ErrorRule, Fact, Flow, FlowModel, ResultCode, Source, Status, Transition, Trigger
+from ._notifications import Advice, interpret_notification
+from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import (
     Defect,
     InvalidModelError,
     ModelFileError,
     Rule,
     UnknownActionError,
+    UnknownFactError,
     UnknownFlowError,
     UnknownNameError,
     UnknownStatusError,
     VtexOrderFlowError,
 )
 
+if TYPE_CHECKING:
+    from ._machine import build_machine, fire, may_fire
+
 __all__ = [
+    "Advice",
     "Cause",
     "Confidence",
+    "Decision",
     "Defect",
+    "ErrorRule",
     "Fact",
+    "Facts",
     "Flow",
     "FlowModel",
+    "FollowUp",
     "InvalidModelError",
     "ModelFileError",
+    "ResultCode",
     "Rule",
     "Source",
     "Status",
+    "Step",
     "Transition",
     "Trigger",
     "UnknownActionError",
+    "UnknownFactError",
     "UnknownFlowError",
     "UnknownNameError",
     "UnknownStatusError",
+    "Verdict",
     "VtexOrderFlowError",
     "build_machine",
     "bundled_model",
+    "decide",
     "fire",
+    "interpret_notification",
     "load_model",
     "may_fire",
     "model_from_mapping",
 ]
+
+_MACHINE = frozenset({"build_machine", "fire", "may_fire"})
+
+
+def __getattr__(name: str) -> Any:
+    # The transitions engine is imported on first use: deciding does not need it.
+    if name in _MACHINE:
+        from . import _machine
+
+        return getattr(_machine, name)
+    raise AttributeError(f"module 'vtex_order_flow' has no attribute {name!r}")

@@ -136,6 +136,7 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
             yield from cause(f"{kind} {name!r}", trigger.cause)
     for name, action in spec.actions.items():
         entry = f"action {name!r}"
+        yield from known_facts(entry, (*action.requires, *action.unless))
         yield from known_statuses(entry, action.goal)
         yield from known_facts(entry, action.goal_facts)
         for index, rule in enumerate(action.errors):

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ._schema import ModelFile
 
 _Spec = TypeVar("_Spec", bound="BaseModel")
+_NO_GUARDS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
 def bundled_model(name: str = "vtex") -> FlowModel:
@@ -315,6 +316,10 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
         for name, e in data.get("events", {}).items()
     ]
     by_name = {t.name: t for t in triggers}
+    guards = {
+        name: (frozenset(strings(a, "requires")), frozenset(strings(a, "unless")))
+        for name, a in data.get("actions", {}).items()
+    }
     statuses = [
         Status(
             id=s["id"],
@@ -340,8 +345,9 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             cause=Cause(t["cause"]) if t.get("cause") else by_name[t["trigger"]].cause,
             by_action=by_name[t["trigger"]].is_action,
             after=t.get("after"),
-            requires=frozenset(strings(t, "requires")),
-            unless=frozenset(strings(t, "unless")),
+            # An action's own guards hold for every transition it triggers.
+            requires=frozenset(strings(t, "requires")) | guards.get(t["trigger"], _NO_GUARDS)[0],
+            unless=frozenset(strings(t, "unless")) | guards.get(t["trigger"], _NO_GUARDS)[1],
             sets=frozenset(strings(t, "sets")),
             enabled=bool(t.get("enabled", True)),
             confidence=confidence(t),

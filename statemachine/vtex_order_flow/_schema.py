@@ -91,6 +91,8 @@ class ActionSpec(EventSpec):
     """A trigger the connector itself sends to VTEX."""
 
     endpoint: str = ""
+    requires: list[str] = Field(default=[], description="Facts every transition it triggers requires.")
+    unless: list[str] = Field(default=[], description="Facts that block every transition it triggers.")
     goal: list[str] = Field(default=[], description="Statuses in which the action's goal is reached.")
     goal_facts: list[str] = Field(default=[], description="Facts that mean the goal is reached.")
     errors: list[ErrorRuleSpec] = Field(default=[], description="VTEX's answer when not accepted.")

@@ -1,0 +1,411 @@
+"""Send, defer or reject: every documented case, and properties against the transitions machine."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import deque
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import vtex_order_flow as vof
+from vtex_order_flow import (
+    Confidence,
+    Decision,
+    FlowModel,
+    UnknownActionError,
+    UnknownFactError,
+    UnknownFlowError,
+    UnknownStatusError,
+    Verdict,
+    bundled_model,
+    decide,
+    fire,
+    load_model,
+)
+
+VTEX = bundled_model()
+SEND, DEFER, REJECT = Verdict.SEND, Verdict.DEFER, Verdict.REJECT
+
+
+def test_send_approve_where_vtex_waits_for_the_marketplace() -> None:
+    d = decide("waiting-ffmt-authorization", "approve")
+    assert d.verdict is SEND
+    assert d.moves_to == "authorize-fulfillment"
+    assert d.expected_error is None
+    assert d.path == ()
+    assert d.next_actor == "connector"
+
+
+def test_approve_before_vtex_has_the_order_defers_with_eoi008() -> None:
+    d = decide("not-integrated", "approve")
+    assert d.verdict is DEFER
+    assert d.expected_error == "EOI008"
+    assert d.remedy == ("create",)
+    assert d.next_actor == "connector"
+    assert d.accepted_in == "waiting-ffmt-authorization"
+
+
+def test_approve_in_the_price_divergence_hold_defers_with_eoi011_until_the_seller_acts() -> None:
+    d = decide("waiting-for-manual-authorization", "approve")
+    assert d.verdict is DEFER
+    assert d.expected_error == "EOI011"
+    assert d.next_actor == "seller"
+    assert d.remedy == ()
+    assert [(s.source, s.dest, s.trigger) for s in d.path] == [
+        ("waiting-for-manual-authorization", "waiting-ffmt-authorization", "seller-authorizes-divergence")
+    ]
+    assert d.confidence is Confidence.CONTESTED  # domain A1
+
+
+@pytest.mark.parametrize("status", ["authorize-fulfillment", "ready-for-handling", "handling", "invoiced"])
+def test_approve_past_authorization_is_rejected_and_already_done(status: str) -> None:
+    d = decide(status, "approve")
+    assert d.verdict is REJECT
+    assert d.already_done
+    assert d.expected_error == "EOI009"
+
+
+def test_approve_a_canceled_order_is_rejected_not_done() -> None:
+    d = decide("canceled", "approve")
+    assert (d.verdict, d.already_done, d.expected_error) == (REJECT, False, "EOI009")
+
+
+def test_cancel_a_canceled_order_is_already_done() -> None:
+    d = decide("canceled", "cancel")
+    assert (d.verdict, d.already_done) == (REJECT, True)
+    assert decide("cancel", "cancel").already_done
+
+
+@pytest.mark.parametrize("status", ["handling", "cancellation-requested", "invoiced", "invoice"])
+def test_cancel_with_a_partial_invoice_can_never_succeed(status: str) -> None:
+    d = decide(status, "cancel", facts={"partial-invoice": True})
+    assert d.verdict is REJECT
+    assert d.expected_error == "HTTP400"
+
+
+def test_cancel_an_invoiced_order_needs_a_return_invoice_first() -> None:
+    d = decide("invoiced", "cancel")
+    assert d.verdict is DEFER
+    assert d.remedy == ("return-invoice",)
+    assert d.confidence is Confidence.CONTESTED
+    after = decide("invoiced", "cancel", facts={"return-invoice-registered": True})
+    assert after.verdict is SEND
+    assert after.moves_to == "cancel"
+
+
+def test_cancel_of_invoiced_is_overridable(tmp_path: Path) -> None:
+    path = tmp_path / "final.toml"
+    path.write_text(
+        'name = "final"\nextends = "vtex"\n'
+        '[[remove.transitions]]\nfrom = "invoiced"\nto = "cancel"\ntrigger = "cancel"\n'
+        "[patch.statuses.invoiced]\nterminal = true\n",
+        "utf-8",
+    )
+    assert load_model(path).decide("invoiced", "cancel").verdict is REJECT
+
+
+def test_tracking_needs_an_invoice() -> None:
+    before = decide("handling", "tracking")
+    assert before.verdict is DEFER
+    assert before.remedy == ("invoice",)
+    assert decide("handling", "tracking", facts={"invoice-exists": True}).verdict is SEND
+    assert decide("invoiced", "tracking").verdict is SEND
+    assert decide("canceled", "tracking").verdict is REJECT
+
+
+def test_start_handling_is_accepted_only_in_ready_for_handling() -> None:
+    for status in VTEX.statuses_in("seller"):
+        for facts in fact_combinations():
+            d = decide(status.id, "start-handling", facts=facts)
+            assert (d.verdict is SEND) == (status.id == "ready-for-handling"), (status.id, facts)
+            if d.verdict is not SEND:
+                assert d.expected_error == "OMS003"
+
+
+def test_start_handling_before_authorization_defers_through_approve_and_the_grace_period() -> None:
+    d = decide("waiting-ffmt-authorization", "start-handling")
+    assert d.verdict is DEFER
+    assert d.remedy == ("approve",)
+    assert d.retry_after == 1800
+    assert [s.actor for s in d.path] == ["connector", "platform", "timer"]
+
+
+def test_start_handling_after_a_cancellation_request_waits_for_the_seller() -> None:
+    d = decide("cancellation-requested", "start-handling")
+    assert (d.verdict, d.next_actor, d.accepted_in) == (DEFER, "seller", "ready-for-handling")
+    handled = decide("cancellation-requested", "start-handling", facts={"handling-started": True})
+    assert handled.verdict is REJECT
+
+
+def test_the_path_explained_is_the_normal_one_not_a_detour() -> None:
+    # Through the grace period and start-handling, not through a customer's cancellation request.
+    d = decide("window-to-cancel", "invoice")
+    assert d.accepted_in == "handling"
+    assert [s.trigger for s in d.path] == ["grace-period-ends", "start-handling", "handling-confirmed"]
+    assert d.retry_after == 1800
+
+
+def test_create() -> None:
+    assert decide("not-integrated", "create").verdict is SEND
+    d = decide("handling", "create")
+    assert (d.verdict, d.already_done, d.expected_error) == (REJECT, True, "EOI007")
+
+
+def test_return_invoice() -> None:
+    assert decide("handling", "return-invoice").verdict is DEFER
+    assert decide("invoiced", "return-invoice").verdict is SEND
+    again = decide("invoiced", "return-invoice", facts=["return-invoice-registered"])
+    assert again.verdict is SEND
+    assert again.already_done
+
+
+def test_other_flows() -> None:
+    assert decide("payment-approved", "cancel", flow="marketplace").moves_to == "request-cancel"
+    assert decide("handling", "invoice", flow="complete").verdict is SEND
+    assert decide("payment-pending", "approve", flow="marketplace").verdict is REJECT
+
+
+def test_every_decision_explains_itself() -> None:
+    for flow in VTEX.flows:
+        for d in VTEX.decisions(flow).values():
+            assert d.reason.endswith(".")
+            assert d.status in d.reason
+            assert d.action in d.reason
+            if d.verdict is not SEND:
+                assert d.expected_error is None or d.expected_error in VTEX.codes
+
+
+def test_decisions_are_immutable_and_shared() -> None:
+    d = decide("handling", "invoice")
+    assert decide("handling", "invoice") is d
+    assert VTEX.decide("handling", "invoice", "seller", None) is d
+    assert decide("handling", "invoice", facts={}) is d
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.verdict = REJECT  # type: ignore[misc]
+
+
+def test_facts_as_names_or_mapping_agree() -> None:
+    assert decide("handling", "cancel", facts=["partial-invoice"]) is decide(
+        "handling", "cancel", facts={"partial-invoice": True}
+    )
+    assert decide("handling", "cancel", facts={"partial-invoice": False}) is decide("handling", "cancel")
+
+
+def test_an_alias_decides_like_its_status() -> None:
+    assert decide("cancelation-request", "cancel") is decide("cancellation-requested", "cancel")
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"),
+    [
+        (lambda: decide("handlin", "invoice"), UnknownStatusError, "'handling'"),
+        (lambda: decide("handling", "invoce"), UnknownActionError, "'invoice'"),
+        (lambda: decide("handling", "invoice", flow="sellr"), UnknownFlowError, "'seller'"),
+        (
+            lambda: decide("handling", "cancel", facts={"partal-invoice": True}),
+            UnknownFactError,
+            "'partial-invoice'",
+        ),
+        (
+            lambda: decide("handling", "cancel", facts={"partial-invoice": 1}),
+            UnknownFactError,
+            "true or false",
+        ),
+        (
+            lambda: decide("handling", "cancel", facts={"partial-invoice": [1]}),
+            UnknownFactError,
+            "true or false",
+        ),
+        (lambda: decide("payment-pending", "cancel"), UnknownStatusError, "not in the seller flow"),
+        (lambda: decide("release-to-fulfillment", "cancel"), UnknownStatusError, "no flow"),
+    ],
+)
+def test_bad_names_raise_typed_errors(call: object, error: type[Exception], fragment: str) -> None:
+    with pytest.raises(error) as caught:
+        call()  # type: ignore[operator]
+    assert fragment in str(caught.value)
+
+
+def test_a_bad_value_is_not_cached_as_a_good_one() -> None:
+    decide("handling", "cancel", facts={"partial-invoice": True})
+    with pytest.raises(UnknownFactError):
+        decide("handling", "cancel", facts={"partial-invoice": 1})
+
+
+def test_json_shape() -> None:
+    data = decide("invoiced", "cancel").to_dict()
+    assert {
+        "verdict",
+        "status",
+        "action",
+        "flow",
+        "reason",
+        "path",
+        "remedy",
+        "expected_error",
+        "already_done",
+        "retry_after",
+        "confidence",
+    } <= set(data)
+    assert data["path"] == [
+        {
+            "from": "invoiced",
+            "to": "invoiced",
+            "trigger": "return-invoice",
+            "cause": "seller",
+            "actor": "connector",
+            "after": None,
+        }
+    ]
+
+
+def test_module_shortcut_is_the_bundled_model() -> None:
+    assert vof.decide("handling", "invoice") is bundled_model().decide("handling", "invoice")
+
+
+# -- properties: the compiled decisions against the transitions machine ---------------------------
+
+
+def fact_combinations(model: FlowModel = VTEX) -> list[dict[str, bool]]:
+    names = sorted(model.facts)
+    return [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product([False, True], repeat=len(names))
+    ]
+
+
+def machine_reachable(
+    model: FlowModel, flow: str, status: str, facts: dict[str, bool]
+) -> list[tuple[str, frozenset[str]]]:
+    """Every (status, facts) reachable by firing the machine's triggers, found independently of decide()."""
+    machine = model.machine(flow)
+    start = (status, frozenset(k for k, v in facts.items() if v))
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        here, held = queue.popleft()
+        for t in model.ways_out(here, flow):
+            moved = fire(machine, here, t.trigger, dict.fromkeys(held, True))
+            if moved is None:
+                continue
+            # which transition fired: the one whose guards hold (the model has no ambiguity)
+            fired = next(
+                x
+                for x in model.ways_out(here, flow)
+                if x.trigger == t.trigger and x.dest == moved and x.allowed(dict.fromkeys(held, True))
+            )
+            nxt = (moved, held | fired.sets)
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return list(seen)
+
+
+def check_against_machine(
+    model: FlowModel, flow: str, status: str, action: str, facts: dict[str, bool]
+) -> None:
+    d: Decision = model.decide(status, action, flow, facts)
+    machine = model.machine(flow)
+    accepted_now = fire(machine, status, action, facts)
+    assert (d.verdict is SEND) == (accepted_now is not None)
+    if d.verdict is SEND:
+        assert d.moves_to == accepted_now
+        assert d.path == ()
+        return
+    if d.verdict is DEFER:
+        assert d.path, "every defer has a path"
+        held = {k for k, v in facts.items() if v}
+        here = status
+        for step in d.path:  # replay the path through the machine itself
+            assert step.source == here
+            moved = fire(machine, here, step.trigger, dict.fromkeys(held, True))
+            assert moved == step.dest
+            fired = next(
+                t
+                for t in model.ways_out(here, flow)
+                if t.trigger == step.trigger and t.dest == moved and t.allowed(dict.fromkeys(held, True))
+            )
+            held |= fired.sets
+            here = moved
+        assert here == d.accepted_in
+        assert fire(machine, here, action, dict.fromkeys(held, True)) is not None
+        assert d.remedy == tuple(s.trigger for s in d.path if s.by_action)
+        return
+    assert d.path == ()
+    for here, held in machine_reachable(model, flow, status, facts):
+        assert fire(machine, here, action, dict.fromkeys(held, True)) is None, (here, held)
+
+
+@pytest.mark.parametrize("flow", list(VTEX.flows))
+def test_every_decision_agrees_with_the_machine(flow: str) -> None:
+    # Exhaustive: every status of the flow, every action, every combination of facts.
+    for status in VTEX.statuses_in(flow):
+        for action in VTEX.actions:
+            for facts in fact_combinations():
+                check_against_machine(VTEX, flow, status.id, action, facts)
+
+
+@st.composite
+def situations(draw: st.DrawFn) -> tuple[str, str, str, dict[str, bool]]:
+    flow = draw(st.sampled_from(sorted(VTEX.flows)))
+    status = draw(st.sampled_from([s.id for s in VTEX.statuses_in(flow)]))
+    action = draw(st.sampled_from(sorted(VTEX.actions)))
+    facts = draw(st.dictionaries(st.sampled_from(sorted(VTEX.facts)), st.booleans()))
+    return flow, status, action, facts
+
+
+@given(situations())
+def test_decisions_agree_with_the_machine(situation: tuple[str, str, str, dict[str, bool]]) -> None:
+    flow, status, action, facts = situation
+    check_against_machine(VTEX, flow, status, action, facts)
+
+
+# -- properties on random models: the derivation is right for graphs we did not write --------------
+
+TRIGGERS = ["a1", "a2", "e1", "e2", "e3"]
+
+
+@st.composite
+def random_models(draw: st.DrawFn) -> FlowModel:
+    size = draw(st.integers(3, 7))
+    names = [f"s{i}" for i in range(size)]
+    terminal = names[-1]
+    transitions = [  # a chain keeps every status reachable and gives each a way out
+        {"from": a, "to": b, "trigger": "e1", "flows": ["f"]} for a, b in zip(names, names[1:], strict=False)
+    ]
+    used = {(a, "e1") for a in names[:-1]}
+    for _ in range(draw(st.integers(0, 10))):
+        source = draw(st.sampled_from(names[:-1]))
+        dest = draw(st.sampled_from(names))
+        trigger = draw(st.sampled_from(TRIGGERS))
+        if (source, trigger) in used:
+            continue
+        used.add((source, trigger))
+        guard = draw(st.sampled_from([{}, {"requires": ["x"]}, {"unless": ["x"]}, {"requires": ["y"]}]))
+        sets = draw(st.sampled_from([[], ["x"], ["y"]]))
+        transitions.append(
+            {"from": source, "to": dest, "trigger": trigger, "flows": ["f"], "sets": sets, **guard}
+        )
+    return vof.model_from_mapping(
+        {
+            "name": "random",
+            "flows": {"f": {"initial": "s0"}},
+            "facts": {"x": {"description": "x"}, "y": {"description": "y"}},
+            "actions": {"a1": {"cause": "marketplace"}, "a2": {"cause": "seller"}},
+            "events": {"e1": {"cause": "platform"}, "e2": {"cause": "seller"}, "e3": {"cause": "timer"}},
+            "statuses": [{"id": n, "flows": ["f"], "meaning": n, "terminal": n == terminal} for n in names],
+            "transitions": [t if t["trigger"] != "e3" else {**t, "after": 60} for t in transitions],
+        }
+    )
+
+
+@given(random_models(), st.data())
+def test_random_models_agree_with_their_machine(model: FlowModel, data: st.DataObject) -> None:
+    status = data.draw(st.sampled_from(list(model.statuses)))
+    action = data.draw(st.sampled_from(["a1", "a2"]))
+    facts = data.draw(st.dictionaries(st.sampled_from(["x", "y"]), st.booleans()))
+    check_against_machine(model, "f", status, action, facts)
