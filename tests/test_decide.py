@@ -318,7 +318,7 @@ def check_against_machine(
         return
     if d.verdict is DEFER:
         assert d.path, "every defer has a path"
-        held = {k for k, v in facts.items() if v}
+        held: set[str] = {k for k, v in facts.items() if v}
         here = status
         for step in d.path:  # replay the path through the machine itself
             assert step.source == here
@@ -329,15 +329,15 @@ def check_against_machine(
                 for t in model.ways_out(here, flow)
                 if t.trigger == step.trigger and t.dest == moved and t.allowed(dict.fromkeys(held, True))
             )
-            held |= fired.sets
+            held |= set(fired.sets)
             here = moved
         assert here == d.accepted_in
         assert fire(machine, here, action, dict.fromkeys(held, True)) is not None
         assert d.remedy == tuple(s.trigger for s in d.path if s.by_action)
         return
     assert d.path == ()
-    for here, held in machine_reachable(model, flow, status, facts):
-        assert fire(machine, here, action, dict.fromkeys(held, True)) is None, (here, held)
+    for place, known in machine_reachable(model, flow, status, facts):
+        assert fire(machine, place, action, dict.fromkeys(known, True)) is None, (place, known)
 
 
 @pytest.mark.parametrize("flow", list(VTEX.flows))
@@ -375,7 +375,7 @@ def random_models(draw: st.DrawFn) -> FlowModel:
     names = [f"s{i}" for i in range(size)]
     terminal = names[-1]
     transitions = [  # a chain keeps every status reachable and gives each a way out
-        {"from": a, "to": b, "trigger": "e1", "flows": ["f"]} for a, b in zip(names, names[1:], strict=False)
+        {"from": a, "to": b, "trigger": "e1", "flows": ["f"]} for a, b in itertools.pairwise(names)
     ]
     used = {(a, "e1") for a in names[:-1]}
     for _ in range(draw(st.integers(0, 10))):

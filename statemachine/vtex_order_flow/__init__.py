@@ -1,4 +1,4 @@
-"""vtex-order-flow: may this update go to VTEX now? Send, defer or reject, from one model of VTEX's order flow.
+"""vtex-order-flow: may this update go to VTEX now? Send, defer or reject, from one model.
 
 The payload models (pydantic) live in `vtex_order_flow.payloads`; they are not imported here,
 so that deciding never loads pydantic.
