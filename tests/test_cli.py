@@ -202,3 +202,76 @@ def test_help_lists_every_command() -> None:
     )
     for command in ("states", "explain", "validate", "schema"):
         assert command in done.stdout
+
+
+def test_decide_json_has_the_documented_keys() -> None:
+    data = run_json("decide", "approve", "--status", "waiting-for-manual-authorization")
+    assert {
+        "verdict",
+        "status",
+        "action",
+        "flow",
+        "reason",
+        "path",
+        "remedy",
+        "expected_error",
+        "already_done",
+        "retry_after",
+        "confidence",
+    } <= set(data)
+    assert (data["verdict"], data["expected_error"], data["flow"]) == ("defer", "EOI011", "seller")
+
+
+@pytest.mark.parametrize(
+    "verdict_case", [("approve", "handling"), ("cancel", "invoiced"), ("invoice", "handling")]
+)
+def test_decide_exits_0_whatever_the_verdict(verdict_case: tuple[str, str]) -> None:
+    action, status = verdict_case
+    code, text = run("decide", action, "--status", status)
+    assert code == 0
+    assert text.split(":")[0] in {"SEND", "DEFER", "REJECT"}
+
+
+def test_decide_text_explains() -> None:
+    code, text = run("decide", "start-handling", "--status", "waiting-ffmt-authorization")
+    assert code == 0
+    assert (
+        text.splitlines()[0]
+        == "DEFER: start-handling on an order in waiting-ffmt-authorization (seller flow)"
+    )
+    assert "The connector can unblock it by sending: approve" in text
+    assert "If sent now, VTEX would answer: OMS003" in text
+    assert "Look again in about 30 minutes." in text
+
+
+def test_decide_with_facts() -> None:
+    data = run_json("decide", "cancel", "--status", "invoiced", "--fact", "return-invoice-registered=true")
+    assert data["verdict"] == "send"
+    data = run_json("decide", "cancel", "--status", "handling", "--fact", "partial-invoice")
+    assert data["verdict"] == "reject"
+    data = run_json("decide", "cancel", "--status", "handling", "--fact", "partial-invoice=no")
+    assert data["verdict"] == "send"
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["decide", "aprove", "--status", "handling"], "unknown action 'aprove'; did you mean 'approve'?"),
+        (["decide", "approve", "--status", "handlin"], "unknown status 'handlin'"),
+        (["decide", "approve", "--status", "handling", "--flow", "sellr"], "unknown flow 'sellr'"),
+        (
+            ["decide", "cancel", "--status", "handling", "--fact", "partal-invoice"],
+            "unknown fact 'partal-invoice'",
+        ),
+        (["decide", "cancel", "--status", "handling", "--fact", "partial-invoice=maybe"], "bad --fact"),
+        (["decide", "cancel"], "decide needs ACTION and --status"),
+    ],
+)
+def test_decide_bad_input_exits_2_with_one_line(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(*argv)
+    err = capsys.readouterr().err
+    assert (code, out) == (2, "")
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1
