@@ -168,3 +168,28 @@ def test_cli_batch_refuses_single_decision_arguments(capsys: pytest.CaptureFixtu
 def test_cli_batch_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decide", "--batch", "/no/such.jsonl"], out=io.StringIO()) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+JSON_TEXT = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=10,
+).map(json.dumps)
+
+
+@given(
+    st.one_of(JSON_TEXT, st.text(max_size=40)),
+    st.sampled_from(["", " ", "\t", "\r", " \r"]),
+    st.sampled_from(["", " ", "\t"]),
+)
+def test_fast_parse_equals_json_loads(text: str, tail: str, head: str) -> None:
+    from vtex_order_flow._batch import _parse
+
+    line = head + text + tail
+    try:
+        expected: Any = json.loads(line)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _parse(line.encode())
+    else:
+        assert _parse(line.encode()) == expected

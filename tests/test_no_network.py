@@ -28,3 +28,17 @@ def test_the_guard_itself_catches_a_connection(no_network: list[Any]) -> None:
     with contextlib.suppress(AssertionError):
         socket.create_connection(("127.0.0.1", 9))
     assert len(no_network) == 1
+
+
+def test_the_decision_path_loads_neither_pydantic_nor_transitions() -> None:
+    # Not a timing: which modules a fresh interpreter has loaded after deciding.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vtex_order_flow as v; v.decide('handling', 'invoice');"
+        "v.decide('invoiced', 'cancel', facts={'return-invoice-registered': True});"
+        "print(sorted(m for m in ('pydantic', 'transitions', 'tomllib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "['tomllib']"
