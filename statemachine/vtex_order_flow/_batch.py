@@ -16,7 +16,7 @@ BATCH_FIELDS = ("status", "action", "flow", "facts", "id")
 _FIELDS = frozenset(BATCH_FIELDS)
 _decoder = json.JSONDecoder()
 _loads = _decoder.decode
-_scan_once = _decoder.scan_once  # the C scanner: one JSON value from an index, no whitespace checks
+_scan_once = _decoder.scan_once  # type: ignore[attr-defined]  # the C scanner: one JSON value from an index, no whitespace checks
 _JSON_SPACE = " \t\r\n"
 
 
