@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import vtex_order_flow as vof
+from contract import DECISION_KEYS
 from vtex_order_flow import (
     Confidence,
     Decision,
@@ -238,19 +239,7 @@ def test_a_bad_value_is_not_cached_as_a_good_one() -> None:
 
 def test_json_shape() -> None:
     data = decide("invoiced", "cancel").to_dict()
-    assert {
-        "verdict",
-        "status",
-        "action",
-        "flow",
-        "reason",
-        "path",
-        "remedy",
-        "expected_error",
-        "already_done",
-        "retry_after",
-        "confidence",
-    } <= set(data)
+    assert set(data) >= DECISION_KEYS
     assert data["path"] == [
         {
             "from": "invoiced",

@@ -87,30 +87,21 @@ def interpret_notification(
     )
     order_id = result.fields.mainOrderId if result.fields else None
     if known is None:
-        return Advice(
-            code=result.code,
-            follow_up=FollowUp.NEEDS_PERSON,
-            next_step=_NEXT_STEP[FollowUp.NEEDS_PERSON] + f": code {result.code!r} is not in the model",
-            meaning=result.message or "",
-            known=False,
-            consistent=False,
-            operation=result.flow,
-            success=result.success,
-            marketplace_order_id=result.marketplaceOrderId,
-            order_id=order_id,
-            operation_id=result.operationId,
-            errors=errors,
-            confidence=Confidence.INFERRED,
+        follow_up = FollowUp.NEEDS_PERSON
+        next_step = _NEXT_STEP[follow_up] + f": code {result.code!r} is not in the model"
+        meaning, consistent, confidence = result.message or "", False, Confidence.INFERRED
+    else:
+        follow_up, next_step = known.follow_up, _NEXT_STEP[known.follow_up]
+        meaning, confidence = known.meaning, known.confidence
+        consistent = result.success == known.code.startswith("SOI") and (
+            not known.operations or result.flow in known.operations
         )
-    consistent = result.success == known.code.startswith("SOI") and (
-        not known.operations or result.flow in known.operations
-    )
     return Advice(
-        code=known.code,
-        follow_up=known.follow_up,
-        next_step=_NEXT_STEP[known.follow_up],
-        meaning=known.meaning,
-        known=True,
+        code=result.code,
+        follow_up=follow_up,
+        next_step=next_step,
+        meaning=meaning,
+        known=known is not None,
         consistent=consistent,
         operation=result.flow,
         success=result.success,
@@ -118,5 +109,5 @@ def interpret_notification(
         order_id=order_id,
         operation_id=result.operationId,
         errors=errors,
-        confidence=known.confidence,
+        confidence=confidence,
     )
