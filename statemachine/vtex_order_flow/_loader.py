@@ -297,6 +297,8 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             text(a, "endpoint"),
             strings(a, "sources"),
             goal=frozenset(strings(a, "goal")),
+            requires=frozenset(strings(a, "requires")),
+            unless=frozenset(strings(a, "unless")),
             goal_facts=frozenset(strings(a, "goal_facts")),
             errors=tuple(
                 ErrorRule(

@@ -99,6 +99,10 @@ class Trigger:
     goal: frozenset[str] = frozenset()
     goal_facts: frozenset[str] = frozenset()
     errors: tuple[ErrorRule, ...] = ()
+    requires: frozenset[str] = frozenset()
+    """Facts every transition of this action requires (already merged into those transitions)."""
+    unless: frozenset[str] = frozenset()
+    """Facts that block every transition of this action (already merged into those transitions)."""
 
     def error_for(self, status: str, facts: frozenset[str]) -> ErrorRule | None:
         """The first error rule that matches an order in `status` with these true facts."""

@@ -6,16 +6,18 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from ._decide import Decision
 from ._model import FlowModel, Status, Transition
 from .errors import InvalidModelError, ModelFileError, UnknownNameError
+from .render.svg import GraphvizNotFoundError
 
 __all__ = ["main"]
 
 PROG = "vtex-order-flow"
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_MISSING_TOOL = 0, 1, 2, 3
 
 
 class _UsageError(Exception):
@@ -366,6 +368,47 @@ def _cmd_notification(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_diagram(args: argparse.Namespace, out: TextIO) -> int:
+    from .render import render
+
+    model = _model(args)
+    flow = model.flow(args.flow).name
+    text = render(
+        model, flow, args.format, highlight=args.highlight, action=args.action, facts=_parse_facts(args.fact)
+    )
+    if args.output:
+        Path(args.output).write_text(text, "utf-8")
+    else:
+        out.write(text)
+    return EXIT_OK
+
+
+def _cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
+    from .render.docs import check_docs, write_docs
+
+    model = _model(args)
+    target = Path(args.out)
+    if args.check:
+        stale = check_docs(model, target)
+        if args.json:
+            _dump({"stale": [{"file": s.name, "why": s.why} for s in stale]}, out)
+        for item in stale if not args.json else ():
+            out.write(f"stale: {target / item.name}: {item.why}\n")
+        if stale:
+            if not args.json:
+                out.write(f"{len(stale)} stale file(s); regenerate them with `{PROG} docs`\n")
+            return EXIT_INVALID
+        if not args.json:
+            out.write(f"up to date: {target}\n")
+        return EXIT_OK
+    changed = write_docs(model, target)
+    if args.json:
+        _dump({"changed": changed}, out)
+    else:
+        out.write("".join(f"wrote {target / name}\n" for name in changed) or f"up to date: {target}\n")
+    return EXIT_OK
+
+
 def _dump(payload: object, out: TextIO) -> None:
     json.dump(payload, out, ensure_ascii=False, indent=2)
     out.write("\n")
@@ -382,8 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
             "deferred or rejected, from one declarative model of VTEX's order flow."
         ),
         epilog=(
-            "Exit status: 0 done (whatever the verdict), 1 an invalid model file (validate) or a "
-            "bad batch line (decide --batch), 2 bad input."
+            "Exit status: 0 done (whatever the verdict), 1 an invalid model file (validate), a "
+            "bad batch line (decide --batch) or stale docs (docs --check), 2 bad input, 3 a tool "
+            "is missing (Graphviz for SVG)."
         ),
     )
     common = argparse.ArgumentParser(add_help=False)
@@ -455,6 +499,35 @@ def build_parser() -> argparse.ArgumentParser:
     notification.add_argument("file", metavar="FILE", help="the JSON payload ('-': stdin)")
     notification.set_defaults(run=_cmd_notification)
 
+    diagram = sub.add_parser(
+        "diagram",
+        parents=[common],
+        help="one diagram of a flow: mermaid, dot, plantuml or svg",
+        description=(
+            "Draw one flow. --highlight S makes status S and every way out of it stand out; "
+            "--action A colours every status by the verdict of A from there (send / defer / reject). "
+            "SVG needs Graphviz's `dot`."
+        ),
+    )
+    diagram.add_argument("--flow", metavar="F", default="seller", help="the flow (default: seller)")
+    diagram.add_argument("--format", choices=["mermaid", "dot", "plantuml", "svg"], default="mermaid")
+    diagram.add_argument("--highlight", metavar="S", help="the current status: it and its ways out stand out")
+    diagram.add_argument("--action", metavar="A", help="a verdict map: every status coloured by A's verdict")
+    diagram.add_argument(
+        "--fact", metavar="NAME=VALUE", action="append", default=[], help="facts for the verdict map"
+    )
+    diagram.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    diagram.set_defaults(run=_cmd_diagram)
+
+    docs = sub.add_parser(
+        "docs",
+        parents=[common],
+        help="regenerate every file of diagrams/ (or --check that none is stale)",
+    )
+    docs.add_argument("--check", action="store_true", help="exit 1 and name the stale files, writing nothing")
+    docs.add_argument("--out", metavar="DIR", default="diagrams", help="the folder (default: diagrams)")
+    docs.set_defaults(run=_cmd_docs)
+
     schema = sub.add_parser("schema", parents=[common], help="JSON Schema of the model file")
     schema.set_defaults(run=_cmd_schema)
     return parser
@@ -470,6 +543,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except (UnknownNameError, ModelFileError, InvalidModelError, _UsageError) as error:
         sys.stderr.write(f"{PROG}: error: {error}\n")
         return EXIT_USAGE
+    except GraphvizNotFoundError as error:
+        sys.stderr.write(f"{PROG}: error: {error}\n")
+        return EXIT_MISSING_TOOL
     except BrokenPipeError:
         # The reader went away (`| head`): not an error worth a traceback.
         sys.stderr.close()

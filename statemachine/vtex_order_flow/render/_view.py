@@ -1,0 +1,222 @@
+"""What a diagram shows, independent of its syntax: nodes, edges, their styles, and the legend."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import UnknownStatusError
+
+if TYPE_CHECKING:
+    from .._decide import Facts
+    from .._model import FlowModel, Transition, Trigger
+
+__all__ = ["EDGE_STYLES", "NODE_STYLES", "Edge", "EdgeStyle", "Node", "View", "build_view", "duration"]
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeStyle:
+    """How one kind of move is drawn in every syntax."""
+
+    key: str
+    mark: str
+    """A symbol put before the trigger in labels (Mermaid cannot colour single edges)."""
+    color: str
+    dashed: bool
+    bold: bool
+    legend: str
+
+
+# By who moves the order: the connector's own actions stand out; moves the platform and timers
+# make by themselves are dashed and grey; other parties' decisions are solid, in their colour.
+EDGE_STYLES: dict[str, EdgeStyle] = {
+    "connector": EdgeStyle(
+        "connector", "▶", "#1565c0", dashed=False, bold=True, legend="the connector's action"
+    ),
+    "platform": EdgeStyle(
+        "platform", "⚙", "#757575", dashed=True, bold=False, legend="the platform, by itself"
+    ),
+    "timer": EdgeStyle("timer", "◷", "#757575", dashed=True, bold=False, legend="a timer"),
+    "seller": EdgeStyle("seller", "✎", "#e65100", dashed=False, bold=False, legend="the seller (Admin, ERP)"),
+    "customer": EdgeStyle("customer", "☺", "#6a1b9a", dashed=False, bold=False, legend="the customer"),
+    "gateway": EdgeStyle("gateway", "$", "#00695c", dashed=False, bold=False, legend="the payment gateway"),
+    "marketplace": EdgeStyle(
+        "marketplace", "⇄", "#00695c", dashed=False, bold=False, legend="the marketplace (not the connector)"
+    ),
+}
+
+# Fill and border of a node by what it is, or by the verdict of the mapped action.
+NODE_STYLES: dict[str, tuple[str, str, str]] = {
+    "plain": ("#ffffff", "#424242", "a status that waits"),
+    "auto": ("#f5f5f5", "#9e9e9e", "★ the platform moves it on by itself"),
+    "terminal": ("#e0e0e0", "#212121", "terminal: the order never leaves it"),
+    "current": ("#fff59d", "#f57f17", "the current status"),
+    "send": ("#c8e6c9", "#2e7d32", "send: VTEX accepts it now"),
+    "defer": ("#ffe0b2", "#ef6c00", "defer: possible later"),
+    "reject": ("#ffcdd2", "#c62828", "reject: never from here"),
+}
+HIGHLIGHT_COLOR = "#d50000"
+
+
+def duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    ident: str
+    """A name safe in every syntax (letters, digits, underscores)."""
+    label: str
+    """The Admin label, when VTEX gives one."""
+    initial: bool
+    terminal: bool
+    auto: bool
+    kind: str
+    """A key of NODE_STYLES."""
+    already_done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    source: Node
+    dest: Node
+    trigger: str
+    style: EdgeStyle
+    text: str
+    """The edge's label: the trigger, its guards and its typical delay."""
+    highlighted: bool
+    confidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    model_name: str
+    flow: str
+    title: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    highlight: str | None
+    action: str | None
+    notes: tuple[str, ...] = ()
+    """Guards that hold on every edge of an action, said once."""
+
+    @property
+    def edge_keys(self) -> list[str]:
+        """The edge styles used, in legend order."""
+        used = {edge.style.key for edge in self.edges}
+        return [key for key in EDGE_STYLES if key in used]
+
+    @property
+    def node_keys(self) -> list[str]:
+        used = {node.kind for node in self.nodes}
+        return [key for key in NODE_STYLES if key in used]
+
+
+def identifier(status_id: str) -> str:
+    """``s_`` and the id with every other character as ``_``: no syntax reads it as a keyword."""
+    return "s_" + re.sub(r"[^A-Za-z0-9]", "_", status_id)
+
+
+def _edge_text(transition: Transition, trigger: Trigger) -> str:
+    text = transition.trigger
+    # An action's own guards hold on every edge it triggers: the legend says them once.
+    guards = [f"if {f}" for f in sorted(transition.requires - trigger.requires)]
+    guards += [f"unless {f}" for f in sorted(transition.unless - trigger.unless)]
+    if guards:
+        text += f" [{', '.join(guards)}]"
+    if transition.after is not None:
+        text += f" ({duration(transition.after)})"
+    return text
+
+
+def _style(transition: Transition) -> EdgeStyle:
+    if transition.by_action:
+        return EDGE_STYLES["connector"]
+    return EDGE_STYLES[str(transition.cause)]
+
+
+def build_view(
+    model: FlowModel,
+    flow: str,
+    *,
+    highlight: str | None = None,
+    action: str | None = None,
+    facts: Facts = None,
+) -> View:
+    """The diagram of one flow; `highlight` makes a status and its ways out stand out, `action`
+    colours every status by the verdict of that action from there."""
+    flow_def = model.flow(flow)
+    current = None
+    if highlight is not None:
+        current = model.status(highlight).id
+        if flow not in model.status(current).flows:
+            raise UnknownStatusError(
+                highlight,
+                [s.id for s in model.statuses_in(flow)],
+                detail=f"not in the {flow} flow",
+            )
+    mapped = model.action(action).name if action is not None else None
+    nodes: dict[str, Node] = {}
+    idents: set[str] = set()
+    for status in model.statuses_in(flow):
+        ident = identifier(status.id)
+        while ident in idents:  # "a-b" and "a.b" both fold to s_a_b: keep each distinct
+            ident += "_"
+        idents.add(ident)
+        kind = "terminal" if status.terminal else "auto" if status.auto else "plain"
+        done = False
+        if mapped is not None:
+            decision = model.decide(status.id, mapped, flow, facts)
+            kind = str(decision.verdict)
+            done = decision.already_done
+        if status.id == current:
+            kind = "current"
+        nodes[status.id] = Node(
+            id=status.id,
+            ident=ident,
+            label=status.admin_label or "",
+            initial=status.id == flow_def.initial,
+            terminal=status.terminal,
+            auto=status.auto,
+            kind=kind,
+            already_done=done,
+        )
+    edges = tuple(
+        Edge(
+            source=nodes[t.source],
+            dest=nodes[t.dest],
+            trigger=t.trigger,
+            style=_style(t),
+            text=_edge_text(t, model.trigger(t.trigger)),
+            highlighted=t.source == current,
+            confidence=str(t.confidence),
+        )
+        for t in model.transitions_in(flow)
+    )
+    title = f"{model.title or model.name}: {flow} flow"
+    if mapped is not None:
+        title += f", where can the connector {mapped}?"
+    if current is not None:
+        title += f", from {current}"
+    notes = tuple(
+        f"{EDGE_STYLES['connector'].mark} {name}: always "
+        + ", ".join([*(f"if {f}" for f in sorted(a.requires)), *(f"unless {f}" for f in sorted(a.unless))])
+        for name, a in model.actions.items()
+        if (a.requires or a.unless) and any(e.trigger == name for e in edges)
+    )
+    return View(model.name, flow, title, tuple(nodes.values()), edges, current, mapped, notes)
+
+
+def legend_lines(view: View) -> list[str]:
+    """The legend, one plain-text line per item."""
+    lines = [f"{EDGE_STYLES[key].mark} {EDGE_STYLES[key].legend}" for key in view.edge_keys]
+    lines += [NODE_STYLES[key][2] for key in view.node_keys]
+    if any(node.already_done for node in view.nodes):
+        lines.append("(done) its goal is already reached")
+    lines += view.notes
+    return lines

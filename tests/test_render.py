@@ -1,0 +1,358 @@
+"""Diagrams: every status and transition exactly once in each format (parsed, not grepped),
+highlight and verdict maps, escaping, determinism, and the real renderers' verdict."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vtex_order_flow import FlowModel, bundled_model, model_from_mapping
+from vtex_order_flow.cli import main
+from vtex_order_flow.render import FORMATS, render, render_dot, render_mermaid, render_plantuml
+from vtex_order_flow.render._view import EDGE_STYLES, HIGHLIGHT_COLOR, NODE_STYLES
+from vtex_order_flow.render.docs import check_docs, planned_files
+
+VTEX = bundled_model()
+ROOT = Path(__file__).resolve().parent.parent
+DIAGRAMS = ROOT / "diagrams"
+MERMAID_CHECK = Path(__file__).resolve().parent / "mermaid" / "check.mjs"
+MARKS = {style.mark for style in EDGE_STYLES.values()}
+
+
+def need(tool: str) -> str:
+    """The tool's path; skip without it, except in CI, where .ci/run installs it: fail there."""
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is not installed, but CI must check the diagrams with it")
+        pytest.skip(f"{tool} is not installed")
+    return path
+
+
+# -- parsers of the three syntaxes (as much as the renderers write) -------------------------------
+
+QUOTED = r'"((?:[^"\\]|\\.)*)"'
+
+
+def unquote(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
+
+
+def trigger_of(label: str) -> str:
+    words = label.replace("»", " ").replace("«", " ").split()
+    assert words[0] in MARKS, label
+    return words[1]
+
+
+def parse_mermaid(text: str) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
+    names: dict[str, str] = {}
+    nodes: Counter[str] = Counter()
+    edges: Counter[tuple[str, str, str]] = Counter()
+    for line in text.splitlines():
+        if found := re.fullmatch(r'\s*state "([^"]*)" as (\w+)', line):
+            status = found.group(1).split("<br/>")[0].removeprefix("★ ")
+            names[found.group(2)] = status
+            nodes[status] += 1
+        elif found := re.fullmatch(r"\s*(\w+) --> (\w+): (.*)", line):
+            edges[(names[found.group(1)], names[found.group(2)], trigger_of(found.group(3)))] += 1
+    return nodes, edges
+
+
+def parse_dot(text: str) -> tuple[Counter[str], Counter[tuple[str, str, str]], dict[str, dict[str, str]]]:
+    nodes: Counter[str] = Counter()
+    edges: Counter[tuple[str, str, str]] = Counter()
+    attrs: dict[str, dict[str, str]] = {}
+    for line in text.splitlines():
+        if found := re.fullmatch(rf"\s*{QUOTED} -> {QUOTED} \[(.*)\];", line):
+            source, dest = unquote(found.group(1)), unquote(found.group(2))
+            label = re.search(rf"label={QUOTED}", found.group(3))
+            assert label is not None
+            key = (source, dest, trigger_of(unquote(label.group(1))))
+            edges[key] += 1
+            attrs[repr(key)] = dict(re.findall(r'(\w+)="?([^",]*)"?', found.group(3)))
+        elif found := re.fullmatch(rf"\s*{QUOTED} \[(.*)\];", line):
+            name = unquote(found.group(1))
+            if not name.startswith("__"):
+                nodes[name] += 1
+                attrs[name] = dict(re.findall(r'(\w+)="?([^",]*)"?', found.group(2)))
+    return nodes, edges, attrs
+
+
+def parse_plantuml(text: str) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
+    names: dict[str, str] = {}
+    nodes: Counter[str] = Counter()
+    edges: Counter[tuple[str, str, str]] = Counter()
+    for line in text.splitlines():
+        if found := re.fullmatch(r'state "([^"]*)" as (\w+) <<\w+>>', line):
+            status = found.group(1).split("\\n")[0].removeprefix("★ ")
+            names[found.group(2)] = status
+            nodes[status] += 1
+        elif found := re.fullmatch(r"(\w+) -\[[^\]]*\]-> (\w+) : (.*)", line):
+            edges[(names[found.group(1)], names[found.group(2)], trigger_of(found.group(3)))] += 1
+    return nodes, edges
+
+
+def expected(model: FlowModel, flow: str) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
+    return Counter(s.id for s in model.statuses_in(flow)), Counter(t.key for t in model.transitions_in(flow))
+
+
+@pytest.mark.parametrize("flow", list(VTEX.flows))
+def test_every_status_and_transition_exactly_once_in_each_format(flow: str) -> None:
+    want_nodes, want_edges = expected(VTEX, flow)
+    assert parse_mermaid(render_mermaid(VTEX, flow)) == (want_nodes, want_edges)
+    nodes, edges, _ = parse_dot(render_dot(VTEX, flow))
+    assert (nodes, edges) == (want_nodes, want_edges)
+    assert parse_plantuml(render_plantuml(VTEX, flow)) == (want_nodes, want_edges)
+
+
+def test_edges_are_styled_by_who_moves_the_order() -> None:
+    _, _, attrs = parse_dot(render_dot(VTEX, "seller"))
+    connector = attrs[repr(("ready-for-handling", "start-handling", "start-handling"))]
+    timer = attrs[repr(("window-to-cancel", "ready-for-handling", "grace-period-ends"))]
+    seller = attrs[repr(("cancellation-requested", "handling", "seller-denies-cancellation"))]
+    assert (connector["color"], connector["style"], connector["penwidth"]) == (
+        EDGE_STYLES["connector"].color,
+        "solid",
+        "2",
+    )
+    assert (timer["color"], timer["style"]) == (EDGE_STYLES["timer"].color, "dashed")
+    assert seller["color"] == EDGE_STYLES["seller"].color
+    assert "grace-period-ends (30 min)" in render_mermaid(VTEX, "seller")
+
+
+def test_terminal_and_auto_statuses_are_marked() -> None:
+    _, _, attrs = parse_dot(render_dot(VTEX, "seller"))
+    assert attrs["canceled"]["peripheries"] == "2"
+    assert "dashed" in render_dot(VTEX, "seller").split('"start-handling" [', 1)[1].split("\n", 1)[0]
+    text = render_mermaid(VTEX, "seller")
+    assert "s_canceled --> [*]" in text.splitlines()[-40:] or "    s_canceled --> [*]" in text.splitlines()
+    assert 'state "★ start-handling<br/>Start handling" as s_start_handling' in text
+
+
+def test_highlight_makes_a_status_and_its_ways_out_stand_out() -> None:
+    _, edges, attrs = parse_dot(render_dot(VTEX, "seller", highlight="cancellation-requested"))
+    assert attrs["cancellation-requested"]["fillcolor"] == NODE_STYLES["current"][0]
+    for key in edges:
+        color = attrs[repr(key)]["color"]
+        assert (color == HIGHLIGHT_COLOR) == (key[0] == "cancellation-requested"), key
+    mermaid = render_mermaid(VTEX, "seller", highlight="cancellation-requested")
+    framed = [line for line in mermaid.splitlines() if "»" in line]
+    assert len(framed) == len(VTEX.ways_out("cancellation-requested", "seller"))
+
+
+def test_action_map_colours_every_status_by_its_verdict() -> None:
+    for action in VTEX.actions:
+        _, _, attrs = parse_dot(render_dot(VTEX, "seller", action=action))
+        for status in VTEX.statuses_in("seller"):
+            verdict = str(VTEX.decide(status.id, action).verdict)
+            assert attrs[status.id]["fillcolor"] == NODE_STYLES[verdict][0], (action, status.id)
+    text = render_dot(VTEX, "seller", action="approve")
+    assert "send: VTEX accepts it now" in text  # the legend
+    assert "REJECT (done)" in text
+
+
+def test_action_map_with_facts() -> None:
+    _, _, attrs = parse_dot(render_dot(VTEX, "seller", action="cancel", facts={"partial-invoice": True}))
+    assert attrs["handling"]["fillcolor"] == NODE_STYLES["reject"][0]
+
+
+TRICKY: dict[str, Any] = {
+    "name": "tricky",
+    "flows": {"f": {"initial": "a-b"}},
+    "events": {"go": {"cause": "platform"}, "go-on": {"cause": "seller"}},
+    "actions": {"do-it": {"cause": "marketplace"}},
+    "statuses": [
+        {"id": "a-b", "flows": ["f"], "meaning": "x", "admin_label": 'Say "hi"; <b>&amp;</b> \\ end'},
+        {"id": "a.b", "flows": ["f"], "meaning": "x", "admin_label": "end; state"},
+        {"id": "a_b", "flows": ["f"], "meaning": "x", "terminal": True},
+        {"id": "null", "flows": ["f"], "meaning": "x", "terminal": True},
+    ],
+    "transitions": [
+        {"from": "a-b", "to": "a.b", "trigger": "go", "flows": ["f"]},
+        {"from": "a.b", "to": "a_b", "trigger": "go-on", "flows": ["f"]},
+        {"from": "a-b", "to": "null", "trigger": "do-it", "flows": ["f"]},
+    ],
+}
+
+
+def test_tricky_ids_and_labels_stay_distinct_and_escaped() -> None:
+    model = model_from_mapping(TRICKY)
+    want_nodes, want_edges = expected(model, "f")
+    assert parse_mermaid(render_mermaid(model, "f")) == (want_nodes, want_edges)
+    nodes, edges, _ = parse_dot(render_dot(model, "f"))
+    assert (nodes, edges) == (want_nodes, want_edges)
+    assert parse_plantuml(render_plantuml(model, "f")) == (want_nodes, want_edges)
+
+
+def test_rendering_is_deterministic() -> None:
+    for flow in VTEX.flows:
+        for fmt in FORMATS[:3]:
+            assert render(VTEX, flow, fmt) == render(bundled_model(), flow, fmt)
+    first = [(p.name, p.text) for p in planned_files(VTEX)]
+    assert first == [(p.name, p.text) for p in planned_files(VTEX)]
+
+
+# -- the committed files ---------------------------------------------------------------------------
+
+
+def test_committed_diagrams_are_up_to_date() -> None:
+    # The same check `vtex-order-flow docs --check` makes; it names the stale files.
+    out = io.StringIO()
+    code = main(["docs", "--check", "--out", str(DIAGRAMS)], out=out)
+    assert code == 0, out.getvalue()
+
+
+def test_check_names_stale_missing_and_leftover_files(tmp_path: Path) -> None:
+    shutil.copytree(DIAGRAMS, tmp_path / "d")
+    d = tmp_path / "d"
+    (d / "seller.mmd").write_text("stale\n", "utf-8")
+    (d / "chain.dot").unlink()
+    (d / "old-flow.dot").write_text("digraph {}\n", "utf-8")
+    svg = (d / "complete.svg").read_text("utf-8")
+    (d / "complete.svg").write_text(svg.replace("sha256: ", "sha256: 0", 1)[:-1], "utf-8")
+    stale = {item.name: item.why for item in check_docs(VTEX, d)}
+    assert stale == {
+        "seller.mmd": "differs from what the model produces",
+        "chain.dot": "missing",
+        "old-flow.dot": "no longer generated",
+        "complete.svg": "drawn from an older model",
+    }
+    out = io.StringIO()
+    assert main(["docs", "--check", "--out", str(d)], out=out) == 1
+    assert f"stale: {d / 'chain.dot'}: missing" in out.getvalue()
+
+
+def test_a_model_change_makes_the_docs_stale(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(
+        'name = "vtex"\nextends = "vtex"\n[[patch.transitions]]\nfrom = "window-to-cancel"\n'
+        'to = "ready-for-handling"\ntrigger = "grace-period-ends"\nafter = 7200\n',
+        "utf-8",
+    )
+    out = io.StringIO()
+    assert main(["docs", "--check", "--out", str(DIAGRAMS), "--model", str(path)], out=out) == 1
+    assert "seller.mmd" in out.getvalue()
+    assert "seller.svg: drawn from an older model" in out.getvalue()
+
+
+def test_reference_page_has_every_section() -> None:
+    page = (DIAGRAMS / "README.md").read_text("utf-8")
+    for heading in (
+        "## The seller flow",
+        "## Verdict matrices",
+        "## Statuses",
+        "## Transitions",
+        "## Connector actions",
+        "## Facts",
+        "## Result codes",
+        "## Inferred and contested facts",
+        "## Sources",
+    ):
+        assert f"\n{heading}" in page
+    assert page.count("```mermaid") == len(VTEX.flows)
+    assert all(f"| `{status}` |" in page for status in VTEX.statuses)
+    assert "(disabled)" in page
+
+
+def test_the_readme_shows_the_seller_diagram_as_rendered() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert block == render_mermaid(VTEX, "seller"), (
+        "paste `vtex-order-flow diagram --flow seller` into README.md"
+    )
+    assert "(diagrams/README.md)" in readme
+
+
+# -- the real renderers -------------------------------------------------------------------------
+
+
+def test_dot_renders_every_dot_file(tmp_path: Path) -> None:
+    dot = need("dot")
+    files = sorted(DIAGRAMS.glob("*.dot"))
+    extra = tmp_path / "highlight.dot"
+    extra.write_text(render_dot(VTEX, "seller", highlight="handling"), "utf-8")
+    tricky = tmp_path / "tricky.dot"
+    tricky.write_text(render_dot(model_from_mapping(TRICKY), "f", action="do-it"), "utf-8")
+    for path in [*files, extra, tricky]:
+        done = subprocess.run([dot, "-Tjson", str(path)], capture_output=True, check=False, timeout=120)
+        assert done.returncode == 0, (path.name, done.stderr.decode())
+        assert done.stderr == b"", (path.name, done.stderr.decode())  # no warnings either
+        graph = json.loads(done.stdout)
+        names = {o["name"] for o in graph.get("objects", [])} - {"__start", "__legend"}
+        assert names, path.name
+    assert len(files) == len(VTEX.flows) + len(VTEX.actions)
+
+
+def test_plantuml_renders_every_puml_file(tmp_path: Path) -> None:
+    plantuml = need("plantuml")
+    tricky = tmp_path / "tricky.puml"
+    tricky.write_text(render_plantuml(model_from_mapping(TRICKY), "f", highlight="a.b"), "utf-8")
+    files = [*sorted(DIAGRAMS.glob("*.puml")), tricky]
+    done = subprocess.run(
+        [plantuml, "-failfast2", "-tsvg", "-o", str(tmp_path / "out"), *map(str, files)],
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode() + done.stdout.decode()
+    assert len(list((tmp_path / "out").glob("*.svg"))) == len(files)
+
+
+def test_mermaid_parses_every_mmd_file(tmp_path: Path) -> None:
+    node = need("node")
+    if not (MERMAID_CHECK.parent / "node_modules" / "mermaid").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("tests/mermaid has no node_modules: .ci/run installs them")
+        pytest.skip("run `npm install --prefix tests/mermaid` to check Mermaid files")
+    tricky = tmp_path / "tricky.mmd"
+    tricky.write_text(render_mermaid(model_from_mapping(TRICKY), "f", action="do-it"), "utf-8")
+    highlight = tmp_path / "highlight.mmd"
+    highlight.write_text(render_mermaid(VTEX, "seller", highlight="handling"), "utf-8")
+    files = [*sorted(DIAGRAMS.glob("*.mmd")), tricky, highlight]
+    done = subprocess.run(
+        [node, str(MERMAID_CHECK), *map(str, files)], capture_output=True, text=True, check=False, timeout=300
+    )
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r for r in results if not r["ok"]] == []
+    assert len(results) == len(files)
+    assert {r["type"] for r in results} == {"stateDiagram"}
+    assert done.returncode == 0
+
+
+def test_svg_without_graphviz_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["diagram", "--format", "svg"], out=io.StringIO()) == 3
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "apt-get install graphviz" in err
+
+
+def test_svg_records_its_source(tmp_path: Path) -> None:
+    need("dot")
+    out = tmp_path / "x.svg"
+    assert main(["diagram", "--format", "svg", "--action", "approve", "-o", str(out)], out=io.StringIO()) == 0
+    text = out.read_text("utf-8")
+    assert text.startswith("<?xml")
+    assert "vtex-order-flow source sha256:" in text
+    assert "<svg" in text
+
+
+def test_diagram_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    assert main(["diagram", "--flow", "complete", "--format", "plantuml"], out=out) == 0
+    assert out.getvalue().startswith("@startuml")
+    assert main(["diagram", "--highlight", "payment-pending"], out=io.StringIO()) == 2
+    assert "not in the seller flow" in capsys.readouterr().err
+    assert main(["diagram", "--action", "aprove"], out=io.StringIO()) == 2
+    assert "did you mean 'approve'" in capsys.readouterr().err
