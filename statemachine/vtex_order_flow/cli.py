@@ -409,6 +409,99 @@ def _cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    from .tracking import EventError, MemoryStore, Ping, SQLiteStore, Store, Tracker, parse_event
+
+    model = _model(args)
+    flow = model.flow(args.flow).name
+    store: Store = SQLiteStore(args.db) if args.db else MemoryStore()
+    try:
+        tracker = Tracker(model, flow=flow, store=store)
+        errors: list[dict[str, object]] = []
+        if args.defer:
+            errors += _register(tracker, args.defer)
+        events = []
+        pings = 0
+        for number, raw in _lines(args.events):
+            try:
+                parsed = parse_event(raw)
+            except EventError as error:
+                errors.append({"line": number, "error": str(error)})
+                continue
+            if isinstance(parsed, Ping):
+                pings += 1
+            else:
+                events.append(parsed)
+        outcomes: dict[str, int] = {}
+        for applied in tracker.apply_many(events, batch=args.batch):
+            outcomes[applied.outcome] = outcomes.get(applied.outcome, 0) + 1
+        report = _replay_report(tracker, errors)
+        if args.json:
+            _dump(report, out)
+        else:
+            _replay_text(report, outcomes, pings, out)
+    finally:
+        store.close()
+    return EXIT_INVALID if errors else EXIT_OK
+
+
+def _lines(path: str) -> list[tuple[int, bytes]]:
+    try:
+        with open(path, "rb") as lines:  # noqa: PTH123
+            return [(number, raw) for number, raw in enumerate(lines, 1) if raw.strip()]
+    except OSError as error:
+        raise _UsageError(f"cannot read {path!r}: {error.strerror or error}") from None
+
+
+def _register(tracker: Any, path: str) -> list[dict[str, object]]:
+    errors: list[dict[str, object]] = []
+    for number, raw in _lines(path):
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict) or not isinstance(record.get("orderId"), str):
+                raise ValueError('each line must be {"orderId", "action", optional "facts"}')
+            unknown = sorted(set(record) - {"orderId", "action", "facts"})
+            if unknown:
+                raise ValueError(f"unknown field {unknown[0]!r}; valid fields: orderId, action, facts")
+            tracker.defer(record["orderId"], str(record.get("action")), record.get("facts"))
+        except (ValueError, UnknownNameError) as error:
+            errors.append({"file": "defer", "line": number, "error": str(error)})
+    return errors
+
+
+def _replay_report(tracker: Any, errors: list[dict[str, object]]) -> dict[str, Any]:
+    from .tracking import DeferredState
+
+    def listed(state: DeferredState) -> list[dict[str, Any]]:
+        return [d.to_dict() for d in tracker.updates(state)]
+
+    return {
+        "orders": {r.order_id: r.to_dict() for r in tracker.records()},
+        "ready": listed(DeferredState.READY),
+        "pending": listed(DeferredState.PENDING) + listed(DeferredState.RETRY),
+        "dropped": listed(DeferredState.DROPPED),
+        "anomalies": [a.to_dict() for a in tracker.anomalies()],
+        "errors": errors,
+    }
+
+
+def _replay_text(report: dict[str, Any], outcomes: dict[str, int], pings: int, out: TextIO) -> None:
+    seen = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "none"
+    out.write(f"Events: {seen}; {pings} ping(s); {len(report['errors'])} bad line(s)\n")
+    out.write(f"Orders: {len(report['orders'])}\n")
+    for key in ("ready", "pending", "dropped"):
+        out.write(f"{key.capitalize()}: {len(report[key])}\n")
+        for item in report[key]:
+            reason = f": {item['reason']}" if item.get("reason") else ""
+            out.write(f"  {item['orderId']} {item['action']} (in {item['status'] or '-'}){reason}\n")
+    out.write(f"Anomalies: {len(report['anomalies'])}\n")
+    for item in report["anomalies"]:
+        out.write(f"  {item['orderId']}: {item['from']} -> {item['to']} ({item['kind']})\n")
+    for error in report["errors"]:
+        where = f"{error.get('file', 'events')} line {error['line']}"
+        out.write(f"Error: {where}: {error['error']}\n")
+
+
 def _dump(payload: object, out: TextIO) -> None:
     json.dump(payload, out, ensure_ascii=False, indent=2)
     out.write("\n")
@@ -527,6 +620,26 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--check", action="store_true", help="exit 1 and name the stale files, writing nothing")
     docs.add_argument("--out", metavar="DIR", default="diagrams", help="the folder (default: diagrams)")
     docs.set_defaults(run=_cmd_docs)
+
+    replay = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="apply hook/feed events to a tracker; which deferred updates are ready, pending, dropped",
+        description=(
+            "Apply a JSON Lines file of order events (hook notifications, feed items, VTEX IO "
+            "broadcast events or pings, recognised by their fields) to a tracker, after "
+            "registering the deferred updates of --defer. Exit 1 if any line could not be read "
+            "(the rest is still applied)."
+        ),
+    )
+    replay.add_argument("events", metavar="EVENTS.jsonl")
+    replay.add_argument(
+        "--defer", metavar="UPDATES.jsonl", help='deferred updates, one {"orderId", "action", "facts"} a line'
+    )
+    replay.add_argument("--db", metavar="FILE", help="a durable SQLite tracker (default: in memory)")
+    replay.add_argument("--flow", metavar="F", default="seller", help="the orders' flow (default: seller)")
+    replay.add_argument("--batch", type=int, default=500, help="events per transaction (default 500)")
+    replay.set_defaults(run=_cmd_replay)
 
     schema = sub.add_parser("schema", parents=[common], help="JSON Schema of the model file")
     schema.set_defaults(run=_cmd_schema)

@@ -1,0 +1,157 @@
+"""Order status events from any VTEX channel (hook, feed, VTEX IO broadcast), in one shape."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import VtexOrderFlowError
+
+__all__ = ["EventError", "OrderEvent", "Ping", "format_ticks", "parse_event", "parse_ticks"]
+
+TICKS_PER_SECOND = 10_000_000
+"""Event times are kept as integers of 100 ns since the epoch: VTEX writes 7 fractional digits."""
+
+_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):?(\d{2}))\Z"
+)
+
+
+def parse_ticks(text: str) -> int:
+    """An ISO 8601 time as 100 ns ticks since the epoch (UTC); digits past the 7th are dropped."""
+    found = _TIME.match(text)
+    if found is None:
+        raise ValueError(f"not an ISO 8601 time: {text!r}")
+    year, month, day, hour, minute, second = (int(found.group(i)) for i in range(1, 7))
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    fraction = (found.group(7) or "").ljust(7, "0")[:7]
+    if found.group(8) != "Z":
+        offset = int(found.group(10)) * 3600 + int(found.group(11)) * 60
+        seconds -= offset if found.group(9) == "+" else -offset
+    return seconds * TICKS_PER_SECOND + int(fraction)
+
+
+def format_ticks(ticks: int) -> str:
+    """100 ns ticks as an ISO 8601 UTC time with 7 fractional digits, as VTEX writes them."""
+    seconds, fraction = divmod(ticks, TICKS_PER_SECOND)
+    return _strftime(seconds) + f".{fraction:07d}Z"
+
+
+def _strftime(seconds: int) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One status change of one order, whatever channel delivered it."""
+
+    order_id: str
+    state: str
+    changed_at: int
+    """When the order entered `state`, in 100 ns ticks (``CurrentChange``, or ``LastChange``
+    when VTEX leaves ``CurrentChange`` out)."""
+    last_state: str | None = None
+    domain: str | None = None
+    source: Literal["hook", "feed", "broadcast", "test"] = "test"
+    handle: str | None = None
+    """Feed items: the handle to commit once the event is applied."""
+
+    @property
+    def changed_at_iso(self) -> str:
+        return format_ticks(self.changed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """The hook's configuration check, ``{"hookConfig": "ping"}``."""
+
+
+class EventError(VtexOrderFlowError, ValueError):
+    """A payload that is not a valid order status event; `problems` names each bad field."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        self.problems = problems
+        super().__init__(message + (": " + "; ".join(problems) if problems else ""))
+
+
+def _kind(data: Mapping[str, Any]) -> str:
+    if "hookConfig" in data:
+        return "ping"
+    if "OrderId" in data:
+        return "hook"
+    if "eventId" in data or "handle" in data:
+        return "feed"
+    if "currentState" in data:
+        return "broadcast"
+    raise EventError(
+        "not an order event: expected a hook notification (OrderId, State, ...), a feed item "
+        "(eventId, handle, ...), a VTEX IO broadcast event (orderId, currentState, ...) or a hook ping"
+    )
+
+
+def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
+    """Recognise a hook notification, a feed item, a broadcast event or a ping by its fields,
+    validate it strictly (pydantic), and return it as an `OrderEvent` (or `Ping`).
+
+    Raises `EventError`, naming each bad field, for anything else.
+    """
+    from pydantic import ValidationError
+
+    from .. import payloads
+
+    if isinstance(payload, bytes | str):
+        try:
+            data = json.loads(payload)
+        except (ValueError, RecursionError) as error:
+            raise EventError(f"not JSON: {error}") from None
+    else:
+        data = payload
+    if not isinstance(data, Mapping):
+        raise EventError("an event must be a JSON object")
+    kind = _kind(data)
+    try:
+        if kind == "ping":
+            payloads.HookPing.model_validate(data)
+            return Ping()
+        if kind == "hook":
+            hook = payloads.HookNotification.model_validate(data)
+            return OrderEvent(
+                order_id=hook.OrderId,
+                state=hook.State,
+                changed_at=parse_ticks(hook.CurrentChange or hook.LastChange),
+                last_state=hook.LastState,
+                domain=hook.Domain,
+                source="hook",
+            )
+        if kind == "feed":
+            item = payloads.FeedItem.model_validate(data)
+            return OrderEvent(
+                order_id=item.orderId,
+                state=item.state,
+                changed_at=parse_ticks(item.currentChange),
+                last_state=item.lastState,
+                domain=item.domain,
+                source="feed",
+                handle=item.handle,
+            )
+        broadcast = payloads.BroadcastEvent.model_validate(data)
+        return OrderEvent(
+            order_id=broadcast.orderId,
+            state=broadcast.currentState,
+            changed_at=parse_ticks(broadcast.currentChangeDate),
+            last_state=broadcast.lastState,
+            domain=broadcast.domain,
+            source="broadcast",
+        )
+    except ValidationError as error:
+        problems = tuple(
+            f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
+            for e in error.errors(include_url=False)
+        )
+        raise EventError(f"invalid {kind} payload", problems) from None
