@@ -1,0 +1,232 @@
+"""vtex-order-flow replay, and durability: a writer killed with SIGKILL loses nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vtex_order_flow.cli import main
+from vtex_order_flow.tracking import format_ticks, parse_ticks
+
+T0 = parse_ticks("2026-11-27T10:00:00Z")
+SECOND = 10_000_000
+WALK = [
+    "order-accepted",
+    "waiting-ffmt-authorization",
+    "authorize-fulfillment",
+    "window-to-cancel",
+    "ready-for-handling",
+    "start-handling",
+    "handling",
+    "invoice",
+    "invoiced",
+]
+
+
+def hook(order: str, state: str, at: int, last: str | None = None) -> dict[str, Any]:
+    return {
+        "Domain": "Fulfillment",
+        "OrderId": order,
+        "State": state,
+        "LastState": last,
+        "LastChange": format_ticks(T0 + (at - 1) * SECOND),
+        "CurrentChange": format_ticks(T0 + at * SECOND),
+        "Origin": {"Account": "store", "Key": "vtexappkey-store"},
+    }
+
+
+def feed(order: str, state: str, at: int) -> dict[str, Any]:
+    return {
+        "eventId": f"{order}-{at}",
+        "handle": f"h-{order}-{at}",
+        "domain": "Fulfillment",
+        "state": state,
+        "lastState": "x",
+        "orderId": order,
+        "lastChange": format_ticks(T0),
+        "currentChange": format_ticks(T0 + at * SECOND),
+    }
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), "utf-8")
+    return path
+
+
+def run_json(*argv: str) -> tuple[int, dict[str, Any]]:
+    out = io.StringIO()
+    code = main([*argv, "--json"], out=out)
+    return code, json.loads(out.getvalue())
+
+
+def test_replay_reports_orders_updates_anomalies_and_errors(tmp_path: Path) -> None:
+    events = write_jsonl(
+        tmp_path / "events.jsonl",
+        [
+            {"hookConfig": "ping"},
+            hook("A", "window-to-cancel", 1),
+            feed("A", "ready-for-handling", 2),
+            hook("A", "window-to-cancel", 1),  # duplicate, and older
+            hook("B", "canceled", 1),
+            hook("B", "cancel", 2, last="canceled"),  # VTEX's flip
+            "not json",
+            {"OrderId": "C"},
+        ],
+    )
+    defers = write_jsonl(
+        tmp_path / "defer.jsonl",
+        [
+            {"orderId": "A", "action": "start-handling"},
+            {"orderId": "B", "action": "invoice"},
+            {"orderId": "D", "action": "approve", "facts": {}},
+        ],
+    )
+    code, report = run_json("replay", str(events), "--defer", str(defers))
+    assert code == 1  # some lines were bad; the rest was applied
+    assert set(report) == {"orders", "ready", "pending", "dropped", "anomalies", "errors"}
+    assert report["orders"] == {
+        "A": {"status": "ready-for-handling", "changed_at": format_ticks(T0 + 2 * SECOND)},
+        "B": {"status": "cancel", "changed_at": format_ticks(T0 + 2 * SECOND)},
+    }
+    assert [(u["orderId"], u["action"]) for u in report["ready"]] == [("A", "start-handling")]
+    assert [(u["orderId"], u["action"]) for u in report["pending"]] == [("D", "approve")]
+    assert [(u["orderId"], u["action"]) for u in report["dropped"]] == [("B", "invoice")]
+    assert "can never be accepted" in report["dropped"][0]["reason"]
+    assert report["anomalies"] == [
+        {
+            "orderId": "B",
+            "from": "canceled",
+            "to": "cancel",
+            "kind": "from-terminal",
+            "changed_at": format_ticks(T0 + 2 * SECOND),
+        }
+    ]
+    assert [e["line"] for e in report["errors"]] == [7, 8]
+    assert all(e["error"] for e in report["errors"])
+
+
+def test_replay_text_and_bad_defer_lines(tmp_path: Path) -> None:
+    events = write_jsonl(tmp_path / "e.jsonl", [hook("A", "ready-for-handling", 1)])
+    defers = write_jsonl(tmp_path / "d.jsonl", [{"orderId": "A", "action": "aprove"}, {"order": "A"}])
+    out = io.StringIO()
+    assert main(["replay", str(events), "--defer", str(defers)], out=out) == 1
+    text = out.getvalue()
+    assert "did you mean 'approve'" in text
+    assert "Orders: 1" in text
+
+
+def test_replay_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "/no/such.jsonl"], out=io.StringIO()) == 2
+    assert "cannot read '/no/such.jsonl'" in capsys.readouterr().err
+
+
+def test_replay_into_sqlite_twice_changes_nothing(tmp_path: Path) -> None:
+    events = write_jsonl(tmp_path / "e.jsonl", [hook("A", s, i + 1) for i, s in enumerate(WALK)])
+    defers = write_jsonl(tmp_path / "d.jsonl", [{"orderId": "A", "action": "tracking"}])
+    db = tmp_path / "t.db"
+    first = run_json("replay", str(events), "--defer", str(defers), "--db", str(db))
+    second = run_json("replay", str(events), "--defer", str(defers), "--db", str(db))
+    assert first == second
+    assert first[1]["ready"][0]["action"] == "tracking"
+
+
+# -- SIGKILL in the middle of a long ingest ------------------------------------------------------
+
+
+def big_history(tmp_path: Path, orders: int) -> tuple[Path, Path, list[tuple[str, str]]]:
+    rng = random.Random(20261127)
+    rows: list[dict[str, Any]] = []
+    for n in range(orders):
+        order = f"MKP-{n:06d}"
+        walk = [hook(order, state, i + 1) for i, state in enumerate(WALK[: rng.randint(2, len(WALK))])]
+        walk += rng.sample(walk, k=min(2, len(walk)))  # duplicates
+        rng.shuffle(walk)  # unordered delivery
+        rows += walk
+    events = write_jsonl(tmp_path / "events.jsonl", rows)
+    registered = [
+        (f"MKP-{n:06d}", rng.choice(["start-handling", "invoice", "tracking", "approve"]))
+        for n in range(0, orders, 7)
+    ]
+    defers = write_jsonl(tmp_path / "defer.jsonl", [{"orderId": o, "action": a} for o, a in registered])
+    return events, defers, registered
+
+
+def dump(db: Path) -> dict[str, Any]:
+    with sqlite3.connect(db) as con:
+        return {
+            "records": con.execute("SELECT * FROM records ORDER BY order_id").fetchall(),
+            "deferred": con.execute(
+                "SELECT order_id, action, facts, state, reason, status, attempts FROM deferred "
+                "ORDER BY order_id, action"
+            ).fetchall(),
+            "anomalies": con.execute(
+                "SELECT order_id, from_status, to_status, kind FROM anomalies ORDER BY seq"
+            ).fetchall(),
+            "applied": con.execute("SELECT value FROM counters WHERE name = 'applied'").fetchone(),
+        }
+
+
+def applied_so_far(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            row = con.execute("SELECT value FROM counters WHERE name = 'applied'").fetchone()
+            return int(row[0]) if row else 0
+    except sqlite3.Error:
+        return 0
+
+
+def replay_argv(events: Path, defers: Path, db: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "vtex_order_flow",
+        "replay",
+        str(events),
+        "--defer",
+        str(defers),
+        "--db",
+        str(db),
+        "--batch",
+        "50",
+        "--json",
+    ]
+
+
+def test_a_writer_killed_mid_ingest_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:
+    events, defers, registered = big_history(tmp_path, orders=6000)
+    total_events = len(events.read_text("utf-8").splitlines())
+
+    clean = tmp_path / "clean.db"
+    subprocess.run(replay_argv(events, defers, clean), stdout=subprocess.DEVNULL, check=True, timeout=600)
+    expected = dump(clean)
+    assert expected["applied"][0] < total_events  # duplicates and stale events were not applied
+
+    crashed = tmp_path / "crashed.db"
+    writer = subprocess.Popen(replay_argv(events, defers, crashed), stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while applied_so_far(crashed) < expected["applied"][0] // 4:
+        assert writer.poll() is None, "the writer finished before it could be killed: make the ingest longer"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait(timeout=60)
+    assert writer.returncode == -signal.SIGKILL
+
+    after_kill = dump(crashed)
+    assert 0 < after_kill["applied"][0] < expected["applied"][0]  # killed in the middle
+    registered_now = {(o, a) for o, a, *_ in after_kill["deferred"]}
+    assert registered_now == set(registered)  # every registered update survived the kill
+
+    subprocess.run(replay_argv(events, defers, crashed), stdout=subprocess.DEVNULL, check=True, timeout=600)
+    assert dump(crashed) == expected  # the same state: nothing lost, nothing applied twice
