@@ -95,6 +95,17 @@ def _kind(data: Mapping[str, Any]) -> str:
     )
 
 
+def _from_hook(hook: Any) -> OrderEvent:
+    return OrderEvent(
+        order_id=hook.OrderId,
+        state=hook.State,
+        changed_at=parse_ticks(hook.CurrentChange or hook.LastChange),
+        last_state=hook.LastState,
+        domain=hook.Domain,
+        source="hook",
+    )
+
+
 def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
     """Recognise a hook notification, a feed item, a broadcast event or a ping by its fields,
     validate it strictly (pydantic), and return it as an `OrderEvent` (or `Ping`).
@@ -106,6 +117,16 @@ def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
     from .. import payloads
 
     if isinstance(payload, bytes | str):
+        raw = payload.encode() if isinstance(payload, str) else payload
+        if b'"OrderId"' in raw and b'"hookConfig"' not in raw:
+            # The common case, a hook notification: pydantic parses the JSON itself (faster);
+            # anything it refuses goes through the general path below for the full message.
+            try:
+                hook = payloads.HookNotification.model_validate_json(raw)
+            except ValidationError:
+                pass
+            else:
+                return _from_hook(hook)
         try:
             data = json.loads(payload)
         except (ValueError, RecursionError) as error:
@@ -120,15 +141,7 @@ def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
             payloads.HookPing.model_validate(data)
             return Ping()
         if kind == "hook":
-            hook = payloads.HookNotification.model_validate(data)
-            return OrderEvent(
-                order_id=hook.OrderId,
-                state=hook.State,
-                changed_at=parse_ticks(hook.CurrentChange or hook.LastChange),
-                last_state=hook.LastState,
-                domain=hook.Domain,
-                source="hook",
-            )
+            return _from_hook(payloads.HookNotification.model_validate(data))
         if kind == "feed":
             item = payloads.FeedItem.model_validate(data)
             return OrderEvent(
