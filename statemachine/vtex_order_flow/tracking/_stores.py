@@ -13,7 +13,9 @@ from ._types import Anomaly, Deferred, DeferredState, OrderRecord
 
 __all__ = ["MemoryStore", "SQLiteStore", "Store"]
 
-_OPEN = (DeferredState.PENDING, DeferredState.RETRY)
+# Updates still open to a status change: pending ones may become ready or be dropped; ready
+# ones not yet sent may stop being sendable; retries wait for their time but are listed too.
+_OPEN = (DeferredState.PENDING, DeferredState.READY, DeferredState.RETRY)
 
 
 class Store(Protocol):
@@ -130,7 +132,7 @@ CREATE TABLE IF NOT EXISTS deferred (
     registered_at REAL, reason TEXT NOT NULL, status TEXT, attempts INTEGER NOT NULL,
     retry_at REAL, seq INTEGER NOT NULL, PRIMARY KEY (order_id, action)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS deferred_open ON deferred (order_id) WHERE state IN ('pending', 'retry');
+CREATE INDEX IF NOT EXISTS deferred_open ON deferred (order_id) WHERE state IN ('pending', 'ready', 'retry');
 CREATE TABLE IF NOT EXISTS anomalies (
     seq INTEGER PRIMARY KEY, order_id TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL,
     kind TEXT NOT NULL, changed_at INTEGER NOT NULL
@@ -162,7 +164,7 @@ class SQLiteStore:
         self._open = {
             row[0]
             for row in self._db.execute(
-                "SELECT DISTINCT order_id FROM deferred WHERE state IN ('pending', 'retry')"
+                "SELECT DISTINCT order_id FROM deferred WHERE state IN ('pending', 'ready', 'retry')"
             )
         }
         self._open_before: set[str] | None = None
@@ -238,7 +240,7 @@ class SQLiteStore:
     def open_deferred(self, order_id: str) -> list[Deferred]:
         rows = self._db.execute(
             f"SELECT {self._COLUMNS} FROM deferred "  # noqa: S608
-            "WHERE order_id = ? AND state IN ('pending', 'retry') ORDER BY action",
+            "WHERE order_id = ? AND state IN ('pending', 'ready', 'retry') ORDER BY action",
             (order_id,),
         )
         return [self._deferred(row) for row in rows]
@@ -267,7 +269,8 @@ class SQLiteStore:
         elif (
             deferred.order_id in self._open
             and not self._db.execute(
-                "SELECT 1 FROM deferred WHERE order_id = ? AND state IN ('pending', 'retry') LIMIT 1",
+                "SELECT 1 FROM deferred WHERE order_id = ? "
+                "AND state IN ('pending', 'ready', 'retry') LIMIT 1",
                 (deferred.order_id,),
             ).fetchone()
         ):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Tracker"]
 
 _FINAL = (DeferredState.READY, DeferredState.SENT, DeferredState.DROPPED)
+"""States a second registration does not reopen."""
 
 
 class Tracker:
@@ -135,8 +136,11 @@ class Tracker:
 
     def defer(self, order_id: str, action: str, facts: Facts = None) -> Deferred:
         """Register an update that `decide()` deferred; it is decided again now (if the order is
-        known) and at every status change. Registering the same (order, action) again changes
-        nothing unless its facts differ while it is still open: registration is idempotent."""
+        known) and at every status change (a ready update not yet sent too: it goes back to
+        pending, or is dropped, if the order moves past where it was sendable).
+
+        Registering the same (order, action) again changes nothing unless its facts differ while
+        it is still open (then it is decided again with them): registration is idempotent."""
         action_id = self.model.action(action).name
         names = fact_names(self.model, facts)
         with self._lock, self.store.transaction():
@@ -182,9 +186,12 @@ class Tracker:
             if deferred.state is DeferredState.RETRY:
                 continue  # waits for its retry time, not for a status
             updated = self._decided(deferred, status)
-            if updated != deferred:
-                updated = self._save(updated)
-            if updated.state is DeferredState.READY:
+            if updated == deferred:
+                continue
+            updated = self._save(updated)
+            # Reported once, when it becomes ready: a ready update not yet sent is decided again
+            # too, since the order may have moved past the status where it was sendable.
+            if updated.state is DeferredState.READY and deferred.state is not DeferredState.READY:
                 ready.append(updated)
             elif updated.state is DeferredState.DROPPED:
                 dropped.append(updated)
