@@ -42,3 +42,30 @@ def test_the_decision_path_loads_neither_pydantic_nor_transitions() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "['tomllib']"
+
+
+def test_tracking_hook_replay_and_simulator_run_with_the_network_refused(
+    no_network: list[Any], tmp_path: Any
+) -> None:
+    import json
+
+    from vtex_order_flow.testing import SimulatedVTEX
+    from vtex_order_flow.tracking import HookEndpoint, SQLiteStore, Tracker
+
+    vtex = SimulatedVTEX(seed=4)
+    vtex.create("A")
+    vtex.advance(3600)
+    events = vtex.events()
+    tracker = Tracker(store=SQLiteStore(tmp_path / "t.db"))
+    endpoint = HookEndpoint(tracker)
+    try:
+        assert endpoint.handle(b'{"hookConfig":"ping"}').status == 200
+        assert all(endpoint.handle(json.dumps(e)).status == 200 for e in events)
+    finally:
+        endpoint.close()
+        tracker.store.close()
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), "utf-8")
+    assert main(["replay", str(path), "--db", str(tmp_path / "r.db")], out=io.StringIO()) == 0
+    assert main(["diagram", "--format", "plantuml"], out=io.StringIO()) == 0
+    assert no_network == []
