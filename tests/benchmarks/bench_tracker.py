@@ -23,19 +23,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from vtex_order_flow import decide
 from vtex_order_flow.tracking import MemoryStore, OrderEvent, SQLiteStore, Tracker, format_ticks, parse_event
 
-WALK = [
-    "order-accepted",
-    "waiting-ffmt-authorization",
-    "authorize-fulfillment",
-    "window-to-cancel",
-    "ready-for-handling",
-    "start-handling",
-    "handling",
-    "invoice",
-    "invoiced",
-]
+# The seller flow's happy path, from the model: every status on the way to invoiced.
+WALK = [step.dest for step in decide("not-integrated", "tracking").path]
 T0 = 17_640_000_000_000_000  # 2025-11-24, in 100 ns ticks
 
 

@@ -7,8 +7,9 @@ reject), with a legend. The same model always gives byte-identical text.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
+from .._decide import Facts
 from ._view import View, build_view
 from .dot import dot_text
 from .mermaid import mermaid_text
@@ -16,13 +17,13 @@ from .plantuml import plantuml_text
 from .svg import GraphvizError, GraphvizNotFoundError, svg_from_dot
 
 if TYPE_CHECKING:
-    from .._decide import Facts
     from .._model import FlowModel
 
 __all__ = [
     "FORMATS",
     "GraphvizError",
     "GraphvizNotFoundError",
+    "Options",
     "View",
     "build_view",
     "render",
@@ -36,68 +37,40 @@ Format = Literal["mermaid", "dot", "plantuml", "svg"]
 FORMATS: tuple[Format, ...] = ("mermaid", "dot", "plantuml", "svg")
 
 
-def render_mermaid(
-    model: FlowModel,
-    flow: str = "seller",
-    *,
-    highlight: str | None = None,
-    action: str | None = None,
-    facts: Facts = None,
-) -> str:
+class Options(TypedDict, total=False):
+    """What every renderer takes besides the model and the flow."""
+
+    highlight: str | None
+    """A status: it and every way out of it stand out."""
+    action: str | None
+    """An action: every status coloured by its verdict from there (a verdict map)."""
+    facts: Facts
+    """Facts for the verdict map."""
+
+
+def render_mermaid(model: FlowModel, flow: str = "seller", **options: Unpack[Options]) -> str:
     """Mermaid ``stateDiagram-v2`` of one flow."""
-    return mermaid_text(build_view(model, flow, highlight=highlight, action=action, facts=facts))
+    return mermaid_text(build_view(model, flow, **options))
 
 
-def render_dot(
-    model: FlowModel,
-    flow: str = "seller",
-    *,
-    highlight: str | None = None,
-    action: str | None = None,
-    facts: Facts = None,
-) -> str:
+def render_dot(model: FlowModel, flow: str = "seller", **options: Unpack[Options]) -> str:
     """Graphviz DOT of one flow."""
-    return dot_text(build_view(model, flow, highlight=highlight, action=action, facts=facts))
+    return dot_text(build_view(model, flow, **options))
 
 
-def render_plantuml(
-    model: FlowModel,
-    flow: str = "seller",
-    *,
-    highlight: str | None = None,
-    action: str | None = None,
-    facts: Facts = None,
-) -> str:
+def render_plantuml(model: FlowModel, flow: str = "seller", **options: Unpack[Options]) -> str:
     """PlantUML state diagram of one flow."""
-    return plantuml_text(build_view(model, flow, highlight=highlight, action=action, facts=facts))
+    return plantuml_text(build_view(model, flow, **options))
 
 
-def render_svg(
-    model: FlowModel,
-    flow: str = "seller",
-    *,
-    highlight: str | None = None,
-    action: str | None = None,
-    facts: Facts = None,
-) -> str:
+def render_svg(model: FlowModel, flow: str = "seller", **options: Unpack[Options]) -> str:
     """SVG of one flow, drawn by Graphviz's `dot` (raises `GraphvizNotFoundError` without it)."""
-    return svg_from_dot(render_dot(model, flow, highlight=highlight, action=action, facts=facts))
+    return svg_from_dot(render_dot(model, flow, **options))
 
 
-def render(
-    model: FlowModel,
-    flow: str,
-    fmt: Format,
-    *,
-    highlight: str | None = None,
-    action: str | None = None,
-    facts: Facts = None,
-) -> str:
+_RENDERERS = {"mermaid": render_mermaid, "dot": render_dot, "plantuml": render_plantuml, "svg": render_svg}
+
+
+def render(model: FlowModel, flow: str, fmt: Format, **options: Unpack[Options]) -> str:
     """One diagram in one of `FORMATS`."""
-    renderer = {
-        "mermaid": render_mermaid,
-        "dot": render_dot,
-        "plantuml": render_plantuml,
-        "svg": render_svg,
-    }[fmt]
-    return renderer(model, flow, highlight=highlight, action=action, facts=facts)
+    return _RENDERERS[fmt](model, flow, **options)
