@@ -287,3 +287,10 @@ def test_data_file_ships_inside_the_package() -> None:
 
 def test_bundled_model_is_loaded_once() -> None:
     assert bundled_model() is bundled_model()
+
+
+def test_the_fast_path_equals_the_validated_model() -> None:
+    # bundled_model() builds straight from the TOML without pydantic; this is the full path.
+    from vtex_order_flow._loader import validated_bundled_model
+
+    assert validated_bundled_model() == bundled_model()

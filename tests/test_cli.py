@@ -264,3 +264,29 @@ def test_decide_bad_input_exits_2_with_one_line(
     assert (code, out) == (2, "")
     assert fragment in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_explain_gives_every_action_verdict() -> None:
+    code, text = run("explain", "waiting-for-manual-authorization")
+    assert code == 0
+    assert (
+        "approve: defer (VTEX would answer EOI011; accepted in waiting-ffmt-authorization after 1 step(s))"
+        in text
+    )
+    data = run_json("explain", "handling", "--flow", "seller")
+    decisions = data["flows"]["seller"]["decisions"]
+    assert set(decisions) == set(bundled_model().actions)
+    assert decisions["approve"]["already_done"] is True
+
+
+@pytest.mark.parametrize("payload", ["channel-order", "hook", "hook-ping", "feed", "broadcast"])
+def test_schema_of_each_payload(payload: str) -> None:
+    data = run_json("schema", "--payload", payload)
+    assert data["type"] == "object"
+    assert data["required"]
+
+
+def test_schema_of_an_unknown_payload(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run("schema", "--payload", "hok")
+    assert code == 2
+    assert "did you mean 'hook'" in capsys.readouterr().err

@@ -137,6 +137,14 @@ def _explain_text(model: FlowModel, status: Status, flows: Sequence[str], out: T
             dest = "stays here" if t.is_self_loop else f"to {t.dest}"
             who = "connector action" if t.by_action else str(t.cause)
             out.write(f"      {dest} by {t.trigger} ({who}){_guards(t)}\n")
+        out.write("    The connector's actions from here (no facts set):\n")
+        for action in model.actions:
+            d = model.decide(status.id, action, flow)
+            detail = f"VTEX would answer {d.expected_error}" if d.expected_error else f"to {d.moves_to}"
+            if d.verdict == "defer":
+                detail += f"; accepted in {d.accepted_in} after {len(d.path)} step(s)"
+            done = ", goal reached" if d.already_done else ""
+            out.write(f"      {action}: {d.verdict} ({detail}{done})\n")
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -191,6 +199,10 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
                         "initial": model.flow(flow).initial == status.id,
                         "ways_in": [transition_json(t, flow) for t in model.ways_in(status.id, flow)],
                         "ways_out": [transition_json(t, flow) for t in model.ways_out(status.id, flow)],
+                        "decisions": {
+                            action: model.decide(status.id, action, flow).to_dict()
+                            for action in model.actions
+                        },
                     }
                     for flow in flows
                 },
@@ -241,10 +253,27 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
-    from ._schema import model_file_json_schema
+_PAYLOADS = {
+    "channel-order": "ChannelOrderResult",
+    "hook": "HookNotification",
+    "hook-ping": "HookPing",
+    "feed": "FeedItem",
+    "broadcast": "BroadcastEvent",
+}
 
-    _dump(model_file_json_schema(), out)
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    if args.payload is None:
+        from ._schema import model_file_json_schema
+
+        _dump(model_file_json_schema(), out)
+        return EXIT_OK
+    from . import payloads
+
+    name = _PAYLOADS.get(args.payload)
+    if name is None:
+        raise UnknownNameError(args.payload, _PAYLOADS)
+    _dump(getattr(payloads, name).model_json_schema(), out)
     return EXIT_OK
 
 
@@ -641,7 +670,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--batch", type=int, default=500, help="events per transaction (default 500)")
     replay.set_defaults(run=_cmd_replay)
 
-    schema = sub.add_parser("schema", parents=[common], help="JSON Schema of the model file")
+    schema = sub.add_parser(
+        "schema", parents=[common], help="JSON Schema of the model file (or of a VTEX payload)"
+    )
+    schema.add_argument(
+        "--payload",
+        metavar="NAME",
+        help="a payload's schema instead: channel-order, hook, hook-ping, feed or broadcast",
+    )
     schema.set_defaults(run=_cmd_schema)
     return parser
 
