@@ -32,3 +32,44 @@ def caller(path: Path) -> list[str]:
         first: vof.Defect = error.defects[0]
         del rules, first
     return [str(cause), str(confidence), str(allowed), str(moved), *sorted(flows)]
+
+
+def decider(path: Path) -> list[str]:
+    decision: vof.Decision = vof.decide("handling", "invoice", facts={"partial-invoice": False})
+    verdict: vof.Verdict = decision.verdict
+    steps: tuple[vof.Step, ...] = decision.path
+    remedy: tuple[str, ...] = decision.remedy
+    error: str | None = decision.expected_error
+    retry: int | None = decision.retry_after
+    advice: vof.Advice = vof.interpret_notification(
+        b'{"code": "SOI003", "flow": "PlaceOrder", "success": true}'
+    )
+    follow_up: vof.FollowUp = advice.follow_up
+    by_names: vof.Decision = vof.load_model(path).decide("handling", "cancel", "seller", ["partial-invoice"])
+    return [
+        str(verdict),
+        *(s.actor for s in steps),
+        *remedy,
+        str(error),
+        str(retry),
+        str(follow_up),
+        by_names.reason,
+    ]
+
+
+def tracker_user(db: Path) -> int:
+    from vtex_order_flow.render import render_mermaid
+    from vtex_order_flow.testing import SimulatedVTEX
+    from vtex_order_flow.tracking import DeferredState, HookEndpoint, SQLiteStore, Tracker, parse_event
+
+    tracker = Tracker(store=SQLiteStore(db), max_age=86_400.0)
+    parsed = parse_event(b'{"hookConfig": "ping"}')
+    state: DeferredState = tracker.defer("MKP-1-01", "approve").state
+    endpoint = HookEndpoint(tracker, on_ready=lambda ready: [u.action for u in ready])
+    status: int = endpoint.handle(b"{}").status
+    endpoint.close()
+    tracker.store.close()
+    vtex = SimulatedVTEX(seed=1)
+    code: str | None = vtex.approve("MKP-1-01").code
+    text: str = render_mermaid(vof.bundled_model(), "seller", action="approve")
+    return status + len(str(parsed)) + len(state) + len(code or "") + len(text)

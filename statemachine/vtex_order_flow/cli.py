@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from ._decide import Decision
 from ._model import FlowModel, Status, Transition
@@ -443,15 +443,24 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
 
     model = _model(args)
     flow = model.flow(args.flow).name
+    lines = _lines(args.events)  # a missing file is refused before anything is written
     store: Store = SQLiteStore(args.db) if args.db else MemoryStore()
     try:
         tracker = Tracker(model, flow=flow, store=store)
         errors: list[dict[str, object]] = []
         if args.defer:
             errors += _register(tracker, args.defer)
-        events = []
         pings = 0
-        for number, raw in _lines(args.events):
+        outcomes: dict[str, int] = {}
+        chunk: list[Any] = []
+
+        def apply(events: list[Any]) -> None:
+            for applied in tracker.apply_many(events, batch=args.batch):
+                outcomes[applied.outcome] = outcomes.get(applied.outcome, 0) + 1
+            events.clear()
+
+        # Streamed: a file of any size is applied in `batch`-sized transactions as it is read.
+        for number, raw in lines:
             try:
                 parsed = parse_event(raw)
             except EventError as error:
@@ -459,11 +468,11 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
                 continue
             if isinstance(parsed, Ping):
                 pings += 1
-            else:
-                events.append(parsed)
-        outcomes: dict[str, int] = {}
-        for applied in tracker.apply_many(events, batch=args.batch):
-            outcomes[applied.outcome] = outcomes.get(applied.outcome, 0) + 1
+                continue
+            chunk.append(parsed)
+            if len(chunk) >= args.batch:
+                apply(chunk)
+        apply(chunk)
         report = _replay_report(tracker, errors)
         if args.json:
             _dump(report, out)
@@ -474,12 +483,20 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_INVALID if errors else EXIT_OK
 
 
-def _lines(path: str) -> list[tuple[int, bytes]]:
+def _lines(path: str) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a file, numbered, read as they are consumed."""
     try:
-        with open(path, "rb") as lines:  # noqa: PTH123
-            return [(number, raw) for number, raw in enumerate(lines, 1) if raw.strip()]
+        source = open(path, "rb")  # noqa: PTH123, SIM115 (closed by the generator below)
     except OSError as error:
         raise _UsageError(f"cannot read {path!r}: {error.strerror or error}") from None
+    return _numbered(source)
+
+
+def _numbered(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    with source:
+        for number, raw in enumerate(source, 1):
+            if raw.strip():
+                yield number, raw
 
 
 def _register(tracker: Any, path: str) -> list[dict[str, object]]:

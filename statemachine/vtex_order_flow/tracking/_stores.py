@@ -106,7 +106,9 @@ class MemoryStore:
         return self._counters.get(name, 0)
 
     def records(self) -> Iterator[OrderRecord]:
-        for order_id, packed in self._records.items():
+        """Every record, by order id (as the SQLite store lists them)."""
+        for order_id in sorted(self._records):
+            packed = self._records[order_id]
             yield OrderRecord(order_id, self._names[packed & 0xFFFF], packed >> self._BITS)
 
     def deferred(self, *states: DeferredState) -> list[Deferred]:
