@@ -69,3 +69,17 @@ def test_tracking_hook_replay_and_simulator_run_with_the_network_refused(
     assert main(["replay", str(path), "--db", str(tmp_path / "r.db")], out=io.StringIO()) == 0
     assert main(["diagram", "--format", "plantuml"], out=io.StringIO()) == 0
     assert no_network == []
+
+
+def test_the_decide_command_loads_only_what_deciding_needs() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import io, sys; from vtex_order_flow.cli import main;"
+        "main(['decide', 'approve', '--status', 'handling'], out=io.StringIO());"
+        "print(sorted(m for m in ('pydantic', 'transitions', 'vtex_order_flow.render',"
+        " 'vtex_order_flow.tracking') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

@@ -11,8 +11,7 @@ from typing import Any, BinaryIO, TextIO
 
 from ._decide import Decision
 from ._model import FlowModel, Status, Transition
-from .errors import InvalidModelError, ModelFileError, UnknownNameError
-from .render.svg import GraphvizNotFoundError
+from .errors import GraphvizNotFoundError, InvalidModelError, ModelFileError, UnknownNameError
 
 __all__ = ["main"]
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Defect",
+    "GraphvizNotFoundError",
     "InvalidModelError",
     "ModelFileError",
     "Rule",
@@ -86,6 +87,16 @@ class UnknownFactError(UnknownNameError):
     """A fact the model does not declare, or a fact given a value other than true or false."""
 
     kind = "fact"
+
+
+class GraphvizNotFoundError(VtexOrderFlowError, FileNotFoundError):
+    """SVG output needs Graphviz's `dot`, which is not on the PATH."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Graphviz's `dot` is not installed; install it (Debian/Ubuntu: `apt-get install graphviz`, "
+            "macOS: `brew install graphviz`) or choose --format mermaid, dot or plantuml"
+        )
 
 
 class ModelFileError(VtexOrderFlowError, OSError):

@@ -7,22 +7,11 @@ import re
 import shutil
 import subprocess
 
-from ..errors import VtexOrderFlowError
+from ..errors import GraphvizNotFoundError, VtexOrderFlowError
 
 __all__ = ["GraphvizError", "GraphvizNotFoundError", "embedded_source_hash", "source_hash", "svg_from_dot"]
 
-INSTALL_HINT = (
-    "Graphviz's `dot` is not installed; install it (Debian/Ubuntu: `apt-get install graphviz`, "
-    "macOS: `brew install graphviz`) or choose --format mermaid, dot or plantuml"
-)
 _MARK = "vtex-order-flow source sha256:"
-
-
-class GraphvizNotFoundError(VtexOrderFlowError, FileNotFoundError):
-    """SVG output needs Graphviz's `dot`, which is not on the PATH."""
-
-    def __init__(self) -> None:
-        super().__init__(INSTALL_HINT)
 
 
 class GraphvizError(VtexOrderFlowError, RuntimeError):
