@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ._view import EDGE_STYLES, NODE_STYLES, Node, View, legend_lines
+from ._view import NODE_STYLES, Node, View, legend_lines
 
 __all__ = ["mermaid_text"]
 
@@ -60,7 +60,3 @@ def mermaid_text(view: View) -> str:
     legend = "; ".join(legend_lines(view))
     lines.append(f"    %% Legend: {legend}")
     return "\n".join(lines) + "\n"
-
-
-# Marks, for readers of the raw text and for tests that parse it.
-MARKS = {style.mark: key for key, style in EDGE_STYLES.items()}
