@@ -121,8 +121,8 @@ def fact_names(model: FlowModel, facts: Facts) -> frozenset[str]:
     """The names of the facts that hold, each checked against the model's declared facts."""
     if not facts:
         return NO_FACTS
+    names: Iterable[str]
     if isinstance(facts, Mapping):
-        names: Iterable[str] = []
         for name, value in facts.items():
             if not isinstance(value, bool):
                 raise UnknownFactError(
@@ -136,10 +136,6 @@ def fact_names(model: FlowModel, facts: Facts) -> frozenset[str]:
         if name not in model.facts:
             raise UnknownFactError(name, model.facts)
     return frozenset(names)
-
-
-def _allowed(transition: Transition, facts: frozenset[str]) -> bool:
-    return transition.requires <= facts and not (transition.unless & facts)
 
 
 def _step(transition: Transition) -> Step:
@@ -161,7 +157,7 @@ def _accepting(
     outs: Mapping[str, tuple[Transition, ...]], status: str, action: str, facts: frozenset[str]
 ) -> Transition | None:
     for transition in outs.get(status, ()):
-        if transition.trigger == action and _allowed(transition, facts):
+        if transition.trigger == action and transition.holds(facts):
             return transition
     return None
 
@@ -305,7 +301,7 @@ def _shortest_path(
                 path.reverse()
                 return path, accept
         for transition in outs.get(here, ()):
-            if not _allowed(transition, held):
+            if not transition.holds(held):
                 continue
             after = held | transition.sets if transition.sets else held
             nxt = (transition.dest, after)

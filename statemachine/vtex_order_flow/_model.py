@@ -165,11 +165,13 @@ class Transition:
     def is_self_loop(self) -> bool:
         return self.source == self.dest
 
+    def holds(self, facts: frozenset[str]) -> bool:
+        """Whether the guards hold when exactly these facts are true."""
+        return self.requires <= facts and not (self.unless & facts)
+
     def allowed(self, facts: Mapping[str, bool]) -> bool:
         """Whether the guards hold for these facts (a fact left out is false)."""
-        return all(facts.get(name, False) for name in self.requires) and not any(
-            facts.get(name, False) for name in self.unless
-        )
+        return self.holds(frozenset(name for name, value in facts.items() if value))
 
     def describe(self) -> str:
         return f"{self.source} -> {self.dest} [{self.trigger}]"

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["CallResult", "SimulatedOrder", "SimulatedVTEX"]
 
 START = 1_795_000_000.0  # 2026-11-18, seconds since the epoch: the virtual clock's default start
-CHANNEL_ACTIONS = frozenset({"create", "approve"})
 HTTP_STATUS = {"OMS003": 409, "HTTP400": 400}
 
 
@@ -89,8 +88,8 @@ class SimulatedVTEX:
     # -- the model ---------------------------------------------------------------------------------
 
     def _outs(self, order: SimulatedOrder) -> list[Transition]:
-        facts = dict.fromkeys(order.facts, True)
-        return [t for t in self.model.ways_out(order.status, self.flow) if t.allowed(facts)]
+        held = frozenset(order.facts)
+        return [t for t in self.model.ways_out(order.status, self.flow) if t.holds(held)]
 
     def _move(self, order: SimulatedOrder, transition: Transition) -> None:
         order.facts |= transition.sets
