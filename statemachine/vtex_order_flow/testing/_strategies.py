@@ -89,9 +89,7 @@ def walks(
         options = [
             t
             for t in chosen_model.ways_out(status, flow)
-            if not t.is_self_loop
-            and t.holds(held)
-            and (connector or step == 0 or not t.by_action)
+            if not t.is_self_loop and t.holds(held) and (connector or step == 0 or not t.by_action)
         ]
         if not options:
             break
