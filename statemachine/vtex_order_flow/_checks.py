@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 
+from typing import TYPE_CHECKING
+
 from ._schema import ModelFile, StatusSpec, TransitionSpec
-from ._vocabulary import CAUSES
+from ._vocabulary import CAUSES, DEFER_FOLLOW_UPS, REJECT_FOLLOW_UPS
 from .errors import Defect, Rule, closest
 
-__all__ = ["check_model"]
+if TYPE_CHECKING:
+    from ._model import FlowModel
+
+__all__ = ["check_decisions", "check_model"]
 
 
 def _hint(value: str, valid: Iterable[str]) -> str:
@@ -134,15 +139,34 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
         for name, trigger in table.items():
             yield from cited(f"{kind} {name!r}", trigger.sources)
             yield from cause(f"{kind} {name!r}", trigger.cause)
+    def known_actions(entry: str, names: Iterable[str]) -> Iterator[Defect]:
+        for name in names:
+            if name not in spec.actions:
+                yield Defect(
+                    Rule.UNKNOWN_ACTION,
+                    entry,
+                    f"action {name!r} is not declared under [actions]{_hint(name, spec.actions)}",
+                )
+
+    for name, fact_spec in spec.facts.items():
+        yield from known_facts(f"fact {name!r}", fact_spec.implies)
+    for name, event in spec.events.items():
+        if event.same_as is not None:
+            yield from known_actions(f"event {name!r}", [event.same_as])
     for name, action in spec.actions.items():
         entry = f"action {name!r}"
         yield from known_facts(entry, (*action.requires, *action.unless))
-        yield from known_statuses(entry, action.goal)
-        yield from known_facts(entry, action.goal_facts)
+        for prerequisite in action.prerequisites:
+            if isinstance(prerequisite, str):
+                yield from known_actions(entry, [prerequisite])
+            else:
+                yield from known_actions(entry, [prerequisite.action])
+                yield from known_statuses(entry, prerequisite.statuses)
         for index, rule in enumerate(action.errors):
             rule_entry = f"{entry} errors[{index}]"
             yield from known_statuses(rule_entry, rule.statuses)
             yield from known_facts(rule_entry, rule.facts)
+            yield from in_flows(rule_entry, rule.flows)
             yield from cited(rule_entry, rule.sources)
             yield from explained(rule_entry, rule.confidence, rule.note)
             if rule.code not in spec.codes:
@@ -172,6 +196,7 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
         yield from in_flows(entry, transition.flows)
         yield from cause(entry, transition.cause)
         yield from known_facts(entry, (*transition.requires, *transition.unless, *transition.sets))
+        yield from known_actions(entry, transition.reverses)
         yield from cited(entry, transition.sources)
         yield from explained(entry, transition.confidence, transition.note)
         trigger_cause = spec.actions.get(transition.trigger) or spec.events.get(transition.trigger)
@@ -266,3 +291,75 @@ def _reachable(start: str, exits: dict[str, set[str]]) -> set[str]:
                 seen.add(nxt)
                 queue.append(nxt)
     return seen
+
+
+def check_decisions(model: FlowModel) -> list[Defect]:
+    """Rules on the verdicts a (graph-valid) model derives, for every flow, status and action.
+
+    `needs-non-prerequisite`: where an action is refused only because the way to a status that
+    accepts it goes through a connector action that is not its prerequisite, the model must say
+    so with an error rule naming that status (cancel on an order VTEX does not have); otherwise
+    a prerequisite is missing. `follow-up-contradicts-verdict`: the follow-up of every answer a
+    decision predicts agrees with its verdict (a reject never says retry or defer). Checked
+    without facts and with each fact set an order can carry there.
+    """
+    from ._decide import Verdict, compute_decision
+
+    defects: list[Defect] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for flow in model.flows:
+        outs = model._outs[flow]
+        places = model.fact_places(flow)
+        for status in model.statuses_in(flow):
+            carried = sorted(fact for fact, where in places.items() if status.id in where)
+            fact_sets = [frozenset(), *(model.fact_closure([fact]) for fact in carried)]
+            for action, spec in model.actions.items():
+                for facts in dict.fromkeys(fact_sets):
+                    decision = compute_decision(
+                        model, status=status.id, action=action, flow=flow, facts=facts, outs=outs
+                    )
+                    entry = f"action {action!r} in status {status.id!r} (flow {flow!r})"
+                    if decision.follow_up is not None:
+                        allowed = REJECT_FOLLOW_UPS if decision.verdict is Verdict.REJECT else DEFER_FOLLOW_UPS
+                        key = (flow, status.id, action, "follow-up")
+                        if str(decision.follow_up) not in allowed and key not in seen:
+                            seen.add(key)
+                            defects.append(
+                                Defect(
+                                    Rule.FOLLOW_UP_CONTRADICTS_VERDICT,
+                                    entry,
+                                    f"the decision is {decision.verdict} but VTEX's predicted answer "
+                                    f"{decision.expected_error} says {decision.follow_up}; give the error "
+                                    "rule a follow_up that agrees",
+                                )
+                            )
+                    if decision.verdict is not Verdict.REJECT or decision.already_done:
+                        continue
+                    named = any(status.id in rule.statuses for rule in spec.errors)
+                    detour = _detour(model, status.id, action, flow, facts)
+                    key = (flow, status.id, action, "prerequisite")
+                    if detour and not named and key not in seen:
+                        seen.add(key)
+                        defects.append(
+                            Defect(
+                                Rule.NEEDS_NON_PREREQUISITE,
+                                entry,
+                                f"it would be accepted after {', '.join(detour)}, which "
+                                f"{'is not a prerequisite' if len(detour) == 1 else 'are not prerequisites'}"
+                                f" of {action!r} there: declare the prerequisite, or an error rule naming "
+                                f"{status.id!r} to say {action!r} is refused there",
+                            )
+                        )
+    return defects
+
+
+def _detour(model: FlowModel, status: str, action: str, flow: str, facts: frozenset[str]) -> list[str]:
+    """The connector actions, not prerequisites, on the way to a status that accepts `action`."""
+    from ._decide import _shortest_path
+
+    everything = frozenset(model.actions) - {action}
+    found = _shortest_path(model._outs[flow], status, action, facts, everything, model.fact_closure)
+    if found is None:
+        return []
+    allowed = model.allowed_before(action, status)
+    return [t.trigger for t in found[0] if t.by_action and t.trigger not in allowed]

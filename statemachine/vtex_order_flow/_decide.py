@@ -5,13 +5,13 @@ from __future__ import annotations
 import enum
 import heapq
 import sys
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
-from ._vocabulary import Cause, Confidence
-from .errors import UnknownFactError, UnknownStatusError
+from ._vocabulary import Cause, Confidence, FollowUp
+from .errors import ContradictoryFactsError, UnknownFactError, UnknownStatusError
 
 if TYPE_CHECKING:
     from ._model import FlowModel, Transition, Trigger
@@ -80,7 +80,13 @@ class Decision:
     expected_error: str | None
     """The code VTEX would answer if the update were sent now (None when it would be accepted)."""
     already_done: bool
-    """The action's goal is already reached (approving an approved order, cancelling a canceled one)."""
+    """The action's goal is already reached (approving an approved order, cancelling a canceled one).
+
+    Derived from the graph: every path to the status goes through a status the action (or another
+    party doing the same) moves orders to, or the platform alone is carrying the order into one;
+    or the facts the action sets hold; or VTEX's predicted answer means done. Only on a REJECT:
+    an update VTEX accepts, or will accept, still has something to do.
+    """
     retry_after: int | None
     """Seconds of timers on the path, when there are any: a hint for when to look again."""
     confidence: Confidence
@@ -91,6 +97,9 @@ class Decision:
     """SEND: the status the order moves to."""
     accepted_in: str | None
     """SEND or DEFER: the status in which VTEX accepts the action."""
+    follow_up: FollowUp | None = None
+    """What to do if it were sent now and VTEX answered `expected_error` (None when it would not
+    refuse): always consistent with the verdict."""
 
     @property
     def send(self) -> bool:
@@ -114,11 +123,15 @@ class Decision:
             "facts": sorted(self.facts),
             "moves_to": self.moves_to,
             "accepted_in": self.accepted_in,
+            "follow_up": None if self.follow_up is None else str(self.follow_up),
         }
 
 
 def fact_names(model: FlowModel, facts: Facts) -> frozenset[str]:
-    """The names of the facts that hold, each checked against the model's declared facts."""
+    """The facts that hold, with every fact they imply, each checked against the model's facts.
+
+    A fact given false while a true one implies it raises `ContradictoryFactsError`.
+    """
     if not facts:
         return NO_FACTS
     names: Iterable[str]
@@ -135,7 +148,30 @@ def fact_names(model: FlowModel, facts: Facts) -> frozenset[str]:
     for name in checked:
         if name not in model.facts:
             raise UnknownFactError(name, model.facts)
-    return frozenset(names)
+    held = model.fact_closure(names)
+    if isinstance(facts, Mapping):
+        for name, value in facts.items():
+            if value is False and name in held:
+                by = sorted(n for n in names if name in model.fact_closure([n]))
+                raise ContradictoryFactsError(
+                    name, sorted(held), detail=f"given false, but {', '.join(by)} implies it"
+                )
+    return held
+
+
+def check_facts_in(model: FlowModel, status: str, flow: str, facts: frozenset[str]) -> None:
+    """Refuse facts an order in `status` of `flow` cannot carry (`ContradictoryFactsError`)."""
+    places = model.fact_places(flow)
+    for name in sorted(facts):
+        where = places.get(name)
+        if where is not None and status not in where:
+            possible = [n for n in model.facts if n not in places or status in places[n]]
+            raise ContradictoryFactsError(
+                name,
+                possible,
+                detail=f"an order in {status} ({flow} flow) cannot carry it; it holds only in "
+                + ", ".join(sorted(where)),
+            )
 
 
 def _step(transition: Transition) -> Step:
@@ -173,8 +209,8 @@ def compute_decision(
 ) -> Decision:
     """Derive one decision from the graph (the slow path; `FlowModel.decide` caches it).
 
-    `status`, `action` and `flow` must already be canonical; `outs` is the flow's enabled
-    transitions by source status, in model order.
+    `status`, `action` and `flow` must already be canonical, `facts` closed under implication;
+    `outs` is the flow's enabled transitions by source status, in model order.
     """
     state = model.status(status)
     if flow not in state.flows:
@@ -183,14 +219,14 @@ def compute_decision(
             [s.id for s in model.statuses_in(flow)],
             detail=f"not in the {flow} flow (it is in: {', '.join(model.flows_of(status)) or 'no flow'})",
         )
+    check_facts_in(model, status, flow, facts)
     spec: Trigger = model.action(action)
-    already_done = status in spec.goal or bool(spec.goal_facts and spec.goal_facts <= facts)
+    goal_facts = model.goal_facts(flow, action)
+    reached = status in model.done_statuses(flow, action) or bool(goal_facts and goal_facts <= facts)
     accepting = _accepting(outs, status, action, facts)
     if accepting is not None:
         where = "stays in it" if accepting.is_self_loop else f"moves to {accepting.dest}"
         reason = f"VTEX accepts {action} in {status}: the order {where}"
-        if already_done:
-            reason += " (its goal is already reached)"
         return Decision(
             verdict=Verdict.SEND,
             status=status,
@@ -201,7 +237,7 @@ def compute_decision(
             next_actor="connector",
             remedy=(),
             expected_error=None,
-            already_done=already_done,
+            already_done=False,
             retry_after=None,
             confidence=_weakest((state.confidence, accepting.confidence)),
             facts=facts,
@@ -209,18 +245,26 @@ def compute_decision(
             accepted_in=status,
         )
 
-    error = spec.error_for(status, facts)
+    error = spec.error_for(status, facts, flow)
     code = error.code if error is not None else None
+    follow_up = None
+    if error is not None:
+        follow_up = error.follow_up or model.codes[error.code].follow_up
     answer = f" (VTEX would answer {code})" if code else ""
     base = [state.confidence] + ([error.confidence] if error is not None else [])
-    found = _shortest_path(outs, status, action, facts)
+    allowed = model.allowed_before(action, status)
+    found = _shortest_path(outs, status, action, facts, allowed, model.fact_closure)
     if found is None:
+        done = reached or follow_up is FollowUp.DONE
         given = f" with {', '.join(sorted(facts))}" if facts else ""
-        reason = (
-            f"{action} can never be accepted from {status}{given}: no status that accepts it is reachable"
-        )
-        if already_done:
-            reason += "; its goal is already reached"
+        if done:
+            reason = f"{action} is already done for an order in {status}{given}: nothing more to send"
+        else:
+            reason = (
+                f"{action} can never be accepted from {status}{given}: no status that accepts it is "
+                "reachable through its prerequisites"
+                + (f" ({', '.join(sorted(allowed))})" if allowed else " (it has none here)")
+            )
         return Decision(
             verdict=Verdict.REJECT,
             status=status,
@@ -231,12 +275,13 @@ def compute_decision(
             next_actor=None,
             remedy=(),
             expected_error=code,
-            already_done=already_done,
+            already_done=done,
             retry_after=None,
             confidence=_weakest(base),
             facts=facts,
             moves_to=None,
             accepted_in=None,
+            follow_up=follow_up,
         )
     path, accept = found
     steps = tuple(_step(t) for t in path)
@@ -255,12 +300,13 @@ def compute_decision(
         next_actor=steps[0].actor,
         remedy=remedy,
         expected_error=code,
-        already_done=already_done,
+        already_done=False,
         retry_after=sum(timers) if timers else None,
         confidence=_weakest([*base, *(t.confidence for t in path), accept.confidence]),
         facts=facts,
         moves_to=None,
         accepted_in=target,
+        follow_up=follow_up,
     )
 
 
@@ -271,9 +317,18 @@ State = tuple[str, frozenset[str]]
 
 
 def _shortest_path(
-    outs: Mapping[str, tuple[Transition, ...]], status: str, action: str, facts: frozenset[str]
+    outs: Mapping[str, tuple[Transition, ...]],
+    status: str,
+    action: str,
+    facts: frozenset[str],
+    allowed: frozenset[str],
+    close: Callable[[Iterable[str]], frozenset[str]],
 ) -> tuple[list[Transition], Transition] | None:
     """The best path from (status, facts) to a state where `action` is accepted, or None.
+
+    The connector's own moves on the path are its `allowed` prerequisites only (never the action
+    itself, never a contrary action: a cancel does not wait for an invoice), and no move on it
+    turns down a request of `action` (a deferred cancel never waits for the seller to deny it).
 
     States are (status, facts): facts grow along the path through `sets`. Paths are ranked by
     how many steps wait on another party's decision (seller, customer, gateway, marketplace
@@ -301,9 +356,11 @@ def _shortest_path(
                 path.reverse()
                 return path, accept
         for transition in outs.get(here, ()):
-            if not transition.holds(held):
+            if not transition.holds(held) or action in transition.reverses:
                 continue
-            after = held | transition.sets if transition.sets else held
+            if transition.by_action and transition.trigger not in allowed:
+                continue
+            after = held | close(transition.sets) if transition.sets else held
             nxt = (transition.dest, after)
             waits = 0 if transition.by_action or transition.cause in _AUTOMATIC else 1
             cost = (others + waits, steps + 1)

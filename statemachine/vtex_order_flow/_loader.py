@@ -10,7 +10,18 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._model import ErrorRule, Fact, Flow, FlowModel, ResultCode, Source, Status, Transition, Trigger
+from ._model import (
+    ErrorRule,
+    Fact,
+    Flow,
+    FlowModel,
+    Prerequisite,
+    ResultCode,
+    Source,
+    Status,
+    Transition,
+    Trigger,
+)
 from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import Defect, InvalidModelError, ModelFileError, Rule, UnknownNameError
 
@@ -230,7 +241,7 @@ def _merge(base: ModelFile, ext: ModelFile, origin: str) -> ModelFile:
 
 
 def _without(action: Any, removed: set[str]) -> Any:
-    """An action whose goal and error rules no longer name removed statuses.
+    """An action whose prerequisites and error rules no longer name removed statuses.
 
     An error rule that only named removed statuses is dropped (kept, it would match everything).
     """
@@ -240,8 +251,15 @@ def _without(action: Any, removed: set[str]) -> Any:
         if rule.statuses and not kept:
             continue
         errors.append(rule.model_copy(update={"statuses": kept}))
-    goal = [s for s in action.goal if s not in removed]
-    return action.model_copy(update={"goal": goal, "errors": errors})
+    prerequisites = []
+    for entry in action.prerequisites:
+        if isinstance(entry, str):
+            prerequisites.append(entry)
+            continue
+        kept = [s for s in entry.statuses if s not in removed]
+        if kept:  # a prerequisite for removed statuses only no longer applies anywhere
+            prerequisites.append(entry.model_copy(update={"statuses": kept}))
+    return action.model_copy(update={"prerequisites": prerequisites, "errors": errors})
 
 
 def _patched(entry: _Spec, changes: dict[str, Any]) -> _Spec:
@@ -264,12 +282,16 @@ def _describe(key: tuple[str, str, str]) -> str:
 
 
 def _finish(spec: ModelFile, origin: str) -> FlowModel:
-    from ._checks import check_model
+    from ._checks import check_decisions, check_model
 
     defects = check_model(spec)
     if defects:
         raise InvalidModelError(origin, defects)
-    return build_model(spec.model_dump(by_alias=True), origin)
+    model = build_model(spec.model_dump(by_alias=True), origin)
+    defects = check_decisions(model)
+    if defects:
+        raise InvalidModelError(origin, defects)
+    return model
 
 
 def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
@@ -288,6 +310,11 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
     def text(entry: Mapping[str, Any], key: str) -> str:
         return str(entry.get(key) or "").strip()
 
+    def prerequisite(entry: str | Mapping[str, Any]) -> Prerequisite:
+        if isinstance(entry, str):
+            return Prerequisite(entry)
+        return Prerequisite(entry["action"], frozenset(strings(entry, "statuses")))
+
     triggers = [
         Trigger(
             name,
@@ -296,15 +323,16 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             text(a, "description"),
             text(a, "endpoint"),
             strings(a, "sources"),
-            goal=frozenset(strings(a, "goal")),
             requires=frozenset(strings(a, "requires")),
             unless=frozenset(strings(a, "unless")),
-            goal_facts=frozenset(strings(a, "goal_facts")),
+            prerequisites=tuple(prerequisite(p) for p in a.get("prerequisites", ())),
             errors=tuple(
                 ErrorRule(
                     code=r["code"],
                     statuses=frozenset(strings(r, "statuses")),
                     facts=frozenset(strings(r, "facts")),
+                    flows=frozenset(strings(r, "flows")),
+                    follow_up=FollowUp(r["follow_up"]) if r.get("follow_up") else None,
                     confidence=confidence(r),
                     sources=strings(r, "sources"),
                     note=text(r, "note"),
@@ -314,7 +342,15 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
         )
         for name, a in data.get("actions", {}).items()
     ] + [
-        Trigger(name, "event", Cause(e["cause"]), text(e, "description"), "", strings(e, "sources"))
+        Trigger(
+            name,
+            "event",
+            Cause(e["cause"]),
+            text(e, "description"),
+            "",
+            strings(e, "sources"),
+            same_as=e.get("same_as"),
+        )
         for name, e in data.get("events", {}).items()
     ]
     by_name = {t.name: t for t in triggers}
@@ -351,6 +387,7 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             requires=frozenset(strings(t, "requires")) | guards.get(t["trigger"], _NO_GUARDS)[0],
             unless=frozenset(strings(t, "unless")) | guards.get(t["trigger"], _NO_GUARDS)[1],
             sets=frozenset(strings(t, "sets")),
+            reverses=frozenset(strings(t, "reverses")),
             enabled=bool(t.get("enabled", True)),
             confidence=confidence(t),
             sources=strings(t, "sources"),
@@ -371,7 +408,8 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
         ],
         triggers=triggers,
         facts=[
-            Fact(n, text(f, "description"), strings(f, "sources")) for n, f in data.get("facts", {}).items()
+            Fact(n, text(f, "description"), strings(f, "sources"), frozenset(strings(f, "implies")))
+            for n, f in data.get("facts", {}).items()
         ],
         codes=[
             ResultCode(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import _graph
 
 from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import UnknownActionError, UnknownFlowError, UnknownStatusError
@@ -20,6 +22,7 @@ __all__ = [
     "Fact",
     "Flow",
     "FlowModel",
+    "Prerequisite",
     "ResultCode",
     "Source",
     "Status",
@@ -55,6 +58,8 @@ class Fact:
     name: str
     description: str
     sources: tuple[str, ...] = ()
+    implies: frozenset[str] = frozenset()
+    """Facts that hold whenever this one does (directly; `FlowModel.fact_closure` follows chains)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +83,36 @@ class ErrorRule:
     code: str
     statuses: frozenset[str] = frozenset()
     facts: frozenset[str] = frozenset()
+    flows: frozenset[str] = frozenset()
+    follow_up: FollowUp | None = None
+    """What to do after this answer here, when it differs from the code's own follow-up."""
     confidence: Confidence = Confidence.DOCUMENTED
     sources: tuple[str, ...] = ()
     note: str = ""
 
-    def matches(self, status: str, facts: frozenset[str]) -> bool:
-        return (not self.statuses or status in self.statuses) and self.facts <= facts
+    def matches(self, status: str, facts: frozenset[str], flow: str | None = None) -> bool:
+        """Whether the rule applies to an order in `status` (of `flow`) with these true facts."""
+        return (
+            (not self.statuses or status in self.statuses)
+            and (not self.flows or flow is None or flow in self.flows)
+            and self.facts <= facts
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Prerequisite:
+    """A connector action that may come before another on its way to being accepted.
+
+    With `statuses`, only for decisions that start in one of them (a return invoice comes before
+    a cancel only once the order is invoiced).
+    """
+
+    action: str
+    statuses: frozenset[str] = frozenset()
+
+    def applies(self, status: str) -> bool:
+        """Whether this prerequisite counts for a decision that starts in `status`."""
+        return not self.statuses or status in self.statuses
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +125,20 @@ class Trigger:
     description: str = ""
     endpoint: str = ""
     sources: tuple[str, ...] = ()
-    goal: frozenset[str] = frozenset()
-    goal_facts: frozenset[str] = frozenset()
     errors: tuple[ErrorRule, ...] = ()
     requires: frozenset[str] = frozenset()
     """Facts every transition of this action requires (already merged into those transitions)."""
     unless: frozenset[str] = frozenset()
     """Facts that block every transition of this action (already merged into those transitions)."""
+    prerequisites: tuple[Prerequisite, ...] = ()
+    """Actions: the connector actions that may precede this one (see `FlowModel.allowed_before`)."""
+    same_as: str | None = None
+    """Events: the action this event does for another party (the seller invoicing in its account)."""
 
-    def error_for(self, status: str, facts: frozenset[str]) -> ErrorRule | None:
-        """The first error rule that matches an order in `status` with these true facts."""
+    def error_for(self, status: str, facts: frozenset[str], flow: str | None = None) -> ErrorRule | None:
+        """The first error rule that matches an order in `status` (of `flow`) with these true facts."""
         for rule in self.errors:
-            if rule.matches(status, facts):
+            if rule.matches(status, facts, flow):
                 return rule
         return None
 
@@ -152,6 +183,8 @@ class Transition:
     requires: frozenset[str] = frozenset()
     unless: frozenset[str] = frozenset()
     sets: frozenset[str] = frozenset()
+    reverses: frozenset[str] = frozenset()
+    """Actions whose request this move turns down: a deferred update of one of them never waits for it."""
     enabled: bool = True
     confidence: Confidence = Confidence.DOCUMENTED
     sources: tuple[str, ...] = ()
@@ -202,6 +235,7 @@ class FlowModel:
     _outs: Mapping[str, Mapping[str, tuple[Transition, ...]]] = field(repr=False, compare=False)
     _machines: dict[str, Machine] = field(default_factory=dict, repr=False, compare=False)
     _decisions: dict[tuple[object, ...], Decision] = field(default_factory=dict, repr=False, compare=False)
+    _derived: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -307,6 +341,106 @@ class FlowModel:
         """The flows a status appears in, in model order."""
         found = self.status(status)
         return tuple(name for name in self.flows if name in found.flows)
+
+    def reachable(self, status: str, flow: str) -> frozenset[str]:
+        """The statuses of `flow` an order in `status` can reach (itself included), guards aside."""
+        status_id = self.status(status).id
+        return frozenset(_graph.reachable([status_id], self.transitions_in(flow)))
+
+    # -- derived facts of the graph (cached) -------------------------------------------------------
+
+    def _cached(self, key: tuple[str, ...], compute: Any) -> Any:
+        found = self._derived.get(key)
+        if found is None:
+            found = self._derived[key] = compute()
+        return found
+
+    def achieves(self, trigger: str) -> str | None:
+        """The action a trigger performs: the action itself, or the one an event is `same_as`."""
+        spec = self.actions.get(trigger) or self.events.get(trigger)
+        if spec is None:
+            return None
+        return spec.name if spec.is_action else spec.same_as
+
+    def goal_statuses(self, flow: str, action: str) -> frozenset[str]:
+        """Where `action` (or another party doing the same, `same_as`) moves orders of `flow`."""
+        return self._cached(
+            ("goal", flow, action),
+            lambda: frozenset(
+                t.dest
+                for t in self.transitions_in(flow)
+                if not t.is_self_loop and self.achieves(t.trigger) == action
+            ),
+        )
+
+    def goal_facts(self, flow: str, action: str) -> frozenset[str]:
+        """The facts `action` (or an event `same_as` it) sets in `flow`: once they hold, it is done."""
+        return self._cached(
+            ("goal-facts", flow, action),
+            lambda: self.fact_closure(
+                fact
+                for t in self.transitions_in(flow)
+                if self.achieves(t.trigger) == action
+                for fact in t.sets
+            ),
+        )
+
+    def done_statuses(self, flow: str, action: str) -> frozenset[str]:
+        """The statuses of `flow` in which `action`'s goal is reached, derived from the graph.
+
+        Those every path from the initial status to which goes through a goal status (the
+        dominators of the goal set), and those the platform and timers alone carry into one.
+        """
+
+        def compute() -> frozenset[str]:
+            members = [s.id for s in self.statuses_in(flow)]
+            moves = self.transitions_in(flow)
+            goals = self.goal_statuses(flow, action)
+            initial = self.flow(flow).initial
+            return _graph.dominated(initial, members, moves, goals, self.fact_closure) | _graph.inevitable(
+                members, moves, goals
+            )
+
+        return self._cached(("done", flow, action), compute)
+
+    def allowed_before(self, action: str, status: str) -> frozenset[str]:
+        """The connector actions that may precede `action` for an order that starts in `status`.
+
+        Its prerequisites that apply there, and theirs, transitively: a deferred update's path
+        uses no other connector action.
+        """
+        status_id = self.status(status).id
+
+        def direct(name: str) -> list[str]:
+            spec = self.actions.get(name)
+            if spec is None:
+                return []
+            return [p.action for p in spec.prerequisites if p.applies(status_id)]
+
+        return self._cached(
+            ("before", action, status_id), lambda: _graph.closure(direct(action), direct) - {action}
+        )
+
+    def fact_closure(self, names: Iterable[str]) -> frozenset[str]:
+        """These facts and every fact they imply, transitively."""
+
+        def implied(name: str) -> frozenset[str]:
+            fact = self.facts.get(name)
+            return fact.implies if fact is not None else frozenset()
+
+        return _graph.closure(names, implied)
+
+    def fact_places(self, flow: str) -> Mapping[str, frozenset[str]]:
+        """For each fact a transition of `flow` sets: the statuses where an order can carry it.
+
+        Facts no transition sets are the caller's alone and may hold anywhere (not listed).
+        """
+        return self._cached(
+            ("places", flow),
+            lambda: MappingProxyType(
+                _graph.fact_places(self.flow(flow).initial, self.transitions_in(flow), self.fact_closure)
+            ),
+        )
 
     # -- decisions ---------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ __all__ = [
     "FlowPatch",
     "FlowSpec",
     "ModelFile",
+    "PrerequisiteSpec",
     "PatchSpec",
     "RemoveSpec",
     "SourceSpec",
@@ -57,55 +58,83 @@ class FlowSpec(_Spec):
     sources: SourceIds = []
 
 
-class FactSpec(_Spec):
-    """Something the status alone does not carry, passed by the caller and tested by guards."""
-
-    description: str
-    sources: SourceIds = []
-
-
-class EventSpec(_Spec):
-    """A trigger that is not the connector's: the platform, a timer, the gateway, a person."""
-
-    cause: CauseName
-    description: str = ""
-    sources: SourceIds = []
-
-
-class ErrorRuleSpec(_Spec):
-    """What VTEX answers when an action is not accepted; the first rule that matches applies.
-
-    A rule matches when the order is in one of `statuses` (any, when empty) and every fact of
-    `facts` holds; a rule with neither is the action's default answer.
-    """
-
-    statuses: list[str] = []
-    facts: list[str] = []
-    code: str = Field(description="An id from [codes].")
-    confidence: Confidence = "documented"
-    sources: SourceIds = []
-    note: str = ""
-
-
-class ActionSpec(EventSpec):
-    """A trigger the connector itself sends to VTEX."""
-
-    endpoint: str = ""
-    requires: list[str] = Field(default=[], description="Facts every transition it triggers requires.")
-    unless: list[str] = Field(default=[], description="Facts that block every transition it triggers.")
-    goal: list[str] = Field(default=[], description="Statuses in which the action's goal is reached.")
-    goal_facts: list[str] = Field(default=[], description="Facts that mean the goal is reached.")
-    errors: list[ErrorRuleSpec] = Field(default=[], description="VTEX's answer when not accepted.")
-
-
 FollowUp = Literal[
     "done",
     "wait-for-notification",
     "retry-with-backoff",
     "defer-until-status-changes",
+    "decide-again",
     "give-up",
     "needs-person",
 ]
+
+
+class FactSpec(_Spec):
+    """Something the status alone does not carry, passed by the caller and tested by guards."""
+
+    description: str
+    implies: list[str] = Field(
+        default=[], description="Facts that hold whenever this one does (a partial invoice is an invoice)."
+    )
+    sources: SourceIds = []
+
+
+class _TriggerSpec(_Spec):
+    cause: CauseName
+    description: str = ""
+    sources: SourceIds = []
+
+
+class EventSpec(_TriggerSpec):
+    """A trigger that is not the connector's: the platform, a timer, the gateway, a person."""
+
+    same_as: str | None = Field(
+        default=None,
+        description="An action this event does for another party (the seller invoicing in its own "
+        "account is an invoice): where it leads, that action's goal is reached.",
+    )
+
+
+class ErrorRuleSpec(_Spec):
+    """What VTEX answers when an action is not accepted; the first rule that matches applies.
+
+    A rule matches when the order is in one of `statuses` (any, when empty) of one of `flows`
+    (any, when empty) and every fact of `facts` holds; a rule with none is the action's default.
+    """
+
+    statuses: list[str] = []
+    facts: list[str] = []
+    flows: list[str] = Field(default=[], description="The flows the rule applies in (all, when empty).")
+    code: str = Field(description="An id from [codes].")
+    follow_up: FollowUp | None = Field(
+        default=None, description="What to do after this answer here, when it differs from the code's."
+    )
+    confidence: Confidence = "documented"
+    sources: SourceIds = []
+    note: str = ""
+
+
+class PrerequisiteSpec(_Spec):
+    """A connector action that may precede another only when the order starts in some statuses."""
+
+    action: str
+    statuses: list[str] = Field(
+        min_length=1, description="The statuses a decision must start in for this prerequisite to count."
+    )
+
+
+class ActionSpec(_TriggerSpec):
+    """A trigger the connector itself sends to VTEX."""
+
+    endpoint: str = ""
+    requires: list[str] = Field(default=[], description="Facts every transition it triggers requires.")
+    unless: list[str] = Field(default=[], description="Facts that block every transition it triggers.")
+    prerequisites: list[str | PrerequisiteSpec] = Field(
+        default=[],
+        description="The connector actions that may come before this one on its way to being "
+        "accepted (their own prerequisites too); a deferred update's remedy uses no other.",
+    )
+    errors: list[ErrorRuleSpec] = Field(default=[], description="VTEX's answer when not accepted.")
 
 
 class CodeSpec(_Spec):
@@ -148,6 +177,11 @@ class TransitionSpec(_Spec):
     requires: list[str] = Field(default=[], description="Facts that must hold.")
     unless: list[str] = Field(default=[], description="Facts that must not hold.")
     sets: list[str] = Field(default=[], description="Facts that hold afterwards.")
+    reverses: list[str] = Field(
+        default=[],
+        description="Actions whose request this move turns down (a seller denying a cancellation): "
+        "a deferred update of one of them never waits for it.",
+    )
     enabled: bool = Field(default=True, description="false: documented, but out of the graph.")
     confidence: Confidence = "documented"
     sources: SourceIds = []
@@ -194,6 +228,7 @@ class TransitionPatch(TransitionKey):
     requires: list[str] | None = None
     unless: list[str] | None = None
     sets: list[str] | None = None
+    reverses: list[str] | None = None
     enabled: bool | None = None
     confidence: Confidence | None = None
     sources: SourceIds | None = None

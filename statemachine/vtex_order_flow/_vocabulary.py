@@ -44,6 +44,12 @@ _STRENGTH = {Confidence.CONTESTED: 0, Confidence.INFERRED: 1, Confidence.DOCUMEN
 CAUSES: tuple[str, ...] = tuple(cause.value for cause in Cause)
 CONFIDENCES: tuple[str, ...] = tuple(level.value for level in Confidence)
 
+#: Follow-ups consistent with each verdict: a rejected update is never retried or deferred, and a
+#: deferred one is never given up or done.
+DEFER_FOLLOW_UPS = frozenset({"wait-for-notification", "retry-with-backoff", "defer-until-status-changes",
+                              "decide-again"})
+REJECT_FOLLOW_UPS = frozenset({"done", "give-up", "needs-person", "decide-again"})
+
 
 class FollowUp(enum.StrEnum):
     """What a connector should do after VTEX answers with a result code."""
@@ -56,6 +62,9 @@ class FollowUp(enum.StrEnum):
     """A transient VTEX failure: send the same request again later, backing off."""
     DEFER_UNTIL_STATUS_CHANGES = "defer-until-status-changes"
     """Not now: send again when the order's status changes (watch the feed or hook)."""
+    DECIDE_AGAIN = "decide-again"
+    """The order's status does not allow it now: decide again from its current status (the
+    decision says whether to wait for a change or to give up)."""
     GIVE_UP = "give-up"
     """It can never succeed as sent."""
     NEEDS_PERSON = "needs-person"

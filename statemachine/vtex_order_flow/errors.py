@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "ContradictoryFactsError",
     "Defect",
     "GraphvizNotFoundError",
     "InvalidModelError",
@@ -89,6 +90,16 @@ class UnknownFactError(UnknownNameError):
     kind = "fact"
 
 
+class ContradictoryFactsError(UnknownFactError):
+    """Facts that cannot hold together, or not in the order's status.
+
+    A fact declared false while a fact that implies it is true (``partial-invoice`` without
+    ``invoice-exists``), or a fact the order cannot carry where it is (a return invoice on an
+    order that was never invoiced). `value` names the fact, `valid` the facts that may hold
+    there, `detail` why.
+    """
+
+
 class GraphvizNotFoundError(VtexOrderFlowError, FileNotFoundError):
     """SVG output needs Graphviz's `dot`, which is not on the PATH."""
 
@@ -147,6 +158,13 @@ class Rule(enum.StrEnum):
     """A timer transition does not say after how long it fires."""
     UNEXPLAINED_CONFIDENCE = "unexplained-confidence"
     """An inferred or contested fact has no note saying what it rests on (or which reading)."""
+    UNKNOWN_ACTION = "unknown-action"
+    """A prerequisite, an event's `same_as` or a transition's `reverses` names an undeclared action."""
+    NEEDS_NON_PREREQUISITE = "needs-non-prerequisite"
+    """An action would wait on a connector action that is not its prerequisite, with no error rule
+    naming the status to say it is refused there."""
+    FOLLOW_UP_CONTRADICTS_VERDICT = "follow-up-contradicts-verdict"
+    """A decision predicts an answer whose follow-up contradicts its verdict (a reject that says retry)."""
     BAD_OVERRIDE = "bad-override"
     """A patch or removal names what the base lacks, or comes without `extends`."""
 
