@@ -25,12 +25,11 @@ MINIMAL: dict[str, Any] = {
         "approve": {
             "cause": "marketplace",
             "endpoint": "PUT /approve",
-            "goal": ["approved"],
             "errors": [{"statuses": ["done"], "code": "E2"}, {"code": "E1"}],
         }
     },
     "codes": {
-        "E1": {"api": "channel-order", "meaning": "Not now.", "follow_up": "defer-until-status-changes"},
+        "E1": {"api": "channel-order", "meaning": "Not here.", "follow_up": "decide-again"},
         "E2": {"api": "channel-order", "meaning": "Never.", "follow_up": "give-up"},
     },
     "events": {"expire": {"cause": "timer"}, "finish": {"cause": "platform"}},

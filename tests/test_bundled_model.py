@@ -168,7 +168,8 @@ def edges(vtex: FlowModel, flow: str) -> set[tuple[str, str, str]]:
 
 def test_seller_happy_path(vtex: FlowModel) -> None:
     path = [
-        ("not-integrated", "order-accepted", "create"),
+        ("not-integrated", "null", "create"),
+        ("null", "order-accepted", "order-processed"),
         ("order-accepted", "waiting-ffmt-authorization", "order-processed"),
         ("waiting-ffmt-authorization", "authorize-fulfillment", "approve"),
         ("authorize-fulfillment", "window-to-cancel", "reservation-confirmed"),

@@ -58,7 +58,7 @@ NOTIFICATION = {
 def test_every_channel_order_code_is_in_the_model_with_its_follow_up() -> None:
     channel = {code: c.follow_up for code, c in VTEX.codes.items() if c.api == "channel-order"}
     assert channel == CODES
-    assert VTEX.codes["OMS003"].follow_up is FollowUp.DEFER_UNTIL_STATUS_CHANGES
+    assert VTEX.codes["OMS003"].follow_up is FollowUp.DECIDE_AGAIN
     assert all(code.meaning and code.sources for code in VTEX.codes.values())
 
 

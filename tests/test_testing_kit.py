@@ -71,9 +71,18 @@ def test_notifications_are_consistent_with_their_codes(payload: dict[str, Any]) 
     assert advice.consistent
 
 
-@given(statuses(), actions(), facts())
-def test_scalar_strategies_feed_decide(status: str, action: str, known: dict[str, bool]) -> None:
+@given(st.data(), actions())
+def test_scalar_strategies_feed_decide(data: st.DataObject, action: str) -> None:
+    status = data.draw(statuses())
+    known = data.draw(facts(status=status))  # facts an order there can carry: decide never refuses them
     assert decide(status, action, facts=known).verdict in set(Verdict)
+
+
+@given(facts())
+def test_facts_come_with_what_they_imply(known: dict[str, bool]) -> None:
+    held = {name for name, value in known.items() if value}
+    assert VTEX.fact_closure(held) == held
+    assert not any(value is False and name in held for name, value in known.items())
 
 
 def test_simulated_vtex_answers_like_vtex() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
+from conftest import Mutator
 
-from vtex_order_flow import Defect, InvalidModelError, Rule, model_from_mapping
+from vtex_order_flow import Defect, InvalidModelError, Rule, Verdict, model_from_mapping
 
 
 def defects(data: dict[str, Any]) -> tuple[Defect, ...]:
@@ -122,9 +124,60 @@ def test_unknown_result_code(minimal: dict[str, Any]) -> None:
     assert "'E3'" in defect.message
 
 
-def test_unknown_status_in_a_goal(minimal: dict[str, Any]) -> None:
-    minimal["actions"]["approve"]["goal"] = ["aproved"]
+def test_unknown_status_in_a_prerequisite(minimal: dict[str, Any]) -> None:
+    minimal["actions"]["approve"]["prerequisites"] = [{"action": "approve", "statuses": ["nwe"]}]
     assert only(minimal, Rule.UNKNOWN_STATUS).entry == "action 'approve'"
+
+
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("action 'approve'", lambda m: m["actions"]["approve"].update(prerequisites=["aprove"])),
+        ("event 'finish'", lambda m: m["events"]["finish"].update(same_as="aprove")),
+        ("transition new -> done [expire]", lambda m: m["transitions"][1].update(reverses=["aprove"])),
+    ],
+)
+def test_unknown_action(minimal: dict[str, Any], where: str, change: Mutator) -> None:
+    change(minimal)
+    defect = only(minimal, Rule.UNKNOWN_ACTION)
+    assert defect.entry == where
+    assert "'aprove'" in defect.message
+    assert "'approve'" in defect.message  # the suggestion
+
+
+def _with_ship(minimal: dict[str, Any], **ship: Any) -> dict[str, Any]:
+    """The minimal model plus a second action, ship, accepted only once the order is approved."""
+    minimal["actions"]["ship"] = {"cause": "seller", **ship}
+    minimal["transitions"].append({"from": "approved", "to": "approved", "trigger": "ship", "flows": ["seller"]})
+    return minimal
+
+
+def test_needs_non_prerequisite(minimal: dict[str, Any]) -> None:
+    # ship in `new` needs approve first, which ship does not declare: a missing prerequisite.
+    defect = only(_with_ship(minimal), Rule.NEEDS_NON_PREREQUISITE)
+    assert defect.entry == "action 'ship' in status 'new' (flow 'seller')"
+    assert "approve" in defect.message
+
+
+def test_a_declared_prerequisite_or_refusal_satisfies_the_rule(minimal: dict[str, Any]) -> None:
+    declared = model_from_mapping(_with_ship(copy.deepcopy(minimal), prerequisites=["approve"]))
+    d = declared.decide("new", "ship", facts={"paid": True})
+    assert (d.verdict, d.remedy) == (Verdict.DEFER, ("approve",))
+    refused = model_from_mapping(_with_ship(minimal, errors=[{"statuses": ["new"], "code": "E2"}]))
+    d = refused.decide("new", "ship", facts={"paid": True})
+    assert (d.verdict, d.expected_error, d.follow_up) == (Verdict.REJECT, "E2", "give-up")
+
+
+def test_follow_up_contradicts_verdict(minimal: dict[str, Any]) -> None:
+    # ship in `new` is deferred (approve first), but its only error rule says give up.
+    data = _with_ship(minimal, prerequisites=["approve"], errors=[{"code": "E2"}])
+    found = defects(data)
+    assert {d.rule for d in found} == {Rule.FOLLOW_UP_CONTRADICTS_VERDICT}
+    assert found[0].entry == "action 'ship' in status 'new' (flow 'seller')"
+    assert "give-up" in found[0].message
+    # A rule-level follow_up that agrees fixes it.
+    data["actions"]["ship"]["errors"] = [{"code": "E2", "follow_up": "decide-again"}]
+    assert model_from_mapping(data).decide("new", "ship", facts={"paid": True}).follow_up == "decide-again"
 
 
 def test_unknown_fact_in_an_error_rule(minimal: dict[str, Any]) -> None:
@@ -246,6 +299,9 @@ TESTED = {
     Rule.AMBIGUOUS_TRIGGER,
     Rule.TIMER_WITHOUT_DURATION,
     Rule.UNEXPLAINED_CONFIDENCE,
+    Rule.UNKNOWN_ACTION,
+    Rule.NEEDS_NON_PREREQUISITE,
+    Rule.FOLLOW_UP_CONTRADICTS_VERDICT,
     Rule.BAD_OVERRIDE,
 }
 

@@ -8,10 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 from ._decide import Decision, Facts, Step, Verdict
 from ._loader import bundled_model, decide, load_model, model_from_mapping
-from ._model import ErrorRule, Fact, Flow, FlowModel, ResultCode, Source, Status, Transition, Trigger
+from ._model import (
+    ErrorRule,
+    Fact,
+    Flow,
+    FlowModel,
+    Prerequisite,
+    ResultCode,
+    Source,
+    Status,
+    Transition,
+    Trigger,
+)
 from ._notifications import Advice, interpret_notification
 from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import (
+    ContradictoryFactsError,
     Defect,
     InvalidModelError,
     ModelFileError,
@@ -31,6 +43,7 @@ __all__ = [
     "Advice",
     "Cause",
     "Confidence",
+    "ContradictoryFactsError",
     "Decision",
     "Defect",
     "ErrorRule",
@@ -41,6 +54,7 @@ __all__ = [
     "FollowUp",
     "InvalidModelError",
     "ModelFileError",
+    "Prerequisite",
     "ResultCode",
     "Rule",
     "Source",

@@ -301,7 +301,8 @@ def check_decisions(model: FlowModel) -> list[Defect]:
     so with an error rule naming that status (cancel on an order VTEX does not have); otherwise
     a prerequisite is missing. `follow-up-contradicts-verdict`: the follow-up of every answer a
     decision predicts agrees with its verdict (a reject never says retry or defer). Checked
-    without facts and with each fact set an order can carry there.
+    without facts, with each fact an order can carry there, and with every fact only the caller
+    knows.
     """
     from ._decide import Verdict, compute_decision
 
@@ -312,7 +313,12 @@ def check_decisions(model: FlowModel) -> list[Defect]:
         places = model.fact_places(flow)
         for status in model.statuses_in(flow):
             carried = sorted(fact for fact, where in places.items() if status.id in where)
-            fact_sets = [frozenset(), *(model.fact_closure([fact]) for fact in carried)]
+            callers = model.fact_closure(fact for fact in model.facts if fact not in places)
+            fact_sets = [
+                extra | given
+                for extra in (frozenset(), callers)
+                for given in (frozenset(), *(model.fact_closure([fact]) for fact in carried))
+            ]
             for action, spec in model.actions.items():
                 for facts in dict.fromkeys(fact_sets):
                     decision = compute_decision(

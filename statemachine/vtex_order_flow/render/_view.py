@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import UnknownStatusError
+from ..errors import ContradictoryFactsError, UnknownStatusError
 
 if TYPE_CHECKING:
     from .._decide import Facts
@@ -171,9 +171,13 @@ def build_view(
         kind = "terminal" if status.terminal else "auto" if status.auto else "plain"
         done = False
         if mapped is not None:
-            decision = model.decide(status.id, mapped, flow, facts)
-            kind = str(decision.verdict)
-            done = decision.already_done
+            try:
+                decision = model.decide(status.id, mapped, flow, facts)
+            except ContradictoryFactsError:
+                pass  # an order there cannot carry these facts: no verdict to colour it with
+            else:
+                kind = str(decision.verdict)
+                done = decision.already_done
         if status.id == current:
             kind = "current"
         nodes[status.id] = Node(

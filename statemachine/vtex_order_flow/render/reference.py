@@ -180,17 +180,31 @@ def reference_page(model: FlowModel, files: dict[str, list[str]]) -> str:
         "",
         "## Connector actions",
         "",
-        "| action | endpoint | guards | goal reached in | VTEX's answer when not accepted | sources |",
-        "|---|---|---|---|---|---|",
+        "| action | endpoint | guards | prerequisites | already done in (derived) | VTEX's answer when not accepted | sources |",
+        "|---|---|---|---|---|---|---|",
     ]
     for spec in model.actions.values():
         guards = [f"if {f}" for f in sorted(spec.requires)] + [f"unless {f}" for f in sorted(spec.unless)]
-        goal = ", ".join(f"`{s}`" for s in sorted(spec.goal)) or ", ".join(sorted(spec.goal_facts))
+        before = ", ".join(
+            p.action + (f" (from {', '.join(sorted(p.statuses))})" if p.statuses else "")
+            for p in spec.prerequisites
+        )
+        done = "; ".join(
+            f"{flow}: "
+            + ", ".join(
+                [f"`{s}`" for s in sorted(model.done_statuses(flow, spec.name))]
+                + [f"with {f}" for f in sorted(model.goal_facts(flow, spec.name))]
+            )
+            for flow in model.flows
+            if model.done_statuses(flow, spec.name) or model.goal_facts(flow, spec.name)
+        )
         errors = "; ".join(
             f"{r.code}"
             + (f" in {', '.join(sorted(r.statuses))}" if r.statuses else "")
             + (f" with {', '.join(sorted(r.facts))}" if r.facts else "")
+            + (f" ({', '.join(sorted(r.flows))} flow)" if r.flows else "")
             + ("" if r.statuses or r.facts else " otherwise")
+            + (f", then {r.follow_up}" if r.follow_up else "")
             + (f" ({r.confidence})" if r.confidence != Confidence.DOCUMENTED else "")
             for r in spec.errors
         )
@@ -199,7 +213,8 @@ def reference_page(model: FlowModel, files: dict[str, list[str]]) -> str:
                 spec.name,
                 f"`{spec.endpoint}`" if spec.endpoint else None,
                 ", ".join(guards),
-                goal,
+                before,
+                done,
                 errors,
                 _sources(model, spec.sources),
             )

@@ -44,9 +44,32 @@ def actions(model: FlowModel | None = None) -> st.SearchStrategy[str]:
     return st.sampled_from(list(_model(model).actions))
 
 
-def facts(model: FlowModel | None = None) -> st.SearchStrategy[dict[str, bool]]:
-    """Facts the status does not carry, as ``decide(..., facts=...)`` takes them."""
-    return st.dictionaries(st.sampled_from(sorted(_model(model).facts)), st.booleans())
+def facts(
+    model: FlowModel | None = None, *, status: str | None = None, flow: str = "seller"
+) -> st.SearchStrategy[dict[str, bool]]:
+    """Consistent facts, as ``decide(..., facts=...)`` takes them: a fact given true comes with
+    those it implies, and none of those is given false. With `status`, only facts an order in
+    that status of `flow` can carry (``decide`` refuses the others with `ContradictoryFactsError`).
+    """
+    found = _model(model)
+    if status is None:
+        names = sorted(found.facts)
+    else:
+        where = found.fact_places(flow)
+        names = sorted(n for n in found.facts if n not in where or status in where[n])
+
+    @st.composite
+    def draw(data: st.DrawFn) -> dict[str, bool]:
+        true = found.fact_closure(data(st.sets(st.sampled_from(names)) if names else st.just(set())))
+        if status is not None:
+            where = found.fact_places(flow)
+            true = frozenset(n for n in true if n not in where or status in where[n])
+            true = frozenset(n for n in true if found.fact_closure([n]) <= true)
+        others = [n for n in sorted(found.facts) if n not in true]
+        false = data(st.sets(st.sampled_from(others))) if others else set()
+        return {**dict.fromkeys(sorted(false), False), **dict.fromkeys(sorted(true), True)}
+
+    return draw()
 
 
 @dataclass(frozen=True, slots=True)

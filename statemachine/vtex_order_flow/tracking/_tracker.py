@@ -234,6 +234,15 @@ class Tracker:
                 updated = replace(
                     current, state=DeferredState.PENDING, reason=f"{advice.code}: {advice.meaning}"
                 )
+            elif follow_up is FollowUp.DECIDE_AGAIN:
+                # "Not in this status": the order is not where we thought. Wait for its next status
+                # (pending), unless the model already says it can never succeed from the known one.
+                known = self.store.load_record(order_id)
+                decided = self._decided(current, known[0]) if known is not None else current
+                state = DeferredState.DROPPED if decided.state is DeferredState.DROPPED else DeferredState.PENDING
+                updated = replace(
+                    decided, state=state, reason=f"{advice.code}: {advice.meaning}; {decided.reason}"
+                )
             else:
                 updated = replace(
                     current, state=DeferredState.DROPPED, reason=f"{advice.code}: {advice.meaning}"
