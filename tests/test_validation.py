@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import Mutator
 
+from conftest import Mutator
 from vtex_order_flow import Defect, InvalidModelError, Rule, Verdict, model_from_mapping
 
 
@@ -148,7 +148,9 @@ def test_unknown_action(minimal: dict[str, Any], where: str, change: Mutator) ->
 def _with_ship(minimal: dict[str, Any], **ship: Any) -> dict[str, Any]:
     """The minimal model plus a second action, ship, accepted only once the order is approved."""
     minimal["actions"]["ship"] = {"cause": "seller", **ship}
-    minimal["transitions"].append({"from": "approved", "to": "approved", "trigger": "ship", "flows": ["seller"]})
+    minimal["transitions"].append(
+        {"from": "approved", "to": "approved", "trigger": "ship", "flows": ["seller"]}
+    )
     return minimal
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-
 from typing import TYPE_CHECKING
 
 from ._schema import ModelFile, StatusSpec, TransitionSpec
@@ -139,6 +138,7 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
         for name, trigger in table.items():
             yield from cited(f"{kind} {name!r}", trigger.sources)
             yield from cause(f"{kind} {name!r}", trigger.cause)
+
     def known_actions(entry: str, names: Iterable[str]) -> Iterator[Defect]:
         for name in names:
             if name not in spec.actions:
@@ -326,7 +326,9 @@ def check_decisions(model: FlowModel) -> list[Defect]:
                     )
                     entry = f"action {action!r} in status {status.id!r} (flow {flow!r})"
                     if decision.follow_up is not None:
-                        allowed = REJECT_FOLLOW_UPS if decision.verdict is Verdict.REJECT else DEFER_FOLLOW_UPS
+                        allowed = (
+                            REJECT_FOLLOW_UPS if decision.verdict is Verdict.REJECT else DEFER_FOLLOW_UPS
+                        )
                         key = (flow, status.id, action, "follow-up")
                         if str(decision.follow_up) not in allowed and key not in seen:
                             seen.add(key)
@@ -364,7 +366,9 @@ def _detour(model: FlowModel, status: str, action: str, flow: str, facts: frozen
     from ._decide import _shortest_path
 
     everything = frozenset(model.actions) - {action}
-    found = _shortest_path(model._outs[flow], status, action, facts, everything, model.fact_closure)
+    found = _shortest_path(
+        model._outs[flow], status, action, facts, allowed=everything, close=model.fact_closure
+    )
     if found is None:
         return []
     allowed = model.allowed_before(action, status)

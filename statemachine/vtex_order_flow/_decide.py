@@ -253,7 +253,7 @@ def compute_decision(
     answer = f" (VTEX would answer {code})" if code else ""
     base = [state.confidence] + ([error.confidence] if error is not None else [])
     allowed = model.allowed_before(action, status)
-    found = _shortest_path(outs, status, action, facts, allowed, model.fact_closure)
+    found = _shortest_path(outs, status, action, facts, allowed=allowed, close=model.fact_closure)
     if found is None:
         done = reached or follow_up is FollowUp.DONE
         given = f" with {', '.join(sorted(facts))}" if facts else ""
@@ -321,6 +321,7 @@ def _shortest_path(
     status: str,
     action: str,
     facts: frozenset[str],
+    *,
     allowed: frozenset[str],
     close: Callable[[Iterable[str]], frozenset[str]],
 ) -> tuple[list[Transition], Transition] | None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _graph
-
 from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import UnknownActionError, UnknownFlowError, UnknownStatusError
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from transitions import Machine
@@ -349,8 +350,8 @@ class FlowModel:
 
     # -- derived facts of the graph (cached) -------------------------------------------------------
 
-    def _cached(self, key: tuple[str, ...], compute: Any) -> Any:
-        found = self._derived.get(key)
+    def _cached(self, key: tuple[str, ...], compute: Callable[[], _T]) -> _T:
+        found: _T | None = self._derived.get(key)
         if found is None:
             found = self._derived[key] = compute()
         return found

@@ -46,8 +46,9 @@ CONFIDENCES: tuple[str, ...] = tuple(level.value for level in Confidence)
 
 #: Follow-ups consistent with each verdict: a rejected update is never retried or deferred, and a
 #: deferred one is never given up or done.
-DEFER_FOLLOW_UPS = frozenset({"wait-for-notification", "retry-with-backoff", "defer-until-status-changes",
-                              "decide-again"})
+DEFER_FOLLOW_UPS = frozenset(
+    {"wait-for-notification", "retry-with-backoff", "defer-until-status-changes", "decide-again"}
+)
 REJECT_FOLLOW_UPS = frozenset({"done", "give-up", "needs-person", "decide-again"})
 
 

@@ -180,7 +180,8 @@ def reference_page(model: FlowModel, files: dict[str, list[str]]) -> str:
         "",
         "## Connector actions",
         "",
-        "| action | endpoint | guards | prerequisites | already done in (derived) | VTEX's answer when not accepted | sources |",
+        "| action | endpoint | guards | prerequisites | already done in (derived) "
+        "| VTEX's answer when not accepted | sources |",
         "|---|---|---|---|---|---|---|",
     ]
     for spec in model.actions.values():

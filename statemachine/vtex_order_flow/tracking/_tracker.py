@@ -239,7 +239,9 @@ class Tracker:
                 # (pending), unless the model already says it can never succeed from the known one.
                 known = self.store.load_record(order_id)
                 decided = self._decided(current, known[0]) if known is not None else current
-                state = DeferredState.DROPPED if decided.state is DeferredState.DROPPED else DeferredState.PENDING
+                state = (
+                    DeferredState.DROPPED if decided.state is DeferredState.DROPPED else DeferredState.PENDING
+                )
                 updated = replace(
                     decided, state=state, reason=f"{advice.code}: {advice.meaning}; {decided.reason}"
                 )
