@@ -8,7 +8,7 @@ from json.encoder import encode_basestring_ascii
 from typing import IO, Any
 
 from ._model import FlowModel
-from .errors import UnknownNameError
+from .errors import ContradictoryFactsError, UnknownNameError
 
 __all__ = ["BATCH_FIELDS", "decide_lines"]
 
@@ -85,7 +85,7 @@ def _decision_body(model: FlowModel, record: dict[str, Any]) -> str:
         decision = model.decide(record["status"], record["action"], record.get("flow", "seller"), facts)
     except UnknownNameError as error:
         raise _BadLineError(
-            f"unknown-{error.kind}",
+            "contradictory-facts" if isinstance(error, ContradictoryFactsError) else f"unknown-{error.kind}",
             str(error),
             {"value": error.value, "suggestions": list(error.suggestions)},
         ) from None

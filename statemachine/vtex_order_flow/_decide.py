@@ -153,8 +153,9 @@ def fact_names(model: FlowModel, facts: Facts) -> frozenset[str]:
         for name, value in facts.items():
             if value is False and name in held:
                 by = sorted(n for n in names if name in model.fact_closure([n]))
+                free = [n for n in model.facts if n not in held or n in names]
                 raise ContradictoryFactsError(
-                    name, sorted(held), detail=f"given false, but {', '.join(by)} implies it"
+                    name, free, detail=f"is given false, but {', '.join(by)} implies it"
                 )
     return held
 
@@ -162,15 +163,17 @@ def fact_names(model: FlowModel, facts: Facts) -> frozenset[str]:
 def check_facts_in(model: FlowModel, status: str, flow: str, facts: frozenset[str]) -> None:
     """Refuse facts an order in `status` of `flow` cannot carry (`ContradictoryFactsError`)."""
     places = model.fact_places(flow)
-    for name in sorted(facts):
+    # Name a fact the caller gave before one it merely implies.
+    implied = {i for name in facts for i in model.fact_closure([name]) if i != name}
+    for name in sorted(facts, key=lambda n: (n in implied, n)):
         where = places.get(name)
         if where is not None and status not in where:
             possible = [n for n in model.facts if n not in places or status in places[n]]
             raise ContradictoryFactsError(
                 name,
                 possible,
-                detail=f"an order in {status} ({flow} flow) cannot carry it; it holds only in "
-                + ", ".join(sorted(where)),
+                detail=f"cannot hold for an order in {status} ({flow} flow): it holds only in "
+                + (", ".join(sorted(where)) or "no status of that flow"),
             )
 
 

@@ -375,13 +375,14 @@ class FlowModel:
         )
 
     def goal_facts(self, flow: str, action: str) -> frozenset[str]:
-        """The facts `action` (or an event `same_as` it) sets in `flow`: once they hold, it is done."""
+        """What `action` records on an order it does not move (a return invoice): the facts its
+        self-loops (or those of an event `same_as` it) set in `flow`. Once they hold, it is done."""
         return self._cached(
             ("goal-facts", flow, action),
-            lambda: self.fact_closure(
+            lambda: frozenset(
                 fact
                 for t in self.transitions_in(flow)
-                if self.achieves(t.trigger) == action
+                if t.is_self_loop and self.achieves(t.trigger) == action
                 for fact in t.sets
             ),
         )

@@ -99,6 +99,15 @@ class ContradictoryFactsError(UnknownFactError):
     there, `detail` why.
     """
 
+    def _message(self) -> str:
+        valid = ", ".join(self.valid) or "none"
+        label = (
+            "Facts that may be false with these"
+            if self.value in (self.detail or "")
+            else "Facts it may carry"
+        )
+        return f"contradictory facts: fact {self.value!r} {self.detail}. {label}: {valid}."
+
 
 class GraphvizNotFoundError(VtexOrderFlowError, FileNotFoundError):
     """SVG output needs Graphviz's `dot`, which is not on the PATH."""
