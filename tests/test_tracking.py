@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vtex_order_flow import (
+    Advice,
     ContradictoryFactsError,
     FollowUp,
     Verdict,
@@ -301,6 +302,43 @@ def test_results_route_the_update(make_store: Callable[[], Store]) -> None:
     assert tracker.result("A", "approve", eoi009).state is DeferredState.DROPPED
     with pytest.raises(KeyError):
         tracker.result("nope", "approve", eoi009)
+
+
+def _orders_api(code: str) -> Advice:
+    """An Orders API answer (no Channel Order envelope), as a connector would build its Advice."""
+    known = VTEX.codes[code]
+    return Advice(
+        code=code,
+        follow_up=known.follow_up,
+        next_step="",
+        meaning=known.meaning,
+        known=True,
+        consistent=True,
+        operation="",
+        success=False,
+        marketplace_order_id=None,
+        order_id=None,
+        operation_id=None,
+        errors=(),
+        confidence=known.confidence,
+    )
+
+
+def test_decide_again_waits_or_drops_as_the_known_status_says(make_store: Callable[[], Store]) -> None:
+    # OMS003 means "not in this status": where the model still expects start-handling to go
+    # through, the update waits for the next status; past it, it is dropped.
+    tracker = Tracker(store=make_store())
+    assert VTEX.codes["OMS003"].follow_up is FollowUp.DECIDE_AGAIN
+    tracker.apply(ev("A", "ready-for-handling", 0))
+    assert tracker.defer("A", "start-handling").state is DeferredState.READY
+    tracker.mark_sent("A", "start-handling")
+    waiting = tracker.result("A", "start-handling", _orders_api("OMS003"))
+    assert waiting.state is DeferredState.PENDING
+    assert waiting.reason.startswith("OMS003: ")
+    tracker.apply(ev("B", "waiting-ffmt-authorization", 0))
+    tracker.defer("B", "start-handling")
+    tracker.apply(ev("B", "handling", SECOND))  # the order moved past it meanwhile
+    assert tracker.result("B", "start-handling", _orders_api("OMS003")).state is DeferredState.DROPPED
 
 
 # -- properties ----------------------------------------------------------------------------------

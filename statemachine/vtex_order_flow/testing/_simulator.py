@@ -133,7 +133,7 @@ class SimulatedVTEX:
     def _error(self, order: SimulatedOrder | None, action: str) -> str:
         status = order.status if order is not None else self.model.flow(self.flow).initial
         facts = frozenset(order.facts) if order is not None else frozenset()
-        rule = self.model.action(action).error_for(status, facts)
+        rule = self.model.action(action).error_for(status, self.model.fact_closure(facts), self.flow)
         return rule.code if rule is not None else "HTTP400"
 
     # -- the connector's calls -----------------------------------------------------------------
