@@ -7,12 +7,13 @@ so that deciding never loads pydantic.
 from typing import TYPE_CHECKING, Any
 
 from ._decide import Decision, Facts, Step, Verdict
+from ._flowmodel import FlowModel
 from ._loader import bundled_model, decide, load_model, model_from_mapping
 from ._model import (
     ErrorRule,
     Fact,
     Flow,
-    FlowModel,
+    ModelData,
     Prerequisite,
     ResultCode,
     Source,
@@ -53,6 +54,7 @@ __all__ = [
     "FlowModel",
     "FollowUp",
     "InvalidModelError",
+    "ModelData",
     "ModelFileError",
     "Prerequisite",
     "ResultCode",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii
 from typing import IO, Any
 
-from ._model import FlowModel
+from ._flowmodel import FlowModel
 from .errors import ContradictoryFactsError, UnknownNameError
 
 __all__ = ["BATCH_FIELDS", "decide_lines"]
@@ -82,7 +82,7 @@ def _decision_body(model: FlowModel, record: dict[str, Any]) -> str:
     if facts is not None and type(facts) is not dict:
         raise _BadLineError("bad-field", f"field 'facts' must be an object of true/false, not {facts!r}")
     try:
-        decision = model.decide(record["status"], record["action"], record.get("flow", "seller"), facts)
+        decision = model.decide(record["status"], record["action"], record.get("flow"), facts)
     except UnknownNameError as error:
         raise _BadLineError(
             "contradictory-facts" if isinstance(error, ContradictoryFactsError) else f"unknown-{error.kind}",
@@ -109,7 +109,7 @@ def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
     lines were bad. Decisions and error bodies are cached by record, so a large file costs
     little more than parsing it.
     """
-    cache: dict[tuple[str, str, str, frozenset[tuple[str, bool]] | None], str] = {}
+    cache: dict[tuple[str, str, str | None, frozenset[tuple[str, bool]] | None], str] = {}
     bad = 0
     buffer: list[str] = []
     for number, raw in enumerate(lines, 1):
@@ -125,12 +125,12 @@ def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
             if type(record) is dict and record.keys() <= _FIELDS:
                 status = record.get("status")
                 action = record.get("action")
-                flow = record.get("flow", "seller")
+                flow = record.get("flow")
                 facts = record.get("facts")
                 if (
                     type(status) is str
                     and type(action) is str
-                    and type(flow) is str
+                    and (flow is None or type(flow) is str)
                     and (
                         facts is None
                         or (type(facts) is dict and all(type(v) is bool for v in facts.values()))

@@ -11,7 +11,7 @@ from ._vocabulary import CAUSES, DEFER_FOLLOW_UPS, REJECT_FOLLOW_UPS
 from .errors import Defect, Rule, closest
 
 if TYPE_CHECKING:
-    from ._model import FlowModel
+    from ._model import ModelData
 
 __all__ = ["check_decisions", "check_model"]
 
@@ -123,6 +123,8 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
                     f"fact {name!r} is not declared under [facts]{_hint(name, facts)}",
                 )
 
+    if spec.default_flow is not None:
+        yield from in_flows("default_flow", [spec.default_flow])
     for name, flow in spec.flows.items():
         entry = f"flow {name!r}"
         yield from cited(entry, flow.sources)
@@ -293,7 +295,7 @@ def _reachable(start: str, exits: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def check_decisions(model: FlowModel) -> list[Defect]:
+def check_decisions(model: ModelData) -> list[Defect]:
     """Rules on the verdicts a (graph-valid) model derives, for every flow, status and action.
 
     `needs-non-prerequisite`: where an action is refused only because the way to a status that
@@ -309,7 +311,7 @@ def check_decisions(model: FlowModel) -> list[Defect]:
     defects: list[Defect] = []
     seen: set[tuple[str, str, str, str]] = set()
     for flow in model.flows:
-        outs = model._outs[flow]
+        outs = model.outs(flow)
         places = model.fact_places(flow)
         for status in model.statuses_in(flow):
             carried = sorted(fact for fact, where in places.items() if status.id in where)
@@ -361,13 +363,13 @@ def check_decisions(model: FlowModel) -> list[Defect]:
     return defects
 
 
-def _detour(model: FlowModel, status: str, action: str, flow: str, facts: frozenset[str]) -> list[str]:
+def _detour(model: ModelData, status: str, action: str, flow: str, facts: frozenset[str]) -> list[str]:
     """The connector actions, not prerequisites, on the way to a status that accepts `action`."""
     from ._decide import _shortest_path
 
     everything = frozenset(model.actions) - {action}
     found = _shortest_path(
-        model._outs[flow], status, action, facts, allowed=everything, close=model.fact_closure
+        model.outs(flow), status, action, facts, allowed=everything, close=model.fact_closure
     )
     if found is None:
         return []

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import heapq
 import sys
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -14,11 +15,11 @@ from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import ContradictoryFactsError, UnknownFactError, UnknownStatusError
 
 if TYPE_CHECKING:
-    from ._model import FlowModel, Transition, Trigger
+    from ._model import ModelData, Transition, Trigger
 
 __all__ = ["Decision", "Facts", "Step", "Verdict", "compute_decision", "fact_names"]
 
-Facts = Mapping[str, bool] | Collection[str] | None
+Facts = Mapping[str, bool] | Iterable[str] | None
 """Facts the status alone does not carry: a mapping of name to bool, or the names that hold."""
 
 NO_FACTS: frozenset[str] = frozenset()
@@ -127,40 +128,65 @@ class Decision:
         }
 
 
-def fact_names(model: FlowModel, facts: Facts) -> frozenset[str]:
+def fact_names(model: ModelData, facts: Facts) -> frozenset[str]:
     """The facts that hold, with every fact they imply, each checked against the model's facts.
 
-    A fact given false while a true one implies it raises `ContradictoryFactsError`.
+    `facts` is a mapping of name to true/false, or a collection (any iterable, read once) of
+    the names that hold. Anything else, a value other than true or false, or a name the model
+    does not declare raises `UnknownFactError`; a fact given false while a true one implies it
+    raises `ContradictoryFactsError`.
     """
-    if not facts:
+    if facts is None:
         return NO_FACTS
-    names: Iterable[str]
+    given: dict[str, bool]
     if isinstance(facts, Mapping):
+        given = {}
         for name, value in facts.items():
+            if not isinstance(name, str):
+                raise UnknownFactError(repr(name), model.facts, detail="fact names must be strings")
             if not isinstance(value, bool):
                 raise UnknownFactError(
                     f"{name}={value!r}", model.facts, detail="fact values must be true or false"
                 )
-        names = [name for name, value in facts.items() if value]
-        checked: Iterable[str] = facts.keys()
+            given[name] = value
+    elif isinstance(facts, str | bytes | bytearray) or not isinstance(facts, Iterable):
+        raise UnknownFactError(
+            _short(facts),
+            model.facts,
+            detail="facts must be a mapping of name to true/false or a collection of names, "
+            f"not {type(facts).__name__}",
+        )
     else:
-        names = checked = list(facts)
-    for name in checked:
+        given = {}
+        for name in facts:
+            if not isinstance(name, str):
+                raise UnknownFactError(
+                    _short(name), model.facts, detail="a collection of facts holds names (strings)"
+                )
+            given[name] = True
+    if not given:
+        return NO_FACTS
+    for name in given:
         if name not in model.facts:
             raise UnknownFactError(name, model.facts)
+    names = [name for name, value in given.items() if value]
     held = model.fact_closure(names)
-    if isinstance(facts, Mapping):
-        for name, value in facts.items():
-            if value is False and name in held:
-                by = sorted(n for n in names if name in model.fact_closure([n]))
-                free = [n for n in model.facts if n not in held or n in names]
-                raise ContradictoryFactsError(
-                    name, free, detail=f"is given false, but {', '.join(by)} implies it"
-                )
+    for name, value in given.items():
+        if value is False and name in held:
+            by = sorted(n for n in names if name in model.fact_closure([n]))
+            free = [n for n in model.facts if n not in held or n in names]
+            raise ContradictoryFactsError(
+                name, free, detail=f"is given false, but {', '.join(by)} implies it"
+            )
     return held
 
 
-def check_facts_in(model: FlowModel, status: str, flow: str, facts: frozenset[str]) -> None:
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_facts_in(model: ModelData, status: str, flow: str, facts: frozenset[str]) -> None:
     """Refuse facts an order in `status` of `flow` cannot carry (`ContradictoryFactsError`)."""
     places = model.fact_places(flow)
     # Name a fact the caller gave before one it merely implies.
@@ -202,7 +228,7 @@ def _accepting(
 
 
 def compute_decision(
-    model: FlowModel,
+    model: ModelData,
     *,
     status: str,
     action: str,
@@ -210,7 +236,7 @@ def compute_decision(
     facts: frozenset[str],
     outs: Mapping[str, tuple[Transition, ...]],
 ) -> Decision:
-    """Derive one decision from the graph (the slow path; `FlowModel.decide` caches it).
+    """Derive one decision from the graph (`compile` calls it once per question and keeps it).
 
     `status`, `action` and `flow` must already be canonical, `facts` closed under implication;
     `outs` is the flow's enabled transitions by source status, in model order.
@@ -226,16 +252,13 @@ def compute_decision(
     spec: Trigger = model.action(action)
     goal_facts = model.goal_facts(flow, action)
     reached = status in model.done_statuses(flow, action) or bool(goal_facts and goal_facts <= facts)
+    about = partial(Decision, status=status, action=action, flow=flow, facts=facts)
     accepting = _accepting(outs, status, action, facts)
     if accepting is not None:
         where = "stays in it" if accepting.is_self_loop else f"moves to {accepting.dest}"
-        reason = f"VTEX accepts {action} in {status}: the order {where}"
-        return Decision(
+        return about(
             verdict=Verdict.SEND,
-            status=status,
-            action=action,
-            flow=flow,
-            reason=reason + ".",
+            reason=f"VTEX accepts {action} in {status}: the order {where}.",
             path=(),
             next_actor="connector",
             remedy=(),
@@ -243,7 +266,6 @@ def compute_decision(
             already_done=False,
             retry_after=None,
             confidence=_weakest((state.confidence, accepting.confidence)),
-            facts=facts,
             moves_to=accepting.dest,
             accepted_in=status,
         )
@@ -268,11 +290,8 @@ def compute_decision(
                 "reachable through its prerequisites"
                 + (f" ({', '.join(sorted(allowed))})" if allowed else " (it has none here)")
             )
-        return Decision(
+        return about(
             verdict=Verdict.REJECT,
-            status=status,
-            action=action,
-            flow=flow,
             reason=reason + answer + ".",
             path=(),
             next_actor=None,
@@ -281,34 +300,27 @@ def compute_decision(
             already_done=done,
             retry_after=None,
             confidence=_weakest(base),
-            facts=facts,
             moves_to=None,
             accepted_in=None,
             follow_up=follow_up,
         )
     path, accept = found
     steps = tuple(_step(t) for t in path)
-    remedy = tuple(step.trigger for step in steps if step.by_action)
     timers = [step.after for step in steps if step.cause is Cause.TIMER and step.after is not None]
-    target = accept.source
     how = ", then ".join(f"{step.trigger} ({step.actor})" for step in steps)
-    reason = f"{action} is not accepted in {status} now{answer}; it will be accepted in {target} after {how}"
-    return Decision(
+    return about(
         verdict=Verdict.DEFER,
-        status=status,
-        action=action,
-        flow=flow,
-        reason=reason + ".",
+        reason=f"{action} is not accepted in {status} now{answer}; it will be accepted in "
+        f"{accept.source} after {how}.",
         path=steps,
         next_actor=steps[0].actor,
-        remedy=remedy,
+        remedy=tuple(step.trigger for step in steps if step.by_action),
         expected_error=code,
         already_done=False,
         retry_after=sum(timers) if timers else None,
         confidence=_weakest([*base, *(t.confidence for t in path), accept.confidence]),
-        facts=facts,
         moves_to=None,
-        accepted_in=target,
+        accepted_in=accept.source,
         follow_up=follow_up,
     )
 

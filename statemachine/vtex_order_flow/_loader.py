@@ -10,11 +10,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._flowmodel import FlowModel
 from ._model import (
     ErrorRule,
     Fact,
     Flow,
-    FlowModel,
     Prerequisite,
     ResultCode,
     Source,
@@ -23,7 +23,7 @@ from ._model import (
     Trigger,
 )
 from ._vocabulary import Cause, Confidence, FollowUp
-from .errors import Defect, InvalidModelError, ModelFileError, Rule, UnknownNameError
+from .errors import Defect, InvalidModelError, ModelFileError, Rule, UnknownNameError, validation_problems
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -69,7 +69,7 @@ def validated_bundled_model(name: str = "vtex") -> FlowModel:
     return _finish(resolve_spec(_read_bundled(name), f"bundled:{name}", None), f"bundled:{name}")
 
 
-def decide(status: str, action: str, flow: str = "seller", facts: Facts = None) -> Decision:
+def decide(status: str, action: str, flow: str | None = None, facts: Facts = None) -> Decision:
     """`FlowModel.decide` on the bundled VTEX model."""
     return _bundled("vtex").decide(status, action, flow, facts)
 
@@ -123,13 +123,10 @@ def _schema(data: Mapping[str, Any], origin: str) -> ModelFile:
 
 
 def _schema_defects(error: ValidationError) -> list[Defect]:
-    defects = []
-    for item in error.errors(include_url=False):
-        loc = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
-        entry = loc.lstrip(".") or "(file)"
-        got = f" (got {item['input']!r})" if item["type"] != "missing" else ""
-        defects.append(Defect(Rule.SCHEMA, entry, f"{item['msg']}{got}"))
-    return defects
+    return [
+        Defect(Rule.SCHEMA, path or "(file)", message)
+        for path, message in validation_problems(error, with_input=True)
+    ]
 
 
 def resolve_spec(
@@ -227,6 +224,7 @@ def _merge(base: ModelFile, ext: ModelFile, origin: str) -> ModelFile:
         raise InvalidModelError(origin, defects)
     return ModelFile(
         name=ext.name,
+        default_flow=ext.default_flow or base.default_flow,
         title=ext.title or base.title,
         description=ext.description or base.description,
         sources={**base.sources, **ext.sources},
@@ -428,4 +426,5 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             Source(i, src["title"], text(src, "url"), text(src, "note"))
             for i, src in data.get("sources", {}).items()
         ],
+        default_flow=data.get("default_flow"),
     )

@@ -10,7 +10,7 @@ from transitions import Machine, MachineError
 if TYPE_CHECKING:
     from transitions.core import EventData
 
-    from ._model import FlowModel
+    from ._model import ModelData
 
 __all__ = ["FactCondition", "OrderToken", "build_machine", "fire", "may_fire"]
 
@@ -40,7 +40,7 @@ class OrderToken:
         self.state = state
 
 
-def build_machine(model: FlowModel, flow: str) -> Machine:
+def build_machine(model: ModelData, flow: str) -> Machine:
     """A `transitions.Machine` for one flow of the model, with no model objects attached.
 
     States are the flow's statuses, triggers the model's actions and events, guards the

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from . import _graph
 from ._vocabulary import Cause, Confidence, FollowUp
@@ -13,16 +13,12 @@ from .errors import UnknownActionError, UnknownFlowError, UnknownStatusError
 
 _T = TypeVar("_T")
 
-if TYPE_CHECKING:
-    from transitions import Machine
-
-    from ._decide import Decision, Facts
 
 __all__ = [
     "ErrorRule",
     "Fact",
     "Flow",
-    "FlowModel",
+    "ModelData",
     "Prerequisite",
     "ResultCode",
     "Source",
@@ -212,11 +208,13 @@ class Transition:
 
 
 @dataclass(frozen=True, slots=True)
-class FlowModel:
-    """A validated VTEX order-flow model. Build it with `load_model` or `bundled_model`.
+class ModelData:
+    """A validated model as pure, immutable data, with lookups and graph queries.
 
-    Every lookup by name raises a typed `UnknownNameError` (with the closest valid names) for
-    a name the model does not know; a status may be named by one of its aliases.
+    Nothing here decides: `compile` (in `_table`) turns a flow of it into a decision table, and
+    `FlowModel` (the public model) adds `decide` on top. Every lookup by name raises a typed
+    `UnknownNameError` (with the closest valid names) for a name the model does not know; a
+    status may be named by one of its aliases.
     """
 
     name: str
@@ -231,11 +229,11 @@ class FlowModel:
     facts: Mapping[str, Fact]
     codes: Mapping[str, ResultCode]
     sources: Mapping[str, Source]
+    default_flow: str
+    """The flow a call that names none is about (the bundled model's: seller)."""
     _aliases: Mapping[str, str] = field(repr=False, compare=False)
     _by_flow: Mapping[str, tuple[Transition, ...]] = field(repr=False, compare=False)
     _outs: Mapping[str, Mapping[str, tuple[Transition, ...]]] = field(repr=False, compare=False)
-    _machines: dict[str, Machine] = field(default_factory=dict, repr=False, compare=False)
-    _decisions: dict[tuple[object, ...], Decision] = field(default_factory=dict, repr=False, compare=False)
     _derived: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -253,8 +251,12 @@ class FlowModel:
         facts: list[Fact],
         codes: list[ResultCode],
         sources: list[Source],
-    ) -> FlowModel:
-        """Assemble a model from entries that already passed the checks."""
+        default_flow: str | None = None,
+    ) -> Self:
+        """Assemble a model from entries that already passed the checks.
+
+        `default_flow` defaults to the first flow.
+        """
         aliases = {alias: status.id for status in statuses for alias in status.aliases}
         by_flow = {
             flow.name: tuple(t for t in transitions if t.enabled and flow.name in t.flows) for flow in flows
@@ -278,6 +280,7 @@ class FlowModel:
             facts=MappingProxyType({f.name: f for f in facts}),
             codes=MappingProxyType({c.code: c for c in codes}),
             sources=MappingProxyType({s.id: s for s in sources}),
+            default_flow=default_flow or (flows[0].name if flows else ""),
             _aliases=MappingProxyType(aliases),
             _by_flow=MappingProxyType(by_flow),
             _outs=MappingProxyType({name: MappingProxyType(o) for name, o in outs.items()}),
@@ -294,6 +297,10 @@ class FlowModel:
                 raise UnknownStatusError(status_id, [*self.statuses, *self._aliases])
             found = self.statuses[canonical]
         return found
+
+    def flow_name(self, name: str | None) -> str:
+        """The flow a caller means: `name`, checked, or the model's default flow when None."""
+        return self.default_flow if name is None else self.flow(name).name
 
     def flow(self, name: str) -> Flow:
         """The flow with this name."""
@@ -327,6 +334,11 @@ class FlowModel:
         """The enabled transitions of a flow, in model order."""
         self.flow(flow)
         return self._by_flow[flow]
+
+    def outs(self, flow: str) -> Mapping[str, tuple[Transition, ...]]:
+        """The enabled transitions of a flow by source status, in model order."""
+        self.flow(flow)
+        return self._outs[flow]
 
     def ways_out(self, status: str, flow: str) -> tuple[Transition, ...]:
         """Enabled transitions of `flow` that leave `status` (self-loops included)."""
@@ -443,72 +455,3 @@ class FlowModel:
                 _graph.fact_places(self.flow(flow).initial, self.transitions_in(flow), self.fact_closure)
             ),
         )
-
-    # -- decisions ---------------------------------------------------------------------------------
-
-    def decide(self, status: str, action: str, flow: str = "seller", facts: Facts = None) -> Decision:
-        """May `action` go to VTEX now for an order in `status`? SEND, DEFER or REJECT, and why.
-
-        `facts` are what the status alone does not carry (``{"partial-invoice": True}``, or the
-        names that hold). The first call for a combination derives the decision from the graph;
-        later calls are one dictionary lookup and return the same immutable `Decision`.
-        Unknown names raise `UnknownStatusError`, `UnknownActionError`, `UnknownFlowError` or
-        `UnknownFactError`, with the closest valid names.
-        """
-        if facts:
-            # A mapping keys by its (name, value) pairs, a collection by its names: the two never
-            # collide, and equal inputs share one cached decision. Only true/false values are
-            # keyed (1 == True would share a key): anything else goes to the slow path, which
-            # names it in an error.
-            if type(facts) is dict or isinstance(facts, Mapping):
-                for value in facts.values():
-                    if value is not True and value is not False:
-                        return self._derive(status, action, flow, facts)
-                items: Iterable[object] = facts.items()
-            else:
-                items = facts
-            try:
-                key: tuple[object, ...] = (status, action, flow, frozenset(items))
-            except TypeError:  # unhashable names: the slow path names the bad one
-                return self._derive(status, action, flow, facts)
-        else:
-            key = (status, action, flow)
-        found = self._decisions.get(key)
-        if found is None:
-            found = self._decisions[key] = self._derive(status, action, flow, facts)
-        return found
-
-    def _derive(self, status: str, action: str, flow: str, facts: Facts) -> Decision:
-        from ._decide import compute_decision, fact_names
-
-        status_id = self.status(status).id
-        action_id = self.action(action).name
-        flow_id = self.flow(flow).name
-        names = fact_names(self, facts)
-        key = (status_id, action_id, flow_id, names)
-        found = self._decisions.get(key)
-        if found is None:
-            found = self._decisions[key] = compute_decision(
-                self, status=status_id, action=action_id, flow=flow_id, facts=names, outs=self._outs[flow_id]
-            )
-        return found
-
-    def decisions(self, flow: str = "seller", facts: Facts = None) -> dict[tuple[str, str], Decision]:
-        """Every (status, action) decision of a flow for these facts, in model order."""
-        return {
-            (status.id, action): self.decide(status.id, action, flow, facts)
-            for status in self.statuses_in(flow)
-            for action in self.actions
-        }
-
-    # -- the executable model ------------------------------------------------------------------
-
-    def machine(self, flow: str) -> Machine:
-        """The shared `transitions.Machine` of a flow, built once (see `vtex_order_flow.build_machine`)."""
-        self.flow(flow)
-        machine = self._machines.get(flow)
-        if machine is None:
-            from ._machine import build_machine
-
-            machine = self._machines[flow] = build_machine(self, flow)
-        return machine

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ._vocabulary import Confidence, FollowUp
 
 if TYPE_CHECKING:
-    from ._model import FlowModel
+    from ._flowmodel import FlowModel
     from .payloads import ChannelOrderResult
 
 __all__ = ["Advice", "interpret_notification"]

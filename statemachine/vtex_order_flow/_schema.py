@@ -272,6 +272,10 @@ class ModelFile(_Spec):
         default=None,
         description="A bundled model's name ('vtex') or a model file's path, relative to this file.",
     )
+    default_flow: str | None = Field(
+        default=None,
+        description="The flow a call that names none is about; the first flow when left out.",
+    )
     sources: dict[str, SourceSpec] = {}
     flows: dict[str, FlowSpec] = {}
     facts: dict[str, FactSpec] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["CAUSES", "CONFIDENCES", "Cause", "Confidence", "FollowUp"]
+__all__ = ["CAUSES", "CONFIDENCES", "Cause", "Confidence", "FollowUp", "duration"]
 
 
 class Cause(enum.StrEnum):
@@ -70,3 +70,17 @@ class FollowUp(enum.StrEnum):
     """It can never succeed as sent."""
     NEEDS_PERSON = "needs-person"
     """Someone has to look: configuration, stock, support."""
+
+
+_UNITS = (("day", "d", 86400), ("hour", "h", 3600), ("minute", "min", 60))
+
+
+def duration(seconds: int, *, short: bool = False) -> str:
+    """A whole number of days, hours or minutes when it is one: ``30 minutes`` (``30 min`` short)."""
+    for unit, abbreviation, size in _UNITS:
+        if seconds % size == 0:
+            count = seconds // size
+            if short:
+                return f"{count} {abbreviation}"
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} s"

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from ._decide import Decision
-from ._model import FlowModel, Status, Transition
+from ._flowmodel import FlowModel
+from ._model import Status, Transition
 from .errors import GraphvizNotFoundError, InvalidModelError, ModelFileError, UnknownNameError
 
 __all__ = ["main"]

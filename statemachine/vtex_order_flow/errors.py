@@ -6,6 +6,7 @@ import difflib
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "ContradictoryFactsError",
@@ -21,11 +22,23 @@ __all__ = [
     "UnknownStatusError",
     "VtexOrderFlowError",
     "closest",
+    "validation_problems",
 ]
 
 
 class VtexOrderFlowError(Exception):
     """Root of every error this library raises on purpose."""
+
+
+def validation_problems(error: Any, *, with_input: bool = False) -> list[tuple[str, str]]:
+    """A pydantic ``ValidationError``'s problems as (path, message), the path spelled
+    ``statuses[3].meaning`` (empty for the whole document); `with_input` adds the bad value."""
+    problems = []
+    for item in error.errors(include_url=False):
+        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
+        got = f" (got {item['input']!r})" if with_input and item["type"] != "missing" else ""
+        problems.append((path.lstrip("."), f"{item['msg']}{got}"))
+    return problems
 
 
 def closest(value: str, valid: Iterable[str], n: int = 3) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from .plantuml import plantuml_text
 from .svg import GraphvizError, GraphvizNotFoundError, svg_from_dot
 
 if TYPE_CHECKING:
-    from .._model import FlowModel
+    from .._flowmodel import FlowModel
 
 __all__ = [
     "FORMATS",
@@ -48,22 +48,22 @@ class Options(TypedDict, total=False):
     """Facts for the verdict map."""
 
 
-def render_mermaid(model: FlowModel, flow: str = "seller", **options: Unpack[Options]) -> str:
+def render_mermaid(model: FlowModel, flow: str | None = None, **options: Unpack[Options]) -> str:
     """Mermaid ``stateDiagram-v2`` of one flow."""
     return mermaid_text(build_view(model, flow, **options))
 
 
-def render_dot(model: FlowModel, flow: str = "seller", **options: Unpack[Options]) -> str:
+def render_dot(model: FlowModel, flow: str | None = None, **options: Unpack[Options]) -> str:
     """Graphviz DOT of one flow."""
     return dot_text(build_view(model, flow, **options))
 
 
-def render_plantuml(model: FlowModel, flow: str = "seller", **options: Unpack[Options]) -> str:
+def render_plantuml(model: FlowModel, flow: str | None = None, **options: Unpack[Options]) -> str:
     """PlantUML state diagram of one flow."""
     return plantuml_text(build_view(model, flow, **options))
 
 
-def render_svg(model: FlowModel, flow: str = "seller", **options: Unpack[Options]) -> str:
+def render_svg(model: FlowModel, flow: str | None = None, **options: Unpack[Options]) -> str:
     """SVG of one flow, drawn by Graphviz's `dot` (raises `GraphvizNotFoundError` without it)."""
     return svg_from_dot(render_dot(model, flow, **options))
 

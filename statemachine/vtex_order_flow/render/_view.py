@@ -6,11 +6,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._vocabulary import duration as spelled_duration
 from ..errors import ContradictoryFactsError, UnknownStatusError
 
 if TYPE_CHECKING:
     from .._decide import Facts
-    from .._model import FlowModel, Transition, Trigger
+    from .._flowmodel import FlowModel
+    from .._model import Transition, Trigger
 
 __all__ = ["EDGE_STYLES", "NODE_STYLES", "Edge", "EdgeStyle", "Node", "View", "build_view", "duration"]
 
@@ -60,10 +62,8 @@ HIGHLIGHT_COLOR = "#d50000"
 
 
 def duration(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+    """A timer's delay as diagrams show it: ``30 min``, ``30 d``."""
+    return spelled_duration(seconds, short=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +142,7 @@ def _style(transition: Transition) -> EdgeStyle:
 
 def build_view(
     model: FlowModel,
-    flow: str,
+    flow: str | None,
     *,
     highlight: str | None = None,
     action: str | None = None,
@@ -150,6 +150,7 @@ def build_view(
 ) -> View:
     """The diagram of one flow; `highlight` makes a status and its ways out stand out, `action`
     colours every status by the verdict of that action from there."""
+    flow = model.flow_name(flow)
     flow_def = model.flow(flow)
     current = None
     if highlight is not None:

@@ -10,11 +10,11 @@ from ._view import build_view
 from .dot import dot_text
 from .mermaid import mermaid_text
 from .plantuml import plantuml_text
-from .reference import MAP_FLOW, reference_page
+from .reference import reference_page
 from .svg import embedded_source_hash, source_hash, svg_from_dot
 
 if TYPE_CHECKING:
-    from .._model import FlowModel
+    from .._flowmodel import FlowModel
 
 __all__ = ["Stale", "check_docs", "planned_files", "write_docs"]
 
@@ -51,11 +51,11 @@ def planned_files(model: FlowModel) -> list[Planned]:
             Planned(f"{flow}.svg", dot, svg_of=True),
         ]
         files[flow] = [f"{flow}.mmd", f"{flow}.dot", f"{flow}.puml", f"{flow}.svg"]
-    if MAP_FLOW in model.flows:
+    if model.default_flow in model.flows:  # the verdict maps: of the flow the connector acts on
         for action in model.actions:
-            view = build_view(model, MAP_FLOW, action=action)
+            view = build_view(model, model.default_flow, action=action)
             dot = dot_text(view)
-            stem = f"{MAP_FLOW}-{action}"
+            stem = f"{model.default_flow}-{action}"
             planned += [
                 Planned(f"{stem}.mmd", mermaid_text(view)),
                 Planned(f"{stem}.dot", dot),

@@ -9,11 +9,9 @@ from ._view import EDGE_STYLES, NODE_STYLES, build_view, duration
 from .mermaid import mermaid_text
 
 if TYPE_CHECKING:
-    from .._model import FlowModel
+    from .._flowmodel import FlowModel
 
-__all__ = ["MAP_FLOW", "reference_page"]
-
-MAP_FLOW = "seller"
+__all__ = ["reference_page"]
 """The flow whose verdict maps the docs draw: the one an external-marketplace connector acts on."""
 
 
@@ -49,7 +47,7 @@ def reference_page(model: FlowModel, files: dict[str, list[str]]) -> str:
     out += ["## Contents", ""]
     out += [f"- [The {flow} flow](#the-{flow}-flow)" for flow in model.flows]
     out += [
-        f"- [Where can the connector act? Verdict maps of the {MAP_FLOW} flow](#verdict-maps)",
+        f"- [Where can the connector act? Verdict maps of the {model.default_flow} flow](#verdict-maps)",
         "- [Verdict matrices](#verdict-matrices)",
         "- [Statuses](#statuses)",
         "- [Transitions](#transitions)",
@@ -93,15 +91,20 @@ def reference_page(model: FlowModel, files: dict[str, list[str]]) -> str:
 
     out += [
         '<a id="verdict-maps"></a>',
-        f"## Where can the connector act? Verdict maps of the {MAP_FLOW} flow",
+        f"## Where can the connector act? Verdict maps of the {model.default_flow} flow",
         "",
         "Each status coloured by the verdict of one action from there, with no facts set:",
         "green send, orange defer, red reject.",
         "",
     ]
     for action in model.actions:
-        stem = f"{MAP_FLOW}-{action}"
-        out += [f"### {action}", "", f"![{action}: verdict map of the {MAP_FLOW} flow]({stem}.svg)", ""]
+        stem = f"{model.default_flow}-{action}"
+        out += [
+            f"### {action}",
+            "",
+            f"![{action}: verdict map of the {model.default_flow} flow]({stem}.svg)",
+            "",
+        ]
         out += [f"Files: [Mermaid]({stem}.mmd) · [DOT]({stem}.dot) · [SVG]({stem}.svg)", ""]
 
     out += [

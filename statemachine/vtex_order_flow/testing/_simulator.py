@@ -12,7 +12,8 @@ from .._vocabulary import Cause
 from ..tracking._events import TICKS_PER_SECOND, format_ticks
 
 if TYPE_CHECKING:
-    from .._model import FlowModel, Transition
+    from .._flowmodel import FlowModel
+    from .._model import Transition
 
 __all__ = ["CallResult", "SimulatedOrder", "SimulatedVTEX"]
 
@@ -67,14 +68,14 @@ class SimulatedVTEX:
         self,
         model: FlowModel | None = None,
         *,
-        flow: str = "seller",
+        flow: str | None = None,
         seed: int | None = 0,
         start: float = START,
     ) -> None:
         from .._loader import bundled_model
 
         self.model = model or bundled_model()
-        self.flow = self.model.flow(flow).name
+        self.flow = self.model.flow_name(flow)
         self.rng = random.Random(seed)  # noqa: S311 (reproducible simulation, nothing secret)
         self.now = start
         self.orders: dict[str, SimulatedOrder] = {}

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from ..tracking._events import TICKS_PER_SECOND, OrderEvent, format_ticks
 
 if TYPE_CHECKING:
-    from .._model import FlowModel, Transition
+    from .._flowmodel import FlowModel
+    from .._model import Transition
 
 __all__ = [
     "Walk",
@@ -34,9 +35,10 @@ def _model(model: FlowModel | None) -> FlowModel:
     return model or bundled_model()
 
 
-def statuses(model: FlowModel | None = None, flow: str = "seller") -> st.SearchStrategy[str]:
-    """A status of `flow`, as VTEX's API spells it."""
-    return st.sampled_from([s.id for s in _model(model).statuses_in(flow)])
+def statuses(model: FlowModel | None = None, flow: str | None = None) -> st.SearchStrategy[str]:
+    """A status of `flow` (the model's default flow when None), as VTEX's API spells it."""
+    found = _model(model)
+    return st.sampled_from([s.id for s in found.statuses_in(found.flow_name(flow))])
 
 
 def actions(model: FlowModel | None = None) -> st.SearchStrategy[str]:
@@ -45,7 +47,7 @@ def actions(model: FlowModel | None = None) -> st.SearchStrategy[str]:
 
 
 def facts(
-    model: FlowModel | None = None, *, status: str | None = None, flow: str = "seller"
+    model: FlowModel | None = None, *, status: str | None = None, flow: str | None = None
 ) -> st.SearchStrategy[dict[str, bool]]:
     """Consistent facts, as ``decide(..., facts=...)`` takes them: a fact given true comes with
     those it implies, and none of those is given false. With `status`, only facts an order in
@@ -55,14 +57,14 @@ def facts(
     if status is None:
         names = sorted(found.facts)
     else:
-        where = found.fact_places(flow)
+        where = found.fact_places(found.flow_name(flow))
         names = sorted(n for n in found.facts if n not in where or status in where[n])
 
     @st.composite
     def draw(data: st.DrawFn) -> dict[str, bool]:
         true = found.fact_closure(data(st.sets(st.sampled_from(names)) if names else st.just(set())))
         if status is not None:
-            where = found.fact_places(flow)
+            where = found.fact_places(found.flow_name(flow))
             true = frozenset(n for n in true if n not in where or status in where[n])
             true = frozenset(n for n in true if found.fact_closure([n]) <= true)
         others = [n for n in sorted(found.facts) if n not in true]
@@ -98,13 +100,14 @@ class Walk:
 def walks(
     draw: st.DrawFn,
     model: FlowModel | None = None,
-    flow: str = "seller",
+    flow: str | None = None,
     max_steps: int = 15,
     connector: bool = True,
 ) -> Walk:
     """A walk through `flow` from its initial status. With ``connector=False`` the connector's
     own actions are left out, except the first (VTEX must have the order)."""
     chosen_model = _model(model)
+    flow = chosen_model.flow_name(flow)
     status = chosen_model.flow(flow).initial
     held: frozenset[str] = frozenset()
     taken: list[Transition] = []
@@ -142,7 +145,7 @@ def deliveries(
 
 
 @st.composite
-def hook_payloads(draw: st.DrawFn, model: FlowModel | None = None, flow: str = "seller") -> dict[str, Any]:
+def hook_payloads(draw: st.DrawFn, model: FlowModel | None = None, flow: str | None = None) -> dict[str, Any]:
     """An order hook notification for a status change of `flow`; sometimes without ``LastState``
     and ``CurrentChange``, as in VTEX's guide."""
     last, state = draw(statuses(model, flow)), draw(statuses(model, flow))
@@ -162,7 +165,7 @@ def hook_payloads(draw: st.DrawFn, model: FlowModel | None = None, flow: str = "
 
 
 @st.composite
-def feed_payloads(draw: st.DrawFn, model: FlowModel | None = None, flow: str = "seller") -> dict[str, Any]:
+def feed_payloads(draw: st.DrawFn, model: FlowModel | None = None, flow: str | None = None) -> dict[str, Any]:
     """A Feed v3 item for a status change of `flow`."""
     before = T0 + draw(st.integers(0, 10**12))
     return {

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import VtexOrderFlowError
+from ..errors import VtexOrderFlowError, validation_problems
 
 __all__ = ["EventError", "OrderEvent", "Ping", "format_ticks", "parse_event", "parse_ticks"]
 
@@ -163,8 +163,5 @@ def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
             source="broadcast",
         )
     except ValidationError as error:
-        problems = tuple(
-            f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
-            for e in error.errors(include_url=False)
-        )
+        problems = tuple(f"{path or '(body)'}: {message}" for path, message in validation_problems(error))
         raise EventError(f"invalid {kind} payload", problems) from None

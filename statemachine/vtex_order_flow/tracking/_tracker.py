@@ -16,7 +16,7 @@ from ._stores import MemoryStore, Store
 from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, RetryPolicy
 
 if TYPE_CHECKING:
-    from .._model import FlowModel
+    from .._flowmodel import FlowModel
     from .._notifications import Advice
 
 __all__ = ["Tracker"]
@@ -40,7 +40,7 @@ class Tracker:
         self,
         model: FlowModel | None = None,
         *,
-        flow: str = "seller",
+        flow: str | None = None,
         store: Store | None = None,
         max_age: float | None = None,
         retry: RetryPolicy | None = None,
@@ -49,7 +49,7 @@ class Tracker:
         from .._loader import bundled_model
 
         self.model = model or bundled_model()
-        self.flow = self.model.flow(flow).name
+        self.flow = self.model.flow_name(flow)
         self.store: Store = store if store is not None else MemoryStore()
         self.max_age = max_age
         self.retry = retry or RetryPolicy()
