@@ -165,6 +165,22 @@ class Status:
         """The Admin label when VTEX gives one, else the id."""
         return self.admin_label or self.id
 
+    def to_dict(self, flows: Iterable[str] | None = None) -> dict[str, Any]:
+        """The status as JSON-ready data (the CLI's ``--json`` shape); `flows` in model order."""
+        return {
+            "id": self.id,
+            "aliases": list(self.aliases),
+            "admin_label": self.admin_label,
+            "my_account_label": self.my_account_label,
+            "flows": list(flows) if flows is not None else sorted(self.flows),
+            "auto": self.auto,
+            "terminal": self.terminal,
+            "meaning": self.meaning,
+            "confidence": str(self.confidence),
+            "sources": list(self.sources),
+            "note": self.note,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Transition:
@@ -204,7 +220,29 @@ class Transition:
         return self.holds(frozenset(name for name, value in facts.items() if value))
 
     def describe(self) -> str:
+        """``from -> to [trigger]``."""
         return f"{self.source} -> {self.dest} [{self.trigger}]"
+
+    def to_dict(self, flow: str | None = None) -> dict[str, Any]:
+        """The transition as JSON-ready data; seen from one `flow`, without its flows and switch."""
+        data: dict[str, Any] = {
+            "from": self.source,
+            "to": self.dest,
+            "trigger": self.trigger,
+            "by_action": self.by_action,
+            "cause": str(self.cause),
+            "after": self.after,
+            "requires": sorted(self.requires),
+            "unless": sorted(self.unless),
+            "sets": sorted(self.sets),
+            "confidence": str(self.confidence),
+            "sources": list(self.sources),
+            "note": self.note,
+        }
+        if flow is None:
+            data["flows"] = sorted(self.flows)
+            data["enabled"] = self.enabled
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@
 
 from ._events import EventError, OrderEvent, Ping, format_ticks, parse_event, parse_ticks
 from ._hook import HookEndpoint, HookResponse
+from ._replay import ReplayResult, numbered_lines, register_deferred, replay, replay_report
 from ._stores import MemoryStore, SQLiteStore, Store
 from ._tracker import Tracker
 from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, RetryPolicy
@@ -30,11 +31,16 @@ __all__ = [
     "OrderEvent",
     "OrderRecord",
     "Ping",
+    "ReplayResult",
     "RetryPolicy",
     "SQLiteStore",
     "Store",
     "Tracker",
     "format_ticks",
+    "numbered_lines",
     "parse_event",
     "parse_ticks",
+    "register_deferred",
+    "replay",
+    "replay_report",
 ]

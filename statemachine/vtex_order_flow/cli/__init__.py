@@ -1,0 +1,69 @@
+"""The `vtex-order-flow` command line: a thin face over the library (the library never prints).
+
+One module per command group (`_model`: states, explain, validate, schema; `_decide`: decide,
+notification; `_diagrams`: diagram, docs; `_replay`: replay), each adding its commands to the
+parser; `_common` holds what they share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from ..errors import GraphvizNotFoundError, InvalidModelError, ModelFileError, UnknownNameError
+from . import _decide, _diagrams, _model, _replay
+from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Decide before any network call whether a status update to VTEX should be sent, "
+            "deferred or rejected, from one declarative model of VTEX's order flow."
+        ),
+        epilog=(
+            "Exit status: 0 done (whatever the verdict), 1 an invalid model file (validate), a "
+            "bad batch line (decide --batch) or stale docs (docs --check), 2 bad input, 3 a tool "
+            "is missing (Graphviz for SVG)."
+        ),
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--model",
+        metavar="FILE",
+        help="use this model file (it may extend the bundled 'vtex' model) instead of the bundled one",
+    )
+    common.add_argument("--json", action="store_true", help="print JSON for machines")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in (_model, _decide, _diagrams, _replay):
+        group.add_commands(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status (the console script exits with it)."""
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace, TextIO], int] = args.run
+    try:
+        return run(args, out)
+    except (UnknownNameError, ModelFileError, InvalidModelError, UsageError) as error:
+        sys.stderr.write(f"{PROG}: error: {error}\n")
+        return EXIT_USAGE
+    except GraphvizNotFoundError as error:
+        sys.stderr.write(f"{PROG}: error: {error}\n")
+        return EXIT_MISSING_TOOL
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error worth a traceback.
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

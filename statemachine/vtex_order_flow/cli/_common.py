@@ -1,0 +1,95 @@
+"""What every command shares: exit codes, usage errors, the model to use, output, fact flags."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from ..errors import InvalidModelError
+
+if TYPE_CHECKING:
+    from .._flowmodel import FlowModel
+
+__all__ = [
+    "EXIT_INVALID",
+    "EXIT_MISSING_TOOL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROG",
+    "UsageError",
+    "dump",
+    "model_of",
+    "open_lines",
+    "parse_facts",
+]
+
+PROG = "vtex-order-flow"
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_MISSING_TOOL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad input on the command line: one line on stderr, exit status 2."""
+
+
+def model_of(args: argparse.Namespace) -> FlowModel:
+    """The model a command works on: ``--model FILE``, or the bundled one."""
+    from .._loader import bundled_model, load_model
+
+    if args.model is None:
+        return bundled_model()
+    try:
+        return load_model(args.model)
+    except InvalidModelError as error:
+        raise UsageError(f"{error}\n(check it with `{PROG} validate {args.model}`)") from None
+
+
+def dump(payload: object, out: TextIO) -> None:
+    """Indented JSON and a newline."""
+    json.dump(payload, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+def parse_facts(items: Sequence[str]) -> dict[str, bool]:
+    """``--fact NAME=VALUE`` flags (``NAME`` alone means true) as a mapping."""
+    facts: dict[str, bool] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        flag = value.strip().lower()
+        if not name or (sep and flag not in _TRUE | _FALSE):
+            raise UsageError(f"bad --fact {item!r}: write NAME=true or NAME=false (or just NAME for true)")
+        facts[name.strip()] = (not sep) or flag in _TRUE
+    return facts
+
+
+def open_lines(path: str) -> Iterator[tuple[int, bytes]]:
+    """The numbered non-blank lines of a file, read as they are consumed; a file that cannot be
+    opened is a usage error now, before anything else runs."""
+    from ..tracking import numbered_lines
+
+    try:
+        source = open(path, "rb")  # noqa: PTH123, SIM115 (closed by numbered_lines)
+    except OSError as error:
+        raise UsageError(f"cannot read {path!r}: {error.strerror or error}") from None
+    return numbered_lines(source)
+
+
+def names(kind: str) -> str:
+    """The bundled model's flows or actions, for help texts (a custom model may have others)."""
+    from .._loader import bundled_model
+
+    model = bundled_model()
+    found = model.flows if kind == "flows" else model.actions
+    return ", ".join(found)
+
+
+def default_flow() -> str:
+    """The bundled model's default flow, for help texts."""
+    from .._loader import bundled_model
+
+    return bundled_model().default_flow

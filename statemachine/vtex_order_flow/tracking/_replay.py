@@ -1,0 +1,104 @@
+"""Replay a file of order events into a tracker, and the deferred-updates file format.
+
+What `vtex-order-flow replay` does, as library functions: a connector can replay its own event
+log (to rebuild a tracker, or to test) without the command line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from ..errors import UnknownNameError
+from ._events import EventError, OrderEvent, Ping, parse_event
+from ._tracker import Tracker
+from ._types import DeferredState
+
+__all__ = ["ReplayResult", "numbered_lines", "register_deferred", "replay", "replay_report"]
+
+DEFER_FIELDS = ("orderId", "action", "facts")
+"""The fields of one line of a deferred-updates file: ``{"orderId", "action", "facts"}``."""
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    """What a replay applied: each outcome's count, pings seen, and the lines it could not read."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    pings: int = 0
+    errors: list[dict[str, object]] = field(default_factory=list)
+
+
+def numbered_lines(source: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a binary stream, numbered from 1, read as they are consumed; the
+    stream is closed when the lines run out."""
+    with source:
+        for number, raw in enumerate(source, 1):
+            if raw.strip():
+                yield number, raw
+
+
+def register_deferred(
+    tracker: Tracker, lines: Iterable[tuple[int, bytes]], name: str = "defer"
+) -> list[dict[str, object]]:
+    """Register one deferred update per line (``{"orderId", "action", "facts"}``); returns an
+    error per line that could not be (``{"file": name, "line", "error"}``), the rest registered."""
+    errors: list[dict[str, object]] = []
+    for number, raw in lines:
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict) or not isinstance(record.get("orderId"), str):
+                raise ValueError('each line must be {"orderId", "action", optional "facts"}')
+            unknown = sorted(set(record) - set(DEFER_FIELDS))
+            if unknown:
+                raise ValueError(f"unknown field {unknown[0]!r}; valid fields: {', '.join(DEFER_FIELDS)}")
+            tracker.defer(record["orderId"], str(record.get("action")), record.get("facts"))
+        except (ValueError, UnknownNameError) as error:
+            errors.append({"file": name, "line": number, "error": str(error)})
+    return errors
+
+
+def replay(tracker: Tracker, lines: Iterable[tuple[int, bytes]], batch: int = 500) -> ReplayResult:
+    """Apply numbered lines of events (hook, feed, broadcast bodies or pings, recognised by their
+    fields) to `tracker`, in `batch`-sized transactions as they are read. A line that is not an
+    event is reported in `errors` and skipped; the rest is applied all the same."""
+    result = ReplayResult()
+    chunk: list[OrderEvent] = []
+
+    def apply() -> None:
+        for applied in tracker.apply_many(chunk, batch=batch):
+            result.outcomes[applied.outcome] = result.outcomes.get(applied.outcome, 0) + 1
+        chunk.clear()
+
+    for number, raw in lines:
+        try:
+            parsed = parse_event(raw)
+        except EventError as error:
+            result.errors.append({"line": number, "error": str(error)})
+            continue
+        if isinstance(parsed, Ping):
+            result.pings += 1
+            continue
+        chunk.append(parsed)
+        if len(chunk) >= batch:
+            apply()
+    apply()
+    return result
+
+
+def replay_report(tracker: Tracker, errors: Iterable[dict[str, object]] = ()) -> dict[str, Any]:
+    """The tracker's state as JSON-ready data: orders, ready, pending, dropped, anomalies, errors."""
+
+    def listed(state: DeferredState) -> list[dict[str, Any]]:
+        return [d.to_dict() for d in tracker.updates(state)]
+
+    return {
+        "orders": {r.order_id: r.to_dict() for r in tracker.records()},
+        "ready": listed(DeferredState.READY),
+        "pending": listed(DeferredState.PENDING) + listed(DeferredState.RETRY),
+        "dropped": listed(DeferredState.DROPPED),
+        "anomalies": [a.to_dict() for a in tracker.anomalies()],
+        "errors": list(errors),
+    }
