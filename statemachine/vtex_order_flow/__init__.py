@@ -22,7 +22,7 @@ from ._model import (
     Trigger,
 )
 from ._notifications import Advice, interpret_notification
-from ._vocabulary import Cause, Confidence, FollowUp
+from ._vocabulary import Cause, Confidence, FollowUp, duration
 from .errors import (
     ContradictoryFactsError,
     Defect,
@@ -37,8 +37,12 @@ from .errors import (
     VtexOrderFlowError,
 )
 
+__version__ = "0.1.0"
+
 if TYPE_CHECKING:
+    from ._batch import decide_lines
     from ._machine import build_machine, fire, may_fire
+    from ._schema import model_file_json_schema
 
 __all__ = [
     "Advice",
@@ -71,23 +75,36 @@ __all__ = [
     "UnknownStatusError",
     "Verdict",
     "VtexOrderFlowError",
+    "__version__",
     "build_machine",
     "bundled_model",
     "decide",
+    "decide_lines",
+    "duration",
     "fire",
     "interpret_notification",
     "load_model",
     "may_fire",
+    "model_file_json_schema",
     "model_from_mapping",
 ]
 
-_MACHINE = frozenset({"build_machine", "fire", "may_fire"})
+_LAZY = {
+    # The transitions engine, pydantic's schema and the batch reader are imported on first use:
+    # deciding needs none of them.
+    "build_machine": "_machine",
+    "fire": "_machine",
+    "may_fire": "_machine",
+    "model_file_json_schema": "_schema",
+    "decide_lines": "_batch",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # The transitions engine is imported on first use: deciding does not need it.
-    if name in _MACHINE:
-        from . import _machine
+    """The names imported on first use (see `_LAZY`)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vtex_order_flow' has no attribute {name!r}")
+    import importlib
 
-        return getattr(_machine, name)
-    raise AttributeError(f"module 'vtex_order_flow' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ._decide import fact_names
 from ._model import ModelData
 from ._table import DecisionTable, compile_flow
 
@@ -55,6 +56,11 @@ class FlowModel(ModelData):
                 if found is not None:
                     return found
         return self.table(flow).decide(status, action, facts)
+
+    def normalize_facts(self, facts: Facts) -> frozenset[str]:
+        """The facts that hold, with what they imply: a mapping of name to true/false or a
+        collection of names, checked (`UnknownFactError`, `ContradictoryFactsError`)."""
+        return fact_names(self, facts)
 
     def decisions(self, flow: str | None = None, facts: Facts = None) -> dict[tuple[str, str], Decision]:
         """Every (status, action) decision of a flow for these facts, in model order."""

@@ -9,14 +9,32 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ._vocabulary import Cause
 
-if TYPE_CHECKING:
-    from ._model import Transition
+__all__ = ["Transition", "closure", "dominated", "fact_places", "inevitable", "reachable", "states"]
 
-__all__ = ["closure", "dominated", "fact_places", "inevitable", "reachable", "states"]
+
+class Transition(Protocol):
+    """What the queries read of a move (`_model.Transition` is one): they need no more."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def dest(self) -> str: ...
+    @property
+    def cause(self) -> Cause: ...
+    @property
+    def by_action(self) -> bool: ...
+    @property
+    def requires(self) -> frozenset[str]: ...
+    @property
+    def unless(self) -> frozenset[str]: ...
+    @property
+    def sets(self) -> frozenset[str]: ...
+    @property
+    def is_self_loop(self) -> bool: ...
 
 _AUTOMATIC = frozenset({Cause.PLATFORM, Cause.TIMER})
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 from ..errors import InvalidModelError
 
 if TYPE_CHECKING:
-    from .._flowmodel import FlowModel
+    from .. import FlowModel
 
 __all__ = [
     "EXIT_INVALID",
@@ -35,7 +35,7 @@ class UsageError(Exception):
 
 def model_of(args: argparse.Namespace) -> FlowModel:
     """The model a command works on: ``--model FILE``, or the bundled one."""
-    from .._loader import bundled_model, load_model
+    from .. import bundled_model, load_model
 
     if args.model is None:
         return bundled_model()
@@ -81,7 +81,7 @@ def open_lines(path: str) -> Iterator[tuple[int, bytes]]:
 
 def names(kind: str) -> str:
     """The bundled model's flows or actions, for help texts (a custom model may have others)."""
-    from .._loader import bundled_model
+    from .. import bundled_model
 
     model = bundled_model()
     found = model.flows if kind == "flows" else model.actions
@@ -90,6 +90,6 @@ def names(kind: str) -> str:
 
 def default_flow() -> str:
     """The bundled model's default flow, for help texts."""
-    from .._loader import bundled_model
+    from .. import bundled_model
 
     return bundled_model().default_flow

@@ -6,13 +6,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .._vocabulary import duration
+from .. import duration
 from ..errors import validation_problems
 from ._common import EXIT_INVALID, EXIT_OK, UsageError, default_flow, dump, model_of, names, parse_facts
 
 if TYPE_CHECKING:
-    from .._decide import Decision
-    from .._flowmodel import FlowModel
+    from .. import Decision, FlowModel
 
 __all__ = ["add_commands"]
 
@@ -67,7 +66,7 @@ def _cmd_decide(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _decide_batch(model: FlowModel, source: str, out: TextIO) -> int:
-    from .._batch import decide_lines
+    from .. import decide_lines
 
     if source == "-":
         bad = decide_lines(model, sys.stdin.buffer, out)
@@ -85,7 +84,7 @@ def _decide_batch(model: FlowModel, source: str, out: TextIO) -> int:
 def _cmd_notification(args: argparse.Namespace, out: TextIO) -> int:
     from pydantic import ValidationError
 
-    from .._notifications import interpret_notification
+    from .. import interpret_notification
 
     model = model_of(args)
     if args.file == "-":

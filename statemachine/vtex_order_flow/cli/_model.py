@@ -6,13 +6,12 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .._vocabulary import Confidence, duration
+from .. import Confidence, duration
 from ..errors import InvalidModelError, UnknownNameError
 from ._common import EXIT_INVALID, EXIT_OK, UsageError, dump, model_of, names
 
 if TYPE_CHECKING:
-    from .._flowmodel import FlowModel
-    from .._model import Status, Transition
+    from .. import FlowModel, Status, Transition
 
 __all__ = ["add_commands"]
 
@@ -142,7 +141,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    from .._loader import load_model
+    from .. import load_model
 
     try:
         model = load_model(args.file)
@@ -186,7 +185,7 @@ _PAYLOADS = {
 
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     if args.payload is None:
-        from .._schema import model_file_json_schema
+        from .. import model_file_json_schema
 
         dump(model_file_json_schema(), out)
         return EXIT_OK

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
-from .._decide import Facts
+from .. import Facts
 from ._view import View, build_view
 from .dot import dot_text
 from .mermaid import mermaid_text
@@ -17,7 +17,7 @@ from .plantuml import plantuml_text
 from .svg import GraphvizError, GraphvizNotFoundError, svg_from_dot
 
 if TYPE_CHECKING:
-    from .._flowmodel import FlowModel
+    from .. import FlowModel
 
 __all__ = [
     "FORMATS",

@@ -6,13 +6,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._vocabulary import duration as spelled_duration
+from .. import duration as spelled_duration
 from ..errors import ContradictoryFactsError, UnknownStatusError
 
 if TYPE_CHECKING:
-    from .._decide import Facts
-    from .._flowmodel import FlowModel
-    from .._model import Transition, Trigger
+    from .. import Facts, FlowModel, Transition, Trigger
 
 __all__ = ["EDGE_STYLES", "NODE_STYLES", "Edge", "EdgeStyle", "Node", "View", "build_view", "duration"]
 

@@ -14,7 +14,7 @@ from .reference import reference_page
 from .svg import embedded_source_hash, source_hash, svg_from_dot
 
 if TYPE_CHECKING:
-    from .._flowmodel import FlowModel
+    from .. import FlowModel
 
 __all__ = ["Stale", "check_docs", "planned_files", "write_docs"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._vocabulary import Confidence
+from .. import Confidence
 from ._view import EDGE_STYLES, NODE_STYLES, build_view, duration
 from .mermaid import mermaid_text
 
 if TYPE_CHECKING:
-    from .._flowmodel import FlowModel
+    from .. import FlowModel
 
 __all__ = ["reference_page"]
 """The flow whose verdict maps the docs draw: the one an external-marketplace connector acts on."""

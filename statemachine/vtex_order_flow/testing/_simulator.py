@@ -8,12 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._vocabulary import Cause
-from ..tracking._events import TICKS_PER_SECOND, format_ticks
+from .. import Cause
+from ..tracking import TICKS_PER_SECOND, format_ticks
 
 if TYPE_CHECKING:
-    from .._flowmodel import FlowModel
-    from .._model import Transition
+    from .. import FlowModel, Transition
 
 __all__ = ["CallResult", "SimulatedOrder", "SimulatedVTEX"]
 
@@ -72,7 +71,7 @@ class SimulatedVTEX:
         seed: int | None = 0,
         start: float = START,
     ) -> None:
-        from .._loader import bundled_model
+        from .. import bundled_model
 
         self.model = model or bundled_model()
         self.flow = self.model.flow_name(flow)

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
-from ..tracking._events import TICKS_PER_SECOND, OrderEvent, format_ticks
+from ..tracking import TICKS_PER_SECOND, OrderEvent, format_ticks
 
 if TYPE_CHECKING:
-    from .._flowmodel import FlowModel
-    from .._model import Transition
+    from .. import FlowModel, Transition
 
 __all__ = [
     "Walk",
@@ -30,7 +29,7 @@ T0 = 1_795_000_000 * TICKS_PER_SECOND  # 2026-11-18 in 100 ns ticks
 
 
 def _model(model: FlowModel | None) -> FlowModel:
-    from .._loader import bundled_model
+    from .. import bundled_model
 
     return model or bundled_model()
 

@@ -12,7 +12,7 @@
 [('MKP-1', 'start-handling', 'ready')]
 """
 
-from ._events import EventError, OrderEvent, Ping, format_ticks, parse_event, parse_ticks
+from ._events import TICKS_PER_SECOND, EventError, OrderEvent, Ping, format_ticks, parse_event, parse_ticks
 from ._hook import HookEndpoint, HookResponse
 from ._replay import ReplayResult, numbered_lines, register_deferred, replay, replay_report
 from ._stores import MemoryStore, SQLiteStore, Store
@@ -20,6 +20,7 @@ from ._tracker import Tracker
 from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, RetryPolicy
 
 __all__ = [
+    "TICKS_PER_SECOND",
     "Anomaly",
     "Applied",
     "Deferred",

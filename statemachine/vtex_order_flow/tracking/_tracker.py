@@ -9,15 +9,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .._decide import Facts, Verdict, fact_names
+from .. import Facts, Verdict
 from ..errors import UnknownNameError
 from ._events import OrderEvent
 from ._stores import MemoryStore, Store
 from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, RetryPolicy
 
 if TYPE_CHECKING:
-    from .._flowmodel import FlowModel
-    from .._notifications import Advice
+    from .. import Advice, FlowModel
 
 __all__ = ["Tracker"]
 
@@ -46,7 +45,7 @@ class Tracker:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from .._loader import bundled_model
+        from .. import bundled_model
 
         self.model = model or bundled_model()
         self.flow = self.model.flow_name(flow)
@@ -142,7 +141,7 @@ class Tracker:
         Registering the same (order, action) again changes nothing unless its facts differ while
         it is still open (then it is decided again with them): registration is idempotent."""
         action_id = self.model.action(action).name
-        names = fact_names(self.model, facts)
+        names = self.model.normalize_facts(facts)
         with self._lock, self.store.transaction():
             existing = self.store.get_deferred(order_id, action_id)
             if existing is not None and (existing.state in _FINAL or existing.facts == names):
@@ -204,7 +203,7 @@ class Tracker:
     def result(self, order_id: str, action: str, advice: Advice) -> Deferred:
         """What VTEX answered to a sent update (`interpret_notification`): done, retry later with
         backoff, wait for the next status change, or give up."""
-        from .._vocabulary import FollowUp
+        from .. import FollowUp
 
         with self._lock, self.store.transaction():
             current = self._existing(order_id, action)
