@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from vtex_order_flow import Confidence
 from vtex_order_flow._schema import model_file_json_schema
 from vtex_order_flow._vocabulary import CAUSES
 
@@ -32,7 +33,8 @@ def test_schema_lists_the_causes_and_confidences() -> None:
     transition = SCHEMA["$defs"]["TransitionSpec"]["properties"]
     causes = transition["cause"]["anyOf"][0]["enum"]
     assert causes == list(CAUSES)
-    assert transition["confidence"]["enum"] == ["documented", "inferred", "contested"]
+    confidence = SCHEMA["$defs"][transition["confidence"]["$ref"].rsplit("/", 1)[1]]
+    assert confidence["enum"] == [level.value for level in Confidence]  # one definition: the enum
     assert "from" in transition
     assert "to" in transition
 

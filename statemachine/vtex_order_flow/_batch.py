@@ -8,7 +8,7 @@ from json.encoder import encode_basestring_ascii
 from typing import IO, Any
 
 from ._flowmodel import FlowModel
-from .errors import ContradictoryFactsError, UnknownNameError
+from .errors import ContradictoryFactsError, UnknownNameError, VtexOrderFlowError
 
 __all__ = ["BATCH_FIELDS", "decide_lines"]
 
@@ -35,7 +35,7 @@ def _parse(raw: bytes) -> Any:
 _dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 
 
-class _BadLineError(Exception):
+class _BadLineError(VtexOrderFlowError):
     def __init__(self, kind: str, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.kind = kind

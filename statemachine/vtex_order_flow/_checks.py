@@ -177,7 +177,15 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
                     rule_entry,
                     f"result code {rule.code!r} is not declared under [codes]{_hint(rule.code, spec.codes)}",
                 )
+    operations = {a.operation for a in spec.actions.values() if a.operation}
     for code, code_spec in spec.codes.items():
+        for operation in code_spec.operations:
+            if operation not in operations:
+                yield Defect(
+                    Rule.UNKNOWN_ACTION,
+                    f"code {code!r}",
+                    f"operation {operation!r} is no action's `operation`{_hint(operation, operations)}",
+                )
         yield from cited(f"code {code!r}", code_spec.sources)
         yield from explained(f"code {code!r}", code_spec.confidence, code_spec.note)
     for status in spec.statuses:

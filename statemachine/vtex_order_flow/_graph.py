@@ -36,6 +36,7 @@ class Transition(Protocol):
     @property
     def is_self_loop(self) -> bool: ...
 
+
 _AUTOMATIC = frozenset({Cause.PLATFORM, Cause.TIMER})
 
 

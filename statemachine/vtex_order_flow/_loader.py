@@ -324,6 +324,8 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             requires=frozenset(strings(a, "requires")),
             unless=frozenset(strings(a, "unless")),
             prerequisites=tuple(prerequisite(p) for p in a.get("prerequisites", ())),
+            operation=a.get("operation"),
+            success_status=int(a.get("success_status", 200)),
             errors=tuple(
                 ErrorRule(
                     code=r["code"],
@@ -348,6 +350,7 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             "",
             strings(e, "sources"),
             same_as=e.get("same_as"),
+            hold=bool(e.get("hold", False)),
         )
         for name, e in data.get("events", {}).items()
     ]
@@ -416,6 +419,8 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
                 meaning=text(spec, "meaning"),
                 follow_up=FollowUp(spec["follow_up"]),
                 operations=strings(spec, "operations"),
+                success=bool(spec.get("success", False)),
+                http_status=spec.get("http_status"),
                 confidence=confidence(spec),
                 sources=strings(spec, "sources"),
                 note=text(spec, "note"),

@@ -68,6 +68,10 @@ class ResultCode:
     meaning: str
     follow_up: FollowUp
     operations: tuple[str, ...] = ()
+    success: bool = False
+    """VTEX's ``success`` flag with this code (SOI codes)."""
+    http_status: int | None = None
+    """The HTTP status of an Orders API answer with this code (409 for OMS003)."""
     confidence: Confidence = Confidence.DOCUMENTED
     sources: tuple[str, ...] = ()
     note: str = ""
@@ -131,6 +135,12 @@ class Trigger:
     """Actions: the connector actions that may precede this one (see `FlowModel.allowed_before`)."""
     same_as: str | None = None
     """Events: the action this event does for another party (the seller invoicing in its account)."""
+    operation: str | None = None
+    """Actions: the Channel Order API ``flow`` value (PlaceOrder, ApproveOrder); None for the Orders API."""
+    success_status: int = 200
+    """Actions: VTEX's HTTP status when it accepts the call (204 for start-handling)."""
+    hold: bool = False
+    """Events: the platform holds the order for someone else (a simulation takes it only when asked)."""
 
     def error_for(self, status: str, facts: frozenset[str], flow: str | None = None) -> ErrorRule | None:
         """The first error rule that matches an order in `status` (of `flow`) with these true facts."""

@@ -19,6 +19,7 @@ _NEXT_STEP = {
     FollowUp.WAIT_FOR_NOTIFICATION: "wait for the notification with the same operationId",
     FollowUp.RETRY_WITH_BACKOFF: "send the same request again later, with exponential backoff",
     FollowUp.DEFER_UNTIL_STATUS_CHANGES: "send again once the status changes (watch the feed or hook)",
+    FollowUp.DECIDE_AGAIN: "read the order's status and decide again: it says whether to wait or give up",
     FollowUp.GIVE_UP: "do not send it again as it is",
     FollowUp.NEEDS_PERSON: "a person has to look at it",
 }
@@ -93,7 +94,7 @@ def interpret_notification(
     else:
         follow_up, next_step = known.follow_up, _NEXT_STEP[known.follow_up]
         meaning, confidence = known.meaning, known.confidence
-        consistent = result.success == known.code.startswith("SOI") and (
+        consistent = result.success == known.success and (
             not known.operations or result.flow in known.operations
         )
     return Advice(

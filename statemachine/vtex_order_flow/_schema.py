@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._vocabulary import CAUSES
+from ._vocabulary import CAUSES, Confidence, FollowUp
 
 __all__ = [
     "ActionSpec",
@@ -29,7 +29,6 @@ __all__ = [
     "model_file_json_schema",
 ]
 
-Confidence = Literal["documented", "inferred", "contested"]
 
 # A cause is checked by the graph checks (so that an unknown one is a typed Defect that names the
 # entry), but the JSON Schema still lists the valid values for editors.
@@ -58,17 +57,6 @@ class FlowSpec(_Spec):
     sources: SourceIds = []
 
 
-FollowUp = Literal[
-    "done",
-    "wait-for-notification",
-    "retry-with-backoff",
-    "defer-until-status-changes",
-    "decide-again",
-    "give-up",
-    "needs-person",
-]
-
-
 class FactSpec(_Spec):
     """Something the status alone does not carry, passed by the caller and tested by guards."""
 
@@ -88,6 +76,11 @@ class _TriggerSpec(_Spec):
 class EventSpec(_TriggerSpec):
     """A trigger that is not the connector's: the platform, a timer, the gateway, a person."""
 
+    hold: bool = Field(
+        default=False,
+        description="The platform holds the order for someone else here (a price-divergence hold); "
+        "a simulation takes this move only when asked to.",
+    )
     same_as: str | None = Field(
         default=None,
         description="An action this event does for another party (the seller invoicing in its own "
@@ -109,7 +102,7 @@ class ErrorRuleSpec(_Spec):
     follow_up: FollowUp | None = Field(
         default=None, description="What to do after this answer here, when it differs from the code's."
     )
-    confidence: Confidence = "documented"
+    confidence: Confidence = Confidence.DOCUMENTED
     sources: SourceIds = []
     note: str = ""
 
@@ -127,6 +120,14 @@ class ActionSpec(_TriggerSpec):
     """A trigger the connector itself sends to VTEX."""
 
     endpoint: str = ""
+    operation: str | None = Field(
+        default=None,
+        description="The Channel Order API's `flow` value for this action (PlaceOrder, ApproveOrder); "
+        "None for an Orders API call.",
+    )
+    success_status: int = Field(
+        default=200, ge=200, le=299, description="VTEX's HTTP status when it accepts it."
+    )
     requires: list[str] = Field(default=[], description="Facts every transition it triggers requires.")
     unless: list[str] = Field(default=[], description="Facts that block every transition it triggers.")
     prerequisites: list[str | PrerequisiteSpec] = Field(
@@ -141,10 +142,16 @@ class CodeSpec(_Spec):
     """A result code VTEX answers, and what the connector should do next."""
 
     api: Literal["channel-order", "orders"]
-    operations: list[Literal["PlaceOrder", "ApproveOrder"]] = []
+    operations: list[str] = Field(
+        default=[], description="The Channel Order API operations (an action's `operation`) it answers."
+    )
     meaning: str
     follow_up: FollowUp
-    confidence: Confidence = "documented"
+    success: bool = Field(default=False, description="VTEX's `success` flag with this code.")
+    http_status: int | None = Field(
+        default=None, ge=100, le=599, description="The HTTP status of an Orders API answer with it."
+    )
+    confidence: Confidence = Confidence.DOCUMENTED
     sources: SourceIds = []
     note: str = ""
 
@@ -160,7 +167,7 @@ class StatusSpec(_Spec):
     auto: bool = Field(default=False, description="The platform moves the order on by itself.")
     terminal: bool = Field(default=False, description="The order can never leave this status.")
     meaning: str
-    confidence: Confidence = "documented"
+    confidence: Confidence = Confidence.DOCUMENTED
     sources: SourceIds = []
     note: str = ""
 
@@ -183,7 +190,7 @@ class TransitionSpec(_Spec):
         "a deferred update of one of them never waits for it.",
     )
     enabled: bool = Field(default=True, description="false: documented, but out of the graph.")
-    confidence: Confidence = "documented"
+    confidence: Confidence = Confidence.DOCUMENTED
     sources: SourceIds = []
     note: str = ""
 

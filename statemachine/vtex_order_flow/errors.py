@@ -12,14 +12,19 @@ __all__ = [
     "ContradictoryFactsError",
     "Defect",
     "GraphvizNotFoundError",
+    "InvalidArgumentError",
     "InvalidModelError",
+    "MissingExtraError",
     "ModelFileError",
     "Rule",
+    "SimulationError",
+    "StoreError",
     "UnknownActionError",
     "UnknownFactError",
     "UnknownFlowError",
     "UnknownNameError",
     "UnknownStatusError",
+    "UnknownUpdateError",
     "VtexOrderFlowError",
     "closest",
     "validation_problems",
@@ -120,6 +125,31 @@ class ContradictoryFactsError(UnknownFactError):
             else "Facts it may carry"
         )
         return f"contradictory facts: fact {self.value!r} {self.detail}. {label}: {valid}."
+
+
+class InvalidArgumentError(VtexOrderFlowError, ValueError):
+    """An argument outside what the call accepts (a timeout, a store setting); the message says
+    what was given and what is valid."""
+
+
+class UnknownUpdateError(VtexOrderFlowError, KeyError):
+    """No deferred update is registered for this order and action."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreError(VtexOrderFlowError, RuntimeError):
+    """A store cannot do what was asked (it is full, or its data is not what it expects)."""
+
+
+class SimulationError(VtexOrderFlowError, RuntimeError):
+    """The testing kit's simulated VTEX cannot go on with this model (a cycle of platform moves,
+    no success code for an operation)."""
+
+
+class MissingExtraError(VtexOrderFlowError, ImportError):
+    """A part of the library needs an optional extra that is not installed; the message names it."""
 
 
 class GraphvizNotFoundError(VtexOrderFlowError, FileNotFoundError):

@@ -50,7 +50,7 @@ class ChannelOrderResult(_Payload):
     ``{connectorEndpoint}/order-integration/notification/processing-result?an={accountName}``.
     """
 
-    code: str = Field(min_length=1, description="SOI001-SOI003, EOI000-EOI011.")
+    code: str = Field(min_length=1, description="The result code (the model's [codes] say what each means).")
     flow: Literal["PlaceOrder", "ApproveOrder", "Unknown"]
     success: bool
     marketplaceOrderId: str | None = None  # noqa: N815

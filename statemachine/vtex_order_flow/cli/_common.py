@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from ..errors import InvalidModelError
+from ..errors import InvalidModelError, VtexOrderFlowError
 
 if TYPE_CHECKING:
     from .. import FlowModel
@@ -29,7 +29,7 @@ PROG = "vtex-order-flow"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_MISSING_TOOL = 0, 1, 2, 3
 
 
-class UsageError(Exception):
+class UsageError(VtexOrderFlowError):
     """Bad input on the command line: one line on stderr, exit status 2."""
 
 

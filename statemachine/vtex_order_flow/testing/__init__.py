@@ -24,7 +24,9 @@ try:
         walks,
     )
 except ImportError as error:  # pragma: no cover - exercised only without hypothesis
-    raise ImportError(
+    from ..errors import MissingExtraError
+
+    raise MissingExtraError(
         "vtex_order_flow.testing needs hypothesis: pip install 'vtex-order-flow[testing]'"
     ) from error
 

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import Cause
+from .. import Cause, FollowUp
+from ..errors import SimulationError
 from ..tracking import TICKS_PER_SECOND, format_ticks
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["CallResult", "SimulatedOrder", "SimulatedVTEX"]
 
 START = 1_795_000_000.0  # 2026-11-18, seconds since the epoch: the virtual clock's default start
-HTTP_STATUS = {"OMS003": 409, "HTTP400": 400}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +27,12 @@ class CallResult:
     status_code: int
     body: dict[str, Any]
     code: str | None = None
-    """``SOI003`` for the Channel Order API (the real result comes as a notification), or the
-    Orders API's error code (``OMS003``, ``HTTP400``); None for a plain success."""
+    """The Channel Order API's "queued" code (the real result comes as a notification), or the
+    model's code for the Orders API's refusal; None for a plain success."""
 
     @property
     def ok(self) -> bool:
+        """A 2xx answer."""
         return 200 <= self.status_code < 300
 
 
@@ -43,18 +44,22 @@ class SimulatedOrder:
     entered_at: float = 0.0
     changed_ticks: int = 0
     history: list[str] = field(default_factory=list)
-    prefer: dict[str, str] = field(default_factory=dict)
-    """Status -> the platform event to take there (otherwise the simulator draws one)."""
+    hold: str | None = None
+    """The hold event (``hold = true`` in the model) the platform takes when it can, if any."""
+    partial: bool | None = None
+    """After an invoice: whether the platform finds it partial (takes the move that sets facts)."""
 
 
 class SimulatedVTEX:
     """Answers each connector call as VTEX would for the order's status, from the model.
 
-    - Channel Order API (`create`, `approve`): a synchronous ``SOI003``; the result
-      (``SOI001``/``SOI002`` or the model's error code) is queued as a notification, delivered by
-      `process` and read with `notifications`.
-    - Orders API (`cancel`, `invoice`, `return_invoice`, `tracking`, `start_handling`):
-      200 (204 for start-handling), or the model's error as HTTP (409 ``OMS003``, 400).
+    - Channel Order API (the actions with an `operation` in the model: `create`, `approve`): a
+      synchronous "queued" answer; the result (the model's success code for that operation, or
+      its error code) is queued as a notification, delivered by `process` and read with
+      `notifications`.
+    - Orders API (the other actions: `cancel`, `invoice`, `return_invoice`, `tracking`,
+      `start_handling`): 200 with a receipt (204 when the action has no body to answer), or the
+      model's error code with its HTTP status.
     - Others act through `act` (a named event) or `others_act` (a random one); the platform
       moves orders on by itself; timers fire when the virtual clock is moved with `advance`.
     - Every status change becomes a hook notification, read with `events` (optionally
@@ -118,10 +123,24 @@ class SimulatedVTEX:
             candidates = [t for t in self._outs(order) if t.cause is Cause.PLATFORM and not t.by_action]
             if not candidates:
                 return
-            preferred = order.prefer.get(order.status)
-            chosen = next((t for t in candidates if t.trigger == preferred), None)
-            self._move(order, chosen or self.rng.choice(candidates))
-        raise RuntimeError("the platform never settles: a cycle of platform transitions")
+            self._move(order, self._platform_choice(order, candidates))
+        raise SimulationError("the platform never settles: a cycle of platform transitions")
+
+    def _platform_choice(self, order: SimulatedOrder, candidates: list[Transition]) -> Transition:
+        """The hold asked for, where it can be taken; never another hold; after an invoice, the
+        partial or full verification asked for (the one that sets facts is the partial one)."""
+        holds = [t for t in candidates if self.model.trigger(t.trigger).hold]
+        asked = [t for t in holds if t.trigger == order.hold]
+        if asked:
+            order.hold = None
+            return asked[0]
+        options = [t for t in candidates if t not in holds] or candidates
+        if order.partial is not None:
+            fitting = [t for t in options if bool(t.sets) == order.partial]
+            if fitting:
+                order.partial = None
+                options = fitting
+        return self.rng.choice(options)
 
     def _fire(self, order: SimulatedOrder, trigger: str) -> bool:
         for transition in self._outs(order):
@@ -130,90 +149,108 @@ class SimulatedVTEX:
                 return True
         return False
 
-    def _error(self, order: SimulatedOrder | None, action: str) -> str:
+    def _error(self, order: SimulatedOrder | None, action: str) -> str | None:
         status = order.status if order is not None else self.model.flow(self.flow).initial
         facts = frozenset(order.facts) if order is not None else frozenset()
         rule = self.model.action(action).error_for(status, self.model.fact_closure(facts), self.flow)
-        return rule.code if rule is not None else "HTTP400"
+        return rule.code if rule is not None else None
+
+    def _code(self, operation: str, follow_up: FollowUp) -> str:
+        """The model's successful Channel Order API code for `operation` with this follow-up."""
+        for code in self.model.codes.values():
+            if code.success and code.follow_up is follow_up and operation in code.operations:
+                return code.code
+        raise SimulationError(f"the model has no successful {follow_up} code for {operation}")
 
     # -- the connector's calls -----------------------------------------------------------------
 
+    def send(
+        self, action: str, order_id: str, *, hold: str | None = None, partial: bool = False
+    ) -> CallResult:
+        """Any action by its model name (``start-handling``, ``return-invoice``, ...).
+
+        An action with a Channel Order API `operation` is queued (see `process`); any other is
+        an Orders API call answered now. `hold` (an event the model marks ``hold``) makes the
+        platform hold a created order; `partial` makes the platform find an invoice partial.
+        """
+        spec = self.model.action(action)
+        if spec.operation is not None:
+            self._jobs.append((spec.name, order_id))
+            if hold is not None:
+                self._holds[order_id] = self.model.trigger(hold).name
+            return self._channel_reply(spec.operation, order_id)
+        order = self.orders.get(order_id)
+        if order is not None:
+            taken = next((t for t in self._outs(order) if t.trigger == spec.name), None)
+            # Where the platform then verifies (moves that set facts, such as a partial
+            # invoice, against moves that do not), `partial` says which it finds.
+            verifies = taken is not None and any(
+                t.sets and not t.by_action for t in self.model.ways_out(taken.dest, self.flow)
+            )
+            order.partial = partial if verifies else None
+        return self._orders_api(spec.name, order_id)
+
+    # One method per action of the bundled model, named after it (the model's own names go
+    # through `send`).
+
     def create(self, order_id: str, *, hold: str | None = None) -> CallResult:
-        """Channel Order API: integrate an order. `hold` ("price-divergence-hold", "wms-hold")
-        makes the platform hold it instead of waiting for the marketplace's approval."""
-        self._jobs.append(("create", order_id))
-        if hold is not None:
-            self._holds[order_id] = hold
-        return self._channel_reply("PlaceOrder", None)
+        """Channel Order API: integrate an order; `hold` (a hold event of the model, such as
+        ``price-divergence-hold``) makes the platform hold it instead."""
+        return self.send("create", order_id, hold=hold)
 
     def approve(self, order_id: str) -> CallResult:
         """Channel Order API: approve (the marketplace authorizes fulfillment)."""
-        self._jobs.append(("approve", order_id))
-        return self._channel_reply("ApproveOrder", order_id)
-
-    def _channel_reply(self, flow: str, order_id: str | None) -> CallResult:
-        body = {
-            "marketplaceOrderId": order_id,
-            "accountName": None,
-            "code": "SOI003",
-            "flow": flow,
-            "success": True,
-            "operationId": None,
-            "message": "Order successfully enqueued",
-        }
-        result = CallResult(200, body, "SOI003")
-        self.calls.append((flow, order_id or "", result))
-        return result
+        return self.send("approve", order_id)
 
     def cancel(self, order_id: str) -> CallResult:
-        return self._orders_api("cancel", order_id)
+        """Orders API: cancel."""
+        return self.send("cancel", order_id)
 
     def invoice(self, order_id: str, *, partial: bool = False) -> CallResult:
         """Orders API: a sales invoice; `partial` for one whose value is below the order's."""
-        order = self.orders.get(order_id)
-        if order is not None:
-            order.prefer["invoice"] = "partial-invoice-verified" if partial else "invoice-verified"
-        return self._orders_api("invoice", order_id)
+        return self.send("invoice", order_id, partial=partial)
 
     def return_invoice(self, order_id: str) -> CallResult:
-        return self._orders_api("return-invoice", order_id)
+        """Orders API: a return invoice."""
+        return self.send("return-invoice", order_id)
 
     def tracking(self, order_id: str) -> CallResult:
-        return self._orders_api("tracking", order_id)
+        """Orders API: tracking on the invoice."""
+        return self.send("tracking", order_id)
 
     def start_handling(self, order_id: str) -> CallResult:
-        return self._orders_api("start-handling", order_id)
+        """Orders API: start handling."""
+        return self.send("start-handling", order_id)
 
-    def send(self, action: str, order_id: str) -> CallResult:
-        """Any action by its model name (``start-handling``, ``return-invoice``, ...)."""
-        method = {
-            "create": self.create,
-            "approve": self.approve,
-            "cancel": self.cancel,
-            "invoice": self.invoice,
-            "return-invoice": self.return_invoice,
-            "tracking": self.tracking,
-            "start-handling": self.start_handling,
-        }[self.model.action(action).name]
-        return method(order_id)
+    def _channel_reply(self, operation: str, order_id: str | None) -> CallResult:
+        code = self._code(operation, FollowUp.WAIT_FOR_NOTIFICATION)
+        body = {
+            "marketplaceOrderId": order_id,
+            "accountName": None,
+            "code": code,
+            "flow": operation,
+            "success": True,
+            "operationId": None,
+            "message": self.model.codes[code].meaning,
+        }
+        result = CallResult(200, body, code)
+        self.calls.append((operation, order_id or "", result))
+        return result
 
     def _orders_api(self, action: str, order_id: str) -> CallResult:
         order = self.orders.get(order_id)
         if order is None:
             result = CallResult(404, {"error": {"code": "404", "message": f"order {order_id} not found"}})
         elif self._fire(order, action):
-            if action == "start-handling":
-                result = CallResult(204, {})
-            else:
-                result = CallResult(
-                    200, {"date": format_ticks(self._ticks), "orderId": order_id, "receipt": uuid.uuid4().hex}
-                )
+            answer = self.model.action(action).success_status
+            body = {"date": format_ticks(self._ticks), "orderId": order_id, "receipt": uuid.uuid4().hex}
+            result = CallResult(answer, body if answer != 204 else {})
         else:
             code = self._error(order, action)
-            message = self.model.codes[code].meaning if code in self.model.codes else code
-            result = CallResult(
-                HTTP_STATUS.get(code, 400), {"error": {"code": code, "message": message}}, code
-            )
+            known = self.model.codes.get(code) if code is not None else None
+            message = known.meaning if known is not None else f"{action} is not accepted now"
+            status = known.http_status if known is not None and known.http_status else 400
+            result = CallResult(status, {"error": {"code": code, "message": message}}, code)
         self.calls.append((action, order_id, result))
         return result
 
@@ -222,22 +259,23 @@ class SimulatedVTEX:
     def process(self) -> None:
         """Run the queued Channel Order API jobs; their notifications become available."""
         jobs, self._jobs = self._jobs, []
-        for kind, order_id in jobs:
+        initial = self.model.flow(self.flow).initial
+        for action, order_id in jobs:
+            operation = self.model.action(action).operation or action
             order = self.orders.get(order_id)
-            if kind == "create":
-                if order is not None:
-                    self._notify("PlaceOrder", order_id, "EOI007", success=False)
-                    continue
-                initial = self.model.flow(self.flow).initial
+            # The order starts to exist where the flow starts and this action moves it from there.
+            creates = order is None and any(
+                t.trigger == action for t in self.model.ways_out(initial, self.flow)
+            )
+            if creates:
                 order = self.orders[order_id] = SimulatedOrder(order_id, initial, entered_at=self.now)
-                hold = self._holds.pop(order_id, None)
-                order.prefer["order-accepted"] = hold or "order-processed"
-                self._fire(order, "create")
-                self._notify("PlaceOrder", order_id, "SOI001", success=True)
-            elif order is not None and self._fire(order, "approve"):
-                self._notify("ApproveOrder", order_id, "SOI002", success=True)
+                order.hold = self._holds.pop(order_id, None)
+            if order is not None and self._fire(order, action):
+                self._notify(operation, order_id, self._code(operation, FollowUp.DONE), success=True)
             else:
-                self._notify("ApproveOrder", order_id, self._error(order, "approve"), success=False)
+                code = self._error(order, action)
+                if code is not None:
+                    self._notify(operation, order_id, code, success=False)
 
     def _notify(self, flow: str, order_id: str, code: str, *, success: bool) -> None:
         known = self.model.codes.get(code)

@@ -182,16 +182,17 @@ def feed_payloads(draw: st.DrawFn, model: FlowModel | None = None, flow: str | N
 @st.composite
 def notifications(draw: st.DrawFn, model: FlowModel | None = None) -> dict[str, Any]:
     """A Channel Order API notification with a result code of the model, consistent with it
-    (``success`` for SOI codes, the code's own operation)."""
+    (its `success` flag, the code's own operation)."""
     chosen_model = _model(model)
     code = draw(st.sampled_from([c for c in chosen_model.codes.values() if c.api == "channel-order"]))
-    success = code.code.startswith("SOI")
+    operations = tuple(a.operation for a in chosen_model.actions.values() if a.operation)
+    success = code.success
     order = draw(st.from_regex(r"\A[0-9]{9,12}\Z"))
     return {
         "marketplaceOrderId": order,
         "accountName": draw(st.from_regex(r"\A[a-z]{3,12}\Z")),
         "code": code.code,
-        "flow": draw(st.sampled_from(code.operations or ("PlaceOrder", "ApproveOrder"))),
+        "flow": draw(st.sampled_from(code.operations or operations)),
         "success": success,
         "operationId": str(draw(st.uuids())),
         "message": code.meaning,

@@ -25,7 +25,7 @@ def parse_ticks(text: str) -> int:
     """An ISO 8601 time as 100 ns ticks since the epoch (UTC); digits past the 7th are dropped."""
     found = _TIME.match(text)
     if found is None:
-        raise ValueError(f"not an ISO 8601 time: {text!r}")
+        raise EventError(f"not an ISO 8601 time: {text!r}")
     year, month, day, hour, minute, second = (int(found.group(i)) for i in range(1, 7))
     seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
     fraction = (found.group(7) or "").ljust(7, "0")[:7]

@@ -8,6 +8,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from ..errors import InvalidArgumentError
 from ._events import EventError, Ping, parse_event
 from ._tracker import Tracker
 from ._types import Applied, Deferred
@@ -57,7 +58,7 @@ class HookEndpoint:
         dispatcher: Executor | None = None,
     ) -> None:
         if not 0 < timeout < VTEX_HOOK_DEADLINE:
-            raise ValueError(f"timeout must be between 0 and {VTEX_HOOK_DEADLINE} s, not {timeout}")
+            raise InvalidArgumentError(f"timeout must be between 0 and {VTEX_HOOK_DEADLINE} s, not {timeout}")
         self.tracker = tracker
         self.on_ready = on_ready
         self.timeout = timeout

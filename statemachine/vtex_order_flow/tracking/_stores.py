@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Protocol
 
+from ..errors import InvalidArgumentError, StoreError
 from ._types import Anomaly, Deferred, DeferredState, OrderRecord
 
 __all__ = ["MemoryStore", "SQLiteStore", "Store"]
@@ -68,7 +69,7 @@ class MemoryStore:
         index = self._index.get(status)
         if index is None:
             if len(self._names) > 0xFFFF:
-                raise OverflowError("more than 65,536 distinct statuses")
+                raise StoreError("the memory store holds at most 65,536 distinct statuses")
             index = self._index[status] = len(self._names)
             self._names.append(status)
         self._records[order_id] = changed_at << self._BITS | index
@@ -154,7 +155,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
         if synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
-            raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+            raise InvalidArgumentError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
         self.path = os.fspath(path)
         # One connection, used under the tracker's lock from whichever thread holds it.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .. import Facts, Verdict
-from ..errors import UnknownNameError
+from ..errors import UnknownNameError, UnknownUpdateError
 from ._events import OrderEvent
 from ._stores import MemoryStore, Store
 from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, RetryPolicy
@@ -282,7 +282,7 @@ class Tracker:
     def _existing(self, order_id: str, action: str) -> Deferred:
         found = self.store.get_deferred(order_id, action)
         if found is None:
-            raise KeyError(f"no deferred update for order {order_id!r} and action {action!r}")
+            raise UnknownUpdateError(f"no deferred update for order {order_id!r} and action {action!r}")
         return found
 
     def _set(self, order_id: str, action: str, state: DeferredState, reason: str) -> Deferred:

@@ -1,0 +1,138 @@
+"""The architecture as checked rules: VTEX facts only in the model, one error root, small CLI
+modules, help texts from the model. (The layering itself is import-linter's contract in
+pyproject.toml, run by the test command.)"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import re
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+import vtex_order_flow
+from vtex_order_flow import VtexOrderFlowError, bundled_model
+from vtex_order_flow.cli import main
+
+PACKAGE = Path(vtex_order_flow.__file__).parent
+SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if "data" not in p.relative_to(PACKAGE).parts)
+VTEX = bundled_model()
+CODE = re.compile(r"\b(?:SOI|EOI|OMS)\d{3}\b|\bHTTP\d{3}\b")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the string nodes that document: every string standing alone as a statement
+    (module, class and function docstrings, and attribute docstrings after a field)."""
+    return {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    }
+
+
+def _strings(path: Path) -> Iterator[tuple[int, str]]:
+    """Every string constant of a module that is code, not documentation (line, text)."""
+    tree = ast.parse(path.read_text("utf-8"))
+    docs = _docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            yield node.lineno, node.value
+
+
+def test_vtex_facts_live_only_in_the_model() -> None:
+    # Result codes, and status ids used as values, belong to data/vtex.toml. (Actions' names
+    # are the API's vocabulary: the testing kit has one method per action.)
+    names = {alias for s in VTEX.statuses.values() for alias in (s.id, *s.aliases)}
+    names -= set(VTEX.actions) | set(VTEX.events)
+    names.discard("null")  # also JSON's null, which the batch writes
+    found = [
+        f"{path.relative_to(PACKAGE)}:{line}: {text!r}"
+        for path in SOURCES
+        for line, text in _strings(path)
+        if CODE.search(text) or text in names
+    ]
+    assert not found, "VTEX facts outside the model:\n" + "\n".join(found)
+
+
+def test_the_literal_search_would_find_a_code() -> None:
+    # The rule above is not vacuous: it reads string constants and skips only docstrings.
+    tree = ast.parse('"""EOI011 in a docstring is fine."""\nCODE = "EOI011"\nSTATUS = "ready-for-handling"\n')
+    docs = _docstrings(tree)
+    values = [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
+    assert values == ["EOI011", "ready-for-handling"]
+    assert CODE.search(values[0])
+
+
+def _defined_exceptions() -> Iterator[tuple[str, type[BaseException]]]:
+    import importlib
+
+    for path in SOURCES:
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__main__":
+            continue
+        module = importlib.import_module(".".join(p for p in parts if p != "__init__"))
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__ == module.__name__
+            ):
+                yield f"{module.__name__}.{name}", value
+
+
+def test_every_exception_the_library_defines_derives_from_the_root() -> None:
+    defined = dict(_defined_exceptions())
+    assert len(defined) > 10
+    assert all(issubclass(error, VtexOrderFlowError) for error in defined.values()), [
+        name for name, error in defined.items() if not issubclass(error, VtexOrderFlowError)
+    ]
+
+
+def test_the_library_raises_only_its_own_errors() -> None:
+    # A `raise` of a builtin exception escapes the hierarchy; the only ones allowed are
+    # AttributeError from a module's __getattr__ and SystemExit from the entry points.
+    allowed = {"AttributeError", "SystemExit"}
+    found = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                name = target.id if isinstance(target, ast.Name) else None
+                if name and isinstance(getattr(builtins, name, None), type) and name not in allowed:
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: raise {name}")
+    # The replay reader raises ValueError inside its own try, to report the line: not escaping.
+    escaping = [f for f in found if not f.startswith("tracking/_replay.py")]
+    assert not escaping, "\n".join(escaping)
+
+
+def test_cli_modules_stay_small() -> None:
+    sizes = {p.name: len(p.read_text("utf-8").splitlines()) for p in (PACKAGE / "cli").glob("*.py")}
+    assert len(sizes) >= 5
+    assert max(sizes.values()) <= 300, sizes
+
+
+@pytest.mark.parametrize("command", ["decide", "diagram"])
+def test_help_lists_the_models_flows_and_actions(command: str) -> None:
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(out.getvalue().split())
+    for name in (*VTEX.flows, *VTEX.actions):
+        assert name in text, name
+    assert f"default: {VTEX.default_flow}" in text
+
+
+def test_version_is_the_distributions() -> None:
+    from importlib.metadata import version
+
+    assert vtex_order_flow.__version__ == version("vtex-order-flow")
