@@ -136,3 +136,39 @@ def test_version_is_the_distributions() -> None:
     from importlib.metadata import version
 
     assert vtex_order_flow.__version__ == version("vtex-order-flow")
+
+
+# -- one load path, one set of defaults ----------------------------------------------------------
+
+
+def test_the_builder_and_the_schema_agree_on_every_default() -> None:
+    # The bundled model is built without pydantic; every field a file leaves out must get the
+    # schema's default there too. The minimal model leaves out every optional field of every
+    # kind of entry, so this compares them all, not only those the bundled file omits.
+    from conftest import MINIMAL
+
+    from vtex_order_flow import model_from_mapping
+    from vtex_order_flow._loader import build_model
+
+    assert build_model(MINIMAL, "<mapping>") == model_from_mapping(MINIMAL)
+
+
+def test_an_extends_cycle_through_parent_folders_is_a_defect(tmp_path: Path) -> None:
+    from vtex_order_flow import InvalidModelError, Rule, load_model
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "m.toml").write_text('name = "a"\nextends = "../b/m.toml"\n', "utf-8")
+    (tmp_path / "b" / "m.toml").write_text('name = "b"\nextends = "../a/m.toml"\n', "utf-8")
+    with pytest.raises(InvalidModelError) as caught:
+        load_model(tmp_path / "a" / "m.toml")
+    assert caught.value.rules == {Rule.BAD_OVERRIDE}
+    assert "circular extends" in str(caught.value)
+
+
+def test_confidence_is_ordered_by_strength() -> None:
+    from vtex_order_flow import Confidence
+
+    assert Confidence.CONTESTED < Confidence.INFERRED < Confidence.DOCUMENTED
+    assert max(Confidence) is Confidence.DOCUMENTED
+    assert sorted(Confidence, reverse=True)[0] is Confidence.DOCUMENTED

@@ -472,3 +472,53 @@ def test_random_models_agree_with_their_machine(model: FlowModel, data: st.DataO
     action = data.draw(st.sampled_from(["a1", "a2"]))
     facts = data.draw(st.dictionaries(st.sampled_from(["x", "y"]), st.booleans()))
     check_against_machine(model, "f", status, action, facts)
+
+
+# -- facts: normalised before any cache, anything but a mapping or names a typed error ------------
+
+
+def test_a_one_shot_iterator_of_facts_neither_misleads_nor_poisons_the_cache() -> None:
+    model = vof.model_from_mapping(_bundled_data())  # a fresh model: an empty cache
+    first = model.decide("handling", "cancel", facts=iter(["partial-invoice"]))
+    assert first.verdict is REJECT
+    assert model.decide("handling", "cancel", facts={"partial-invoice": True}).verdict is REJECT
+    assert model.decide("handling", "cancel", facts=iter(["partial-invoice"])).verdict is REJECT
+    assert model.decide("handling", "cancel").verdict is SEND
+
+
+def test_pairs_are_not_a_mapping() -> None:
+    with pytest.raises(UnknownFactError, match="a collection of facts holds names"):
+        decide("handling", "cancel", facts=[("partial-invoice", True)])  # type: ignore[list-item]
+
+
+def test_a_string_is_not_a_collection_of_facts() -> None:
+    with pytest.raises(UnknownFactError, match="not str"):
+        decide("handling", "cancel", facts="partial-invoice")
+
+
+@pytest.mark.parametrize("bad", [5, 1.5, object()])
+def test_facts_of_another_type_are_a_typed_error(bad: object) -> None:
+    with pytest.raises(UnknownFactError, match="facts must be a mapping"):
+        decide("handling", "cancel", facts=bad)  # type: ignore[arg-type]
+
+
+def test_every_spelling_of_the_same_facts_shares_one_decision() -> None:
+    spellings: list[vof.Facts] = [
+        {"partial-invoice": True},
+        ["partial-invoice"],
+        ("partial-invoice",),
+        {"partial-invoice"},
+        frozenset({"partial-invoice", "invoice-exists"}),
+        {"partial-invoice": True, "invoice-exists": True, "handling-started": False},
+        iter(["partial-invoice"]),
+    ]
+    decisions = {id(decide("handling", "tracking", facts=f)) for f in spellings}
+    assert len(decisions) == 1
+
+
+def _bundled_data() -> dict[str, object]:
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("vtex_order_flow").joinpath("data/vtex.toml").read_text("utf-8")
+    return tomllib.loads(text)

@@ -147,7 +147,8 @@ def resolve_spec(
     if spec.extends in BUNDLED_MODELS:
         base_origin, base_dir_of_base = f"bundled:{spec.extends}", None
     else:
-        base_path = (base_dir or Path.cwd()) / spec.extends
+        # Resolved, so that a cycle through `../` or a symlink is the same path each time round.
+        base_path = ((base_dir or Path.cwd()) / spec.extends).resolve()
         base_origin, base_dir_of_base = str(base_path), base_path.parent
     if base_origin in (*_chain, origin):
         raise InvalidModelError(

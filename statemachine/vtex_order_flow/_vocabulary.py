@@ -36,7 +36,28 @@ class Confidence(enum.StrEnum):
 
     @property
     def strength(self) -> int:
+        """0 for contested, 1 for inferred, 2 for documented."""
         return _STRENGTH[self]
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, Confidence):
+            return self.strength < other.strength
+        return NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        if isinstance(other, Confidence):
+            return self.strength <= other.strength
+        return NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, Confidence):
+            return self.strength > other.strength
+        return NotImplemented
+
+    def __ge__(self, other: object) -> bool:
+        if isinstance(other, Confidence):
+            return self.strength >= other.strength
+        return NotImplemented
 
 
 _STRENGTH = {Confidence.CONTESTED: 0, Confidence.INFERRED: 1, Confidence.DOCUMENTED: 2}
