@@ -146,7 +146,6 @@ def test_the_builder_and_the_schema_agree_on_every_default() -> None:
     # schema's default there too. The minimal model leaves out every optional field of every
     # kind of entry, so this compares them all, not only those the bundled file omits.
     from conftest import MINIMAL
-
     from vtex_order_flow import model_from_mapping
     from vtex_order_flow._loader import build_model
 
