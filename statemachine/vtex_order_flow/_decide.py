@@ -53,6 +53,7 @@ class Step:
         return "connector" if self.by_action else str(self.cause)
 
     def to_dict(self) -> dict[str, Any]:
+        """The step as JSON-ready data."""
         return {
             "from": self.source,
             "to": self.dest,
@@ -104,6 +105,7 @@ class Decision:
 
     @property
     def send(self) -> bool:
+        """Whether the verdict is SEND."""
         return self.verdict is Verdict.SEND
 
     def to_dict(self) -> dict[str, Any]:

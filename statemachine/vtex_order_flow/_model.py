@@ -151,6 +151,7 @@ class Trigger:
 
     @property
     def is_action(self) -> bool:
+        """Whether the connector itself sends it."""
         return self.kind == "action"
 
 
@@ -215,10 +216,12 @@ class Transition:
 
     @property
     def key(self) -> tuple[str, str, str]:
+        """(from, to, trigger): what names a transition."""
         return (self.source, self.dest, self.trigger)
 
     @property
     def is_self_loop(self) -> bool:
+        """Whether the order stays in its status."""
         return self.source == self.dest
 
     def holds(self, facts: frozenset[str]) -> bool:

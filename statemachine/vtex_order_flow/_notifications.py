@@ -46,6 +46,7 @@ class Advice:
     confidence: Confidence
 
     def to_dict(self) -> dict[str, Any]:
+        """The advice as JSON-ready data (the CLI's ``--json`` shape)."""
         return {
             "code": self.code,
             "follow_up": str(self.follow_up),

@@ -76,6 +76,8 @@ class _Event(BaseModel):
 
 
 class HookOrigin(_Event):
+    """Which account and app key a hook delivery comes from."""
+
     Account: NonEmpty
     Key: str
 

@@ -111,6 +111,7 @@ class View:
 
     @property
     def node_keys(self) -> list[str]:
+        """The node kinds the view uses, in legend order."""
         used = {node.kind for node in self.nodes}
         return [key for key in NODE_STYLES if key in used]
 

@@ -30,6 +30,8 @@ class Planned:
 
 @dataclass(frozen=True, slots=True)
 class Stale:
+    """A file of the folder that differs from what the model produces, and why."""
+
     name: str
     why: str
 

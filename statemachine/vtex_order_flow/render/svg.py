@@ -19,6 +19,7 @@ class GraphvizError(VtexOrderFlowError, RuntimeError):
 
 
 def source_hash(dot: str) -> str:
+    """The sha256 of a DOT text, which an SVG drawn from it records."""
     return hashlib.sha256(dot.encode("utf-8")).hexdigest()
 
 

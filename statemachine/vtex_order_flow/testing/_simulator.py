@@ -339,6 +339,7 @@ class SimulatedVTEX:
         return chosen.trigger
 
     def status(self, order_id: str) -> str:
+        """The order's status in the simulation (the flow's initial one before it exists)."""
         order = self.orders.get(order_id)
         return order.status if order is not None else self.model.flow(self.flow).initial
 

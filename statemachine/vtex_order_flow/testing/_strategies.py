@@ -92,6 +92,7 @@ class Walk:
 
     @property
     def final(self) -> str | None:
+        """The status the walk ends in (None for an empty walk)."""
         return self.transitions[-1].dest if self.transitions else None
 
 

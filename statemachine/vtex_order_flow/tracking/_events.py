@@ -64,6 +64,7 @@ class OrderEvent:
 
     @property
     def changed_at_iso(self) -> str:
+        """When the status changed, as ISO 8601 with VTEX's 7 fractional digits."""
         return format_ticks(self.changed_at)
 
 

@@ -66,6 +66,7 @@ class HookEndpoint:
         self._dispatcher = dispatcher or ThreadPoolExecutor(max_workers=1, thread_name_prefix="vof-ready")
 
     def handle(self, body: bytes | str) -> HookResponse:
+        """Answer one hook delivery: a status code and a body, within VTEX's deadline."""
         try:
             parsed = parse_event(body)
         except EventError as error:

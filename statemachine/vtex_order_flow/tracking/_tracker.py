@@ -292,19 +292,23 @@ class Tracker:
     # -- reading ---------------------------------------------------------------------------------
 
     def record(self, order_id: str) -> OrderRecord | None:
+        """The order's current record, or None when no event named it yet."""
         with self._lock:
             held = self.store.load_record(order_id)
         return None if held is None else OrderRecord(order_id, held[0], held[1])
 
     def records(self) -> list[OrderRecord]:
+        """Every order's record."""
         with self._lock:
             return list(self.store.records())
 
     def updates(self, *states: DeferredState) -> list[Deferred]:
+        """The deferred updates in these states (every one when none is given)."""
         with self._lock:
             return self.store.deferred(*states)
 
     def anomalies(self) -> list[Anomaly]:
+        """Every anomaly recorded, oldest first."""
         with self._lock:
             return self.store.anomalies()
 

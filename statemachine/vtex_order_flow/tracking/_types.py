@@ -22,10 +22,13 @@ class OrderRecord:
     """100 ns ticks since the epoch (`format_ticks` writes it back as VTEX does)."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data."""
         return {"status": self.status, "changed_at": format_ticks(self.changed_at)}
 
 
 class DeferredState(enum.StrEnum):
+    """Where a deferred update is in its life."""
+
     PENDING = "pending"
     """Waiting for the order's status to change."""
     READY = "ready"
@@ -58,9 +61,11 @@ class Deferred:
 
     @property
     def key(self) -> tuple[str, str]:
+        """(order id, action): what names a deferred update."""
         return (self.order_id, self.action)
 
     def to_dict(self) -> dict[str, Any]:
+        """The update as JSON-ready data."""
         data: dict[str, Any] = {
             "orderId": self.order_id,
             "action": self.action,
@@ -91,6 +96,7 @@ class Anomaly:
     changed_at: int
 
     def to_dict(self) -> dict[str, Any]:
+        """The anomaly as JSON-ready data."""
         return {
             "orderId": self.order_id,
             "from": self.from_status,
@@ -115,6 +121,7 @@ class Applied:
 
     @property
     def changed(self) -> bool:
+        """Whether the event changed the order's record."""
         return self.outcome in {"first", "moved"}
 
 
@@ -134,5 +141,6 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number `attempt` (with jitter)."""
         ceiling = min(self.max_delay, self.base * self.factor ** max(attempt - 1, 0))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
