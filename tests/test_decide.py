@@ -84,11 +84,23 @@ def test_cancel_a_canceled_order_is_already_done() -> None:
     assert decide("cancel", "cancel").already_done
 
 
-@pytest.mark.parametrize("status", ["handling", "cancellation-requested", "invoiced", "invoice"])
+@pytest.mark.parametrize("status", ["handling", "cancellation-requested"])
 def test_cancel_with_a_partial_invoice_can_never_succeed(status: str) -> None:
     d = decide(status, "cancel", facts={"partial-invoice": True})
     assert d.verdict is REJECT
-    assert d.expected_error == "HTTP400"
+    assert (d.expected_error, d.follow_up) == ("HTTP400", vof.FollowUp.GIVE_UP)
+
+
+def test_a_partial_invoice_ends_when_the_invoices_reach_the_total() -> None:
+    # S1, S28: invoiced means the total is reached: a partial invoice cannot hold there.
+    with pytest.raises(
+        ContradictoryFactsError, match="'partial-invoice' cannot hold for an order in invoiced"
+    ):
+        decide("invoiced", "cancel", facts={"partial-invoice": True})
+    # While an invoice is verified, the order may yet turn out fully invoiced: then a return
+    # invoice comes first (S4), so the cancel waits rather than being refused.
+    d = decide("invoice", "cancel", facts={"partial-invoice": True})
+    assert (d.verdict, d.accepted_in, d.remedy) == (DEFER, "invoiced", ("return-invoice",))
 
 
 def test_cancel_an_invoiced_order_needs_a_return_invoice_first() -> None:
@@ -324,11 +336,25 @@ def machine_reachable(
                 for x in model.ways_out(here, flow)
                 if x.trigger == t.trigger and x.dest == moved and x.allowed(dict.fromkeys(held, True))
             )
-            nxt = (moved, held | model.fact_closure(fired.sets))
+            nxt = (moved, (held | model.fact_closure(fired.sets)) - fired.clears)
             if nxt not in seen:
                 seen.add(nxt)
                 queue.append(nxt)
     return list(seen)
+
+
+def declared_before(model: FlowModel, action: str, status: str) -> set[str]:
+    """The prerequisites of `action` from `status`, read from the declarations here (not through
+    `allowed_before`): those that apply there, and through unrestricted ones, theirs."""
+    found: set[str] = set()
+    frontier = [(p.action, not p.statuses) for p in model.actions[action].prerequisites if p.applies(status)]
+    while frontier:
+        name, deeper = frontier.pop()
+        if name not in found:
+            found.add(name)
+            if deeper:
+                frontier += [(p.action, True) for p in model.actions[name].prerequisites if not p.statuses]
+    return found - {action}
 
 
 def check_against_machine(
@@ -351,7 +377,7 @@ def check_against_machine(
         return
     # The connector's moves on the way: the action's declared prerequisites only (never the
     # action itself), and no move that turns down a request of the action.
-    allowed = model.allowed_before(action, status)
+    allowed = declared_before(model, action, status)
 
     def skip(t: Transition) -> bool:
         return (t.by_action and t.trigger not in allowed) or action in t.reverses
@@ -371,7 +397,7 @@ def check_against_machine(
                 if t.trigger == step.trigger and t.dest == moved and t.allowed(dict.fromkeys(held, True))
             )
             assert not skip(fired), f"{fired.describe()} is not allowed on the way to {action}"
-            held |= model.fact_closure(fired.sets)
+            held = (held | model.fact_closure(fired.sets)) - fired.clears
             here = moved
         assert here == d.accepted_in
         assert fire(machine, here, action, dict.fromkeys(held, True)) is not None

@@ -36,7 +36,7 @@ def test_walks_are_what_the_machine_allows(walk: Walk) -> None:
         assert (
             fire(machine, transition.source, transition.trigger, dict.fromkeys(held, True)) == transition.dest
         )
-        held |= transition.sets
+        held = (held | transition.sets) - transition.clears
     assert held == walk.facts
 
 

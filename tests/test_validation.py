@@ -179,7 +179,9 @@ def test_follow_up_contradicts_verdict(minimal: dict[str, Any]) -> None:
     assert "give-up" in found[0].message
     # A rule-level follow_up that agrees fixes it.
     data["actions"]["ship"]["errors"] = [{"code": "E2", "follow_up": "decide-again"}]
-    assert model_from_mapping(data).decide("new", "ship", facts={"paid": True}).follow_up == "decide-again"
+    # ... and the decision resolves "decide again" by its verdict.
+    decision = model_from_mapping(data).decide("new", "ship", facts={"paid": True})
+    assert (decision.verdict, decision.follow_up) == (Verdict.DEFER, "defer-until-status-changes")
 
 
 def test_unknown_fact_in_an_error_rule(minimal: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ._schema import ModelFile, StatusSpec, TransitionSpec
-from ._vocabulary import CAUSES, DEFER_FOLLOW_UPS, REJECT_FOLLOW_UPS
+from ._vocabulary import CAUSES, DEFER_FOLLOW_UPS, REJECT_FOLLOW_UPS, FollowUp
 from .errors import Defect, Rule, closest
 
 if TYPE_CHECKING:
@@ -205,7 +205,9 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
             )
         yield from in_flows(entry, transition.flows)
         yield from cause(entry, transition.cause)
-        yield from known_facts(entry, (*transition.requires, *transition.unless, *transition.sets))
+        yield from known_facts(
+            entry, (*transition.requires, *transition.unless, *transition.sets, *transition.clears)
+        )
         yield from known_actions(entry, transition.reverses)
         yield from cited(entry, transition.sources)
         yield from explained(entry, transition.confidence, transition.note)
@@ -308,13 +310,14 @@ def check_decisions(model: ModelData) -> list[Defect]:
 
     `needs-non-prerequisite`: where an action is refused only because the way to a status that
     accepts it goes through a connector action that is not its prerequisite, the model must say
-    so with an error rule naming that status (cancel on an order VTEX does not have); otherwise
-    a prerequisite is missing. `follow-up-contradicts-verdict`: the follow-up of every answer a
-    decision predicts agrees with its verdict (a reject never says retry or defer). Checked
+    so with an error rule naming that status (cancel on an order VTEX does not have) or the facts
+    that hold (a partially invoiced order's cancel); otherwise a prerequisite is missing.
+    `follow-up-contradicts-verdict`: the definite follow-up of every answer a decision predicts
+    agrees with its verdict (a reject never says retry or defer, a defer never give up). Checked
     without facts, with each fact an order can carry there, and with every fact only the caller
     knows.
     """
-    from ._decide import Verdict, compute_decision
+    from ._decide import Verdict, compute_decision, predicted_follow_up
 
     defects: list[Defect] = []
     seen: set[tuple[str, str, str, str]] = set()
@@ -335,25 +338,30 @@ def check_decisions(model: ModelData) -> list[Defect]:
                         model, status=status.id, action=action, flow=flow, facts=facts, outs=outs
                     )
                     entry = f"action {action!r} in status {status.id!r} (flow {flow!r})"
-                    if decision.follow_up is not None:
+                    said = predicted_follow_up(model, spec.error_for(status.id, facts, flow))
+                    if decision.verdict is not Verdict.SEND and said not in (None, FollowUp.DECIDE_AGAIN):
                         allowed = (
                             REJECT_FOLLOW_UPS if decision.verdict is Verdict.REJECT else DEFER_FOLLOW_UPS
                         )
                         key = (flow, status.id, action, "follow-up")
-                        if str(decision.follow_up) not in allowed and key not in seen:
+                        if str(said) not in allowed and key not in seen:
                             seen.add(key)
                             defects.append(
                                 Defect(
                                     Rule.FOLLOW_UP_CONTRADICTS_VERDICT,
                                     entry,
                                     f"the decision is {decision.verdict} but VTEX's predicted answer "
-                                    f"{decision.expected_error} says {decision.follow_up}; give the error "
-                                    "rule a follow_up that agrees",
+                                    f"{decision.expected_error} says {said}; give the error rule a "
+                                    "follow_up that agrees (decide-again when it depends on the status)",
                                 )
                             )
                     if decision.verdict is not Verdict.REJECT or decision.already_done:
                         continue
-                    named = any(status.id in rule.statuses for rule in spec.errors)
+                    # Refused on purpose: an error rule names the status, or the facts that hold.
+                    named = any(
+                        (status.id in rule.statuses or rule.facts) and rule.matches(status.id, facts, flow)
+                        for rule in spec.errors
+                    )
                     detour = _detour(model, status.id, action, flow, facts)
                     key = (flow, status.id, action, "prerequisite")
                     if detour and not named and key not in seen:
@@ -377,7 +385,13 @@ def _detour(model: ModelData, status: str, action: str, flow: str, facts: frozen
 
     everything = frozenset(model.actions) - {action}
     found = _shortest_path(
-        model.outs(flow), status, action, facts, allowed=everything, close=model.fact_closure
+        model.outs(flow),
+        status,
+        action,
+        facts,
+        allowed=everything,
+        close=model.fact_closure,
+        tested=model.guard_facts(flow),
     )
     if found is None:
         return []

@@ -15,7 +15,7 @@ from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import ContradictoryFactsError, UnknownFactError, UnknownStatusError
 
 if TYPE_CHECKING:
-    from ._model import ModelData, Transition, Trigger
+    from ._model import ErrorRule, ModelData, Transition, Trigger
 
 __all__ = ["Decision", "Facts", "Step", "Verdict", "compute_decision", "fact_names"]
 
@@ -101,7 +101,9 @@ class Decision:
     """SEND or DEFER: the status in which VTEX accepts the action."""
     follow_up: FollowUp | None = None
     """What to do if it were sent now and VTEX answered `expected_error` (None when it would not
-    refuse): always consistent with the verdict."""
+    refuse), consistent with the verdict: an answer that means "not in this status"
+    (`decide-again` in the model) is resolved here, to give-up on a reject (done when
+    `already_done`) and to defer-until-status-changes on a defer."""
 
     @property
     def send(self) -> bool:
@@ -181,6 +183,14 @@ def fact_names(model: ModelData, facts: Facts) -> frozenset[str]:
                 name, free, detail=f"is given false, but {', '.join(by)} implies it"
             )
     return held
+
+
+def predicted_follow_up(model: ModelData, rule: ErrorRule | None) -> FollowUp | None:
+    """What VTEX's predicted answer calls for, as the model says it: the rule's own follow-up,
+    else its code's (None when no answer is predicted)."""
+    if rule is None:
+        return None
+    return rule.follow_up or model.codes[rule.code].follow_up
 
 
 def _short(value: object) -> str:
@@ -274,15 +284,18 @@ def compute_decision(
 
     error = spec.error_for(status, facts, flow)
     code = error.code if error is not None else None
-    follow_up = None
-    if error is not None:
-        follow_up = error.follow_up or model.codes[error.code].follow_up
+    said = predicted_follow_up(model, error)
     answer = f" (VTEX would answer {code})" if code else ""
     base = [state.confidence] + ([error.confidence] if error is not None else [])
     allowed = model.allowed_before(action, status)
-    found = _shortest_path(outs, status, action, facts, allowed=allowed, close=model.fact_closure)
+    found = _shortest_path(
+        outs, status, action, facts, allowed=allowed, close=model.fact_closure, tested=model.guard_facts(flow)
+    )
     if found is None:
-        done = reached or follow_up is FollowUp.DONE
+        done = reached or said is FollowUp.DONE
+        # Nothing more to send when done; otherwise a refusal that means "not in this status"
+        # is, from a status that can never accept it, final.
+        follow_up = FollowUp.DONE if done else FollowUp.GIVE_UP if said is FollowUp.DECIDE_AGAIN else said
         given = f" with {', '.join(sorted(facts))}" if facts else ""
         if done:
             reason = f"{action} is already done for an order in {status}{given}: nothing more to send"
@@ -307,6 +320,7 @@ def compute_decision(
             follow_up=follow_up,
         )
     path, accept = found
+    follow_up = FollowUp.DEFER_UNTIL_STATUS_CHANGES if said is FollowUp.DECIDE_AGAIN else said
     steps = tuple(_step(t) for t in path)
     timers = [step.after for step in steps if step.cause is Cause.TIMER and step.after is not None]
     how = ", then ".join(f"{step.trigger} ({step.actor})" for step in steps)
@@ -341,12 +355,15 @@ def _shortest_path(
     *,
     allowed: frozenset[str],
     close: Callable[[Iterable[str]], frozenset[str]],
+    tested: frozenset[str],
 ) -> tuple[list[Transition], Transition] | None:
     """The best path from (status, facts) to a state where `action` is accepted, or None.
 
     The connector's own moves on the path are its `allowed` prerequisites only (never the action
     itself, never a contrary action: a cancel does not wait for an invoice), and no move on it
     turns down a request of `action` (a deferred cancel never waits for the seller to deny it).
+    Facts the moves set are kept only when some guard (`tested`) reads them: others cannot
+    change the way, and tracking them would multiply the states for nothing.
 
     States are (status, facts): facts grow along the path through `sets`. Paths are ranked by
     how many steps wait on another party's decision (seller, customer, gateway, marketplace
@@ -378,7 +395,7 @@ def _shortest_path(
                 continue
             if transition.by_action and transition.trigger not in allowed:
                 continue
-            after = held | close(transition.sets) if transition.sets else held
+            after = (held | (close(transition.sets) & tested)) - transition.clears
             nxt = (transition.dest, after)
             waits = 0 if transition.by_action or transition.cause in _AUTOMATIC else 1
             cost = (others + waits, steps + 1)

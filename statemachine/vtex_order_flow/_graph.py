@@ -13,7 +13,17 @@ from typing import Protocol
 
 from ._vocabulary import Cause
 
-__all__ = ["Transition", "closure", "dominated", "fact_places", "inevitable", "reachable", "states"]
+__all__ = [
+    "Transition",
+    "closure",
+    "dominated",
+    "fact_places",
+    "guard_facts",
+    "inevitable",
+    "reachable",
+    "states",
+    "step",
+]
 
 
 class Transition(Protocol):
@@ -33,6 +43,8 @@ class Transition(Protocol):
     def unless(self) -> frozenset[str]: ...
     @property
     def sets(self) -> frozenset[str]: ...
+    @property
+    def clears(self) -> frozenset[str]: ...
     @property
     def is_self_loop(self) -> bool: ...
 
@@ -60,6 +72,20 @@ def reachable(
 State = tuple[str, frozenset[str]]
 
 
+def guard_facts(transitions: Iterable[Transition]) -> frozenset[str]:
+    """The facts some guard tests: only they can change where an order may go."""
+    return frozenset(f for t in transitions for f in (*t.requires, *t.unless))
+
+
+def step(
+    held: frozenset[str], t: Transition, close: Callable[[Iterable[str]], frozenset[str]]
+) -> frozenset[str]:
+    """The facts after move `t` from `held`: what it sets (with what that implies), less what it clears."""
+    if not t.sets and not t.clears:
+        return held
+    return (held | close(t.sets)) - t.clears
+
+
 def states(
     initial: str,
     transitions: Iterable[Transition],
@@ -68,11 +94,14 @@ def states(
 ) -> set[State]:
     """Every (status, facts) an order can be in, from `initial` with no facts, never entering `avoid`.
 
-    Facts grow through each move's `sets` (with what they imply). Guards are tested on the facts
-    moves set; a fact no move sets is the caller's, unknown here, so it blocks no move.
+    Facts change through each move's `sets` (with what they imply) and `clears`. Only the facts
+    some guard tests are tracked (no other can change where an order goes), so the states grow
+    with the guards, not with every fact a move records. A fact no move sets is the caller's,
+    unknown here, so it blocks no move.
     """
     moves = list(transitions)
-    tracked = close(fact for t in moves for fact in t.sets)
+    tested = guard_facts(moves)
+    tracked = close(fact for t in moves for fact in t.sets) & tested
     outs: dict[str, list[Transition]] = {}
     for t in moves:
         outs.setdefault(t.source, []).append(t)
@@ -86,7 +115,7 @@ def states(
         for t in outs.get(status, ()):
             if not (t.requires & tracked) <= held or t.unless & tracked & held:
                 continue
-            nxt = (t.dest, held | close(t.sets) if t.sets else held)
+            nxt = (t.dest, step(held, t, close) & tested)
             if nxt not in seen and t.dest not in avoid:
                 seen.add(nxt)
                 queue.append(nxt)
@@ -158,11 +187,40 @@ def fact_places(
 ) -> dict[str, frozenset[str]]:
     """For each fact some move sets (with what it implies): the statuses an order can carry it in.
 
-    Facts no move sets are the caller's alone, and are not in the mapping (they may hold anywhere).
+    A fact holds from a move that sets it (from a state the order can be in) until a move that
+    clears it. Facts no move sets are the caller's alone, and are not in the mapping (they may
+    hold anywhere).
     """
     moves = list(transitions)
-    places: dict[str, set[str]] = {fact: set() for fact in close(f for t in moves for f in t.sets)}
-    for status, held in states(initial, moves, close):
-        for fact in held:
-            places[fact].add(status)
-    return {fact: frozenset(where) for fact, where in places.items()}
+    tested = guard_facts(moves)
+    tracked = close(fact for t in moves for fact in t.sets) & tested
+    reachable_states = states(initial, moves, close)
+    outs: dict[str, list[Transition]] = {}
+    for t in moves:
+        outs.setdefault(t.source, []).append(t)
+
+    def allowed(t: Transition, held: frozenset[str]) -> bool:
+        # As in `states`: guards on the caller's facts (no move sets them) block nothing.
+        return (t.requires & tracked) <= held and not (t.unless & tracked & held)
+
+    places: dict[str, frozenset[str]] = {}
+    for fact in close(f for t in moves for f in t.sets):
+        # Where the order is right after a move that sets the fact, then onwards until cleared.
+        starts = {
+            (t.dest, step(held, t, close) & tested)
+            for status, held in reachable_states
+            for t in outs.get(status, ())
+            if allowed(t, held) and fact in close(t.sets) and fact not in t.clears
+        }
+        seen, queue = set(starts), deque(starts)
+        while queue:
+            status, held = queue.popleft()
+            for t in outs.get(status, ()):
+                if fact in t.clears or not allowed(t, held):
+                    continue
+                nxt = (t.dest, step(held, t, close) & tested)
+                if nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+        places[fact] = frozenset(status for status, _ in seen)
+    return places

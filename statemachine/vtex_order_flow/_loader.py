@@ -389,6 +389,7 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             requires=frozenset(strings(t, "requires")) | guards.get(t["trigger"], _NO_GUARDS)[0],
             unless=frozenset(strings(t, "unless")) | guards.get(t["trigger"], _NO_GUARDS)[1],
             sets=frozenset(strings(t, "sets")),
+            clears=frozenset(strings(t, "clears")),
             reverses=frozenset(strings(t, "reverses")),
             enabled=bool(t.get("enabled", True)),
             confidence=confidence(t),

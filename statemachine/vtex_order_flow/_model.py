@@ -207,6 +207,8 @@ class Transition:
     requires: frozenset[str] = frozenset()
     unless: frozenset[str] = frozenset()
     sets: frozenset[str] = frozenset()
+    clears: frozenset[str] = frozenset()
+    """Facts that stop holding (the full invoice verified: the order is no longer partially invoiced)."""
     reverses: frozenset[str] = frozenset()
     """Actions whose request this move turns down: a deferred update of one of them never waits for it."""
     enabled: bool = True
@@ -248,6 +250,7 @@ class Transition:
             "requires": sorted(self.requires),
             "unless": sorted(self.unless),
             "sets": sorted(self.sets),
+            "clears": sorted(self.clears),
             "confidence": str(self.confidence),
             "sources": list(self.sources),
             "note": self.note,
@@ -471,20 +474,33 @@ class ModelData:
     def allowed_before(self, action: str, status: str) -> frozenset[str]:
         """The connector actions that may precede `action` for an order that starts in `status`.
 
-        Its prerequisites that apply there, and theirs, transitively: a deferred update's path
-        uses no other connector action.
+        Its prerequisites that apply there and, through those that hold everywhere, theirs: a
+        prerequisite limited to some statuses (a return invoice before a cancel, once invoiced)
+        brings in none of its own. A deferred update's path uses no other connector action.
         """
         status_id = self.status(status).id
 
-        def direct(name: str) -> list[str]:
-            spec = self.actions.get(name)
-            if spec is None:
-                return []
-            return [p.action for p in spec.prerequisites if p.applies(status_id)]
+        def compute() -> frozenset[str]:
+            found: set[str] = set()
+            queue = [(p.action, not p.statuses) for p in self._prerequisites(action) if p.applies(status_id)]
+            while queue:
+                name, expand = queue.pop()
+                if name in found:
+                    continue
+                found.add(name)
+                if expand:
+                    queue += [(p.action, True) for p in self._prerequisites(name) if not p.statuses]
+            return frozenset(found - {action})
 
-        return self._cached(
-            ("before", action, status_id), lambda: _graph.closure(direct(action), direct) - {action}
-        )
+        return self._cached(("before", action, status_id), compute)
+
+    def _prerequisites(self, action: str) -> tuple[Prerequisite, ...]:
+        spec = self.actions.get(action)
+        return spec.prerequisites if spec is not None else ()
+
+    def guard_facts(self, flow: str) -> frozenset[str]:
+        """The facts some guard of `flow` tests (only they can change where an order may go)."""
+        return self._cached(("tested", flow), lambda: _graph.guard_facts(self.transitions_in(flow)))
 
     def fact_closure(self, names: Iterable[str]) -> frozenset[str]:
         """These facts and every fact they imply, transitively."""

@@ -184,6 +184,7 @@ class TransitionSpec(_Spec):
     requires: list[str] = Field(default=[], description="Facts that must hold.")
     unless: list[str] = Field(default=[], description="Facts that must not hold.")
     sets: list[str] = Field(default=[], description="Facts that hold afterwards.")
+    clears: list[str] = Field(default=[], description="Facts that no longer hold afterwards.")
     reverses: list[str] = Field(
         default=[],
         description="Actions whose request this move turns down (a seller denying a cancellation): "
@@ -235,6 +236,7 @@ class TransitionPatch(TransitionKey):
     requires: list[str] | None = None
     unless: list[str] | None = None
     sets: list[str] | None = None
+    clears: list[str] | None = None
     reverses: list[str] | None = None
     enabled: bool | None = None
     confidence: Confidence | None = None

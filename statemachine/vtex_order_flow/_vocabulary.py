@@ -65,12 +65,11 @@ _STRENGTH = {Confidence.CONTESTED: 0, Confidence.INFERRED: 1, Confidence.DOCUMEN
 CAUSES: tuple[str, ...] = tuple(cause.value for cause in Cause)
 CONFIDENCES: tuple[str, ...] = tuple(level.value for level in Confidence)
 
-#: Follow-ups consistent with each verdict: a rejected update is never retried or deferred, and a
-#: deferred one is never given up or done.
-DEFER_FOLLOW_UPS = frozenset(
-    {"wait-for-notification", "retry-with-backoff", "defer-until-status-changes", "decide-again"}
-)
-REJECT_FOLLOW_UPS = frozenset({"done", "give-up", "needs-person", "decide-again"})
+#: The definite follow-ups consistent with each verdict: a rejected update is never retried or
+#: deferred, and a deferred one is never given up or done. (`decide-again` is not definite: a
+#: decision resolves it by its verdict.)
+DEFER_FOLLOW_UPS = frozenset({"wait-for-notification", "retry-with-backoff", "defer-until-status-changes"})
+REJECT_FOLLOW_UPS = frozenset({"done", "give-up", "needs-person"})
 
 
 class FollowUp(enum.StrEnum):

@@ -172,7 +172,7 @@ def reference_page(model: FlowModel, files: dict[str, list[str]]) -> str:
                 mover,
                 ", ".join(f for f in model.flows if f in t.flows),
                 ", ".join(guards),
-                ", ".join(sorted(t.sets)),
+                ", ".join([*sorted(t.sets), *(f"clears {f}" for f in sorted(t.clears))]),
                 duration(t.after) if t.after else None,
                 t.confidence,
                 _sources(model, t.sources),

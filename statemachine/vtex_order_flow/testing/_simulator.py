@@ -97,7 +97,7 @@ class SimulatedVTEX:
         return [t for t in self.model.ways_out(order.status, self.flow) if t.holds(held)]
 
     def _move(self, order: SimulatedOrder, transition: Transition) -> None:
-        order.facts |= transition.sets
+        order.facts = (order.facts | transition.sets) - transition.clears
         if transition.is_self_loop:
             return
         self._ticks = max(self._ticks + 1, int(self.now * TICKS_PER_SECOND))

@@ -121,7 +121,7 @@ def walks(
             break
         transition = draw(st.sampled_from(options))
         taken.append(transition)
-        held |= transition.sets
+        held = (held | transition.sets) - transition.clears
         status = transition.dest
     return Walk(flow, tuple(taken), held)
 
