@@ -194,9 +194,9 @@ def test_cancel_where_the_platform_is_already_cancelling_is_done(flow: str, stat
     assert (d.verdict, d.already_done) == (REJECT, True)
 
 
-def test_done_statuses_are_the_dominators_of_the_goal() -> None:
+def test_past_goal_are_the_dominators_of_the_goal() -> None:
     # The hand-written goal lists are gone; the derivation gives back what they said for approve.
-    assert VTEX.done_statuses("seller", "approve") == {
+    assert VTEX.past_goal("seller", "approve") == {
         "authorize-fulfillment",
         "window-to-cancel",
         "ready-for-handling",

@@ -175,7 +175,7 @@ statuses = ["waiting-for-fulfillment"]
     )
     assert "waiting-for-fulfillment" not in model.statuses
     assert not [t for t in model.transitions if "waiting-for-fulfillment" in (t.source, t.dest)]
-    assert "waiting-for-fulfillment" not in model.done_statuses("seller", "create")
+    assert "waiting-for-fulfillment" not in model.past_goal("seller", "create")
 
 
 def test_removing_the_only_status_of_an_error_rule_drops_the_rule(tmp_path: Path) -> None:

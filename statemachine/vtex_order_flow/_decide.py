@@ -263,7 +263,7 @@ def compute_decision(
     check_facts_in(model, status, flow, facts)
     spec: Trigger = model.action(action)
     goal_facts = model.goal_facts(flow, action)
-    reached = status in model.done_statuses(flow, action) or bool(goal_facts and goal_facts <= facts)
+    reached = status in model.past_goal(flow, action) or bool(goal_facts and goal_facts <= facts)
     about = partial(Decision, status=status, action=action, flow=flow, facts=facts)
     accepting = _accepting(outs, status, action, facts)
     if accepting is not None:

@@ -14,6 +14,7 @@ from typing import Protocol
 from ._vocabulary import Cause
 
 __all__ = [
+    "AUTOMATIC",
     "Transition",
     "closure",
     "dominated",
@@ -49,7 +50,8 @@ class Transition(Protocol):
     def is_self_loop(self) -> bool: ...
 
 
-_AUTOMATIC = frozenset({Cause.PLATFORM, Cause.TIMER})
+AUTOMATIC = frozenset({Cause.PLATFORM, Cause.TIMER})
+"""The causes that move an order on by themselves."""
 
 
 def reachable(
@@ -162,7 +164,7 @@ def inevitable(
             ways = outs.get(status)
             if status in done or not ways:
                 continue
-            if all(not t.by_action and t.cause in _AUTOMATIC and t.dest in done for t in ways):
+            if all(not t.by_action and t.cause in AUTOMATIC and t.dest in done for t in ways):
                 done.add(status)
                 changed = True
     return frozenset(done)

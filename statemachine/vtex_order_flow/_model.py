@@ -430,15 +430,28 @@ class ModelData:
         return spec.name if spec.is_action else spec.same_as
 
     def goal_statuses(self, flow: str, action: str) -> frozenset[str]:
-        """Where `action` (or another party doing the same, `same_as`) moves orders of `flow`."""
-        return self._cached(
-            ("goal", flow, action),
-            lambda: frozenset(
-                t.dest
-                for t in self.transitions_in(flow)
-                if not t.is_self_loop and self.achieves(t.trigger) == action
-            ),
-        )
+        """Where `action` (or another party doing the same, `same_as`) moves orders of `flow`, and
+        where the platform then always carries them by its one way on (start-handling, then
+        handling)."""
+
+        def compute() -> frozenset[str]:
+            moves = self.transitions_in(flow)
+            goals = {t.dest for t in moves if not t.is_self_loop and self.achieves(t.trigger) == action}
+            grown = True
+            while grown:
+                grown = False
+                for goal in list(goals):
+                    exits = [t for t in moves if t.source == goal and not t.is_self_loop]
+                    if (
+                        len({t.dest for t in exits}) == 1
+                        and all(not t.by_action and t.cause in _graph.AUTOMATIC for t in exits)
+                        and exits[0].dest not in goals
+                    ):
+                        goals.add(exits[0].dest)
+                        grown = True
+            return frozenset(goals)
+
+        return self._cached(("goal", flow, action), compute)
 
     def goal_facts(self, flow: str, action: str) -> frozenset[str]:
         """What `action` records on an order it does not move (a return invoice): the facts its
@@ -453,11 +466,14 @@ class ModelData:
             ),
         )
 
-    def done_statuses(self, flow: str, action: str) -> frozenset[str]:
-        """The statuses of `flow` in which `action`'s goal is reached, derived from the graph.
+    def past_goal(self, flow: str, action: str) -> frozenset[str]:
+        """The statuses of `flow` past `action`'s goal, derived from the graph.
 
-        Those every path from the initial status to which goes through a goal status (the
-        dominators of the goal set), and those the platform and timers alone carry into one.
+        Those every way from the initial status to which goes through a goal status (the
+        dominators of the goal set), and those the platform and timers alone carry into one. A
+        decision is `already_done` only there and when it is also refused: past the goal, an
+        action may still be accepted (the store confirming a cancellation it requested) or
+        awaited (a further partial invoice).
         """
 
         def compute() -> frozenset[str]:

@@ -183,7 +183,7 @@ def reference_page(model: FlowModel, files: dict[str, list[str]]) -> str:
         "",
         "## Connector actions",
         "",
-        "| action | endpoint | guards | prerequisites | already done in (derived) "
+        "| action | endpoint | guards | prerequisites | already done in (no facts; derived) "
         "| VTEX's answer when not accepted | sources |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -193,15 +193,16 @@ def reference_page(model: FlowModel, files: dict[str, list[str]]) -> str:
             p.action + (f" (from {', '.join(sorted(p.statuses))})" if p.statuses else "")
             for p in spec.prerequisites
         )
-        done = "; ".join(
-            f"{flow}: "
-            + ", ".join(
-                [f"`{s}`" for s in sorted(model.done_statuses(flow, spec.name))]
-                + [f"with {f}" for f in sorted(model.goal_facts(flow, spec.name))]
-            )
+        done_in = {
+            flow: [
+                f"`{status.id}`"
+                for status in model.statuses_in(flow)
+                if model.decide(status.id, spec.name, flow).already_done
+            ]
+            + [f"with {fact}" for fact in sorted(model.goal_facts(flow, spec.name))]
             for flow in model.flows
-            if model.done_statuses(flow, spec.name) or model.goal_facts(flow, spec.name)
-        )
+        }
+        done = "; ".join(f"{flow}: {', '.join(found)}" for flow, found in done_in.items() if found)
         errors = "; ".join(
             f"{r.code}"
             + (f" in {', '.join(sorted(r.statuses))}" if r.statuses else "")
