@@ -178,9 +178,12 @@ def fact_names(model: ModelData, facts: Facts) -> frozenset[str]:
     for name, value in given.items():
         if value is False and name in held:
             by = sorted(n for n in names if name in model.fact_closure([n]))
-            free = [n for n in model.facts if n not in held or n in names]
+            free = [n for n in model.facts if n not in held]
             raise ContradictoryFactsError(
-                name, free, detail=f"is given false, but {', '.join(by)} implies it"
+                name,
+                free,
+                detail=f"is given false, but {', '.join(by)} implies it",
+                valid_means=f"Facts that may be false with {', '.join(by)}",
             )
     return held
 
@@ -212,6 +215,7 @@ def check_facts_in(model: ModelData, status: str, flow: str, facts: frozenset[st
                 possible,
                 detail=f"cannot hold for an order in {status} ({flow} flow): it holds only in "
                 + (", ".join(sorted(where)) or "no status of that flow"),
+                valid_means=f"Facts an order in {status} can carry",
             )
 
 
@@ -297,8 +301,11 @@ def compute_decision(
         # is, from a status that can never accept it, final.
         follow_up = FollowUp.DONE if done else FollowUp.GIVE_UP if said is FollowUp.DECIDE_AGAIN else said
         given = f" with {', '.join(sorted(facts))}" if facts else ""
+        blocking = sorted(spec.unless & facts)
         if done:
             reason = f"{action} is already done for an order in {status}{given}: nothing more to send"
+        elif blocking:
+            reason = f"{action} is never accepted with {', '.join(blocking)}"
         else:
             reason = (
                 f"{action} can never be accepted from {status}{given}: no status that accepts it is "

@@ -117,14 +117,14 @@ class ContradictoryFactsError(UnknownFactError):
     there, `detail` why.
     """
 
+    def __init__(self, value: str, valid: Iterable[str], detail: str, *, valid_means: str) -> None:
+        self.valid_means = valid_means
+        """What `valid` lists, in words."""
+        super().__init__(value, valid, detail)
+
     def _message(self) -> str:
         valid = ", ".join(self.valid) or "none"
-        label = (
-            "Facts that may be false with these"
-            if self.value in (self.detail or "")
-            else "Facts it may carry"
-        )
-        return f"contradictory facts: fact {self.value!r} {self.detail}. {label}: {valid}."
+        return f"contradictory facts: fact {self.value!r} {self.detail}. {self.valid_means}: {valid}."
 
 
 class InvalidArgumentError(VtexOrderFlowError, ValueError):

@@ -63,7 +63,10 @@ def parse_facts(items: Sequence[str]) -> dict[str, bool]:
         flag = value.strip().lower()
         if not name or (sep and flag not in _TRUE | _FALSE):
             raise UsageError(f"bad --fact {item!r}: write NAME=true or NAME=false (or just NAME for true)")
-        facts[name.strip()] = (not sep) or flag in _TRUE
+        key, holds = name.strip(), (not sep) or flag in _TRUE
+        if facts.get(key, holds) != holds:
+            raise UsageError(f"--fact {key} is given both true and false")
+        facts[key] = holds
     return facts
 
 
