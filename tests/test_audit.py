@@ -8,6 +8,9 @@ external-marketplace canceled-orders guide, S8 the Orders API, S11 the orders fe
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import pytest
 
 from vtex_order_flow import (
@@ -18,26 +21,31 @@ from vtex_order_flow import (
     decide,
 )
 from vtex_order_flow._loader import validated_bundled_model
-from vtex_order_flow._vocabulary import DEFER_FOLLOW_UPS, REJECT_FOLLOW_UPS
 
 VTEX = bundled_model()
 SEND, DEFER, REJECT = Verdict.SEND, Verdict.DEFER, Verdict.REJECT
 
 
 def every_decision() -> list[tuple[str, str, str, frozenset[str]]]:
-    """Every flow, status and action, without facts and with each fact set an order can carry."""
+    """Every flow, status and action, with every combination of facts an order can carry there.
+
+    Which combinations those are is checked against the transitions machine independently in
+    test_decide (`oracle_consistent`); here the refused ones are simply skipped.
+    """
     out = []
+    names = sorted(VTEX.facts)
+    combinations = [
+        frozenset(n for n, on in zip(names, bits, strict=True) if on)
+        for bits in itertools.product([False, True], repeat=len(names))
+    ]
     for flow in VTEX.flows:
-        places = VTEX.fact_places(flow)
         for status in VTEX.statuses_in(flow):
-            carried = [f for f, where in places.items() if status.id in where]
-            sets = {frozenset(), *(VTEX.fact_closure([f]) for f in carried), VTEX.fact_closure(carried)}
-            out += [
-                (flow, status.id, action, facts)
-                for action in VTEX.actions
-                for facts in sets
-                if all(status.id in places.get(f, {status.id}) for f in facts)
-            ]
+            for facts in combinations:
+                try:
+                    VTEX.decide(status.id, "create", flow, facts)
+                except ContradictoryFactsError:
+                    continue
+                out += [(flow, status.id, action, facts) for action in VTEX.actions]
     return out
 
 
@@ -218,7 +226,17 @@ def test_only_a_reject_is_ever_already_done() -> None:
 # -- 7. follow-ups agree with verdicts ---------------------------------------------------------------
 
 
+# Written here, not imported: a reject is never retried or deferred, a defer never given up.
+AFTER_A_REJECT = {FollowUp.DONE, FollowUp.GIVE_UP, FollowUp.NEEDS_PERSON}
+AFTER_A_DEFER = {
+    FollowUp.DEFER_UNTIL_STATUS_CHANGES,
+    FollowUp.RETRY_WITH_BACKOFF,
+    FollowUp.WAIT_FOR_NOTIFICATION,
+}
+
+
 def test_every_predicted_follow_up_agrees_with_its_verdict() -> None:
+    seen = set()
     for flow, status, action, facts in EVERY:
         d = VTEX.decide(status, action, flow, facts)
         if d.verdict is SEND:
@@ -226,8 +244,86 @@ def test_every_predicted_follow_up_agrees_with_its_verdict() -> None:
             continue
         if d.follow_up is None:
             continue
-        allowed = REJECT_FOLLOW_UPS if d.verdict is REJECT else DEFER_FOLLOW_UPS
-        assert str(d.follow_up) in allowed, (flow, status, action, facts, d.expected_error, d.follow_up)
+        seen.add(d.follow_up)
+        allowed = AFTER_A_REJECT if d.verdict is REJECT else AFTER_A_DEFER
+        assert d.follow_up in allowed, (flow, status, action, facts, d.expected_error, d.follow_up)
+        assert d.follow_up is not FollowUp.DONE or d.already_done, (flow, status, action, facts)
+    # "not in this status" (decide-again in the model) is resolved, never handed on as such.
+    assert FollowUp.DECIDE_AGAIN not in seen
+    assert {FollowUp.GIVE_UP, FollowUp.DONE, FollowUp.DEFER_UNTIL_STATUS_CHANGES} <= seen
+
+
+def test_a_definite_answer_contrary_to_the_verdict_is_a_model_defect() -> None:
+    # The model check is not vacuous: give cancel at `handling` (where a partial invoice makes
+    # it a reject) an answer that says to wait, and the model is refused.
+    from vtex_order_flow import InvalidModelError, Rule, model_from_mapping
+
+    data = _bundled_data()
+    errors = data["actions"]["cancel"]["errors"]
+    errors.insert(0, {"facts": ["partial-invoice"], "code": "EOI011"})  # defer-until-status-changes
+    with pytest.raises(InvalidModelError) as caught:
+        model_from_mapping(data)
+    assert caught.value.rules == {Rule.FOLLOW_UP_CONTRADICTS_VERDICT}
+
+
+def _bundled_data() -> dict[str, Any]:
+    import tomllib
+    from importlib import resources
+
+    return tomllib.loads(resources.files("vtex_order_flow").joinpath("data/vtex.toml").read_text("utf-8"))
+
+
+# -- already done: the derivation against a table written from the domain notes (section 4) --------
+
+ALREADY_DONE = {
+    # flow, action: the statuses where the action is already done (no facts)
+    ("seller", "approve"): {  # 4.1: past authorization
+        "authorize-fulfillment",
+        "window-to-cancel",
+        "ready-for-handling",
+        "start-handling",
+        "handling",
+        "invoice",
+        "invoiced",
+        "cancellation-requested",
+    },
+    ("seller", "cancel"): {"not-integrated", "cancel", "canceled"},  # S4; 4.3
+    ("seller", "invoice"): {"invoiced"},  # 4.4: invoice (verifying) waits, invoiced is final
+    ("seller", "start-handling"): {"start-handling", "handling"},  # 4.7
+    ("seller", "return-invoice"): set(),
+    ("seller", "tracking"): set(),
+    ("marketplace", "cancel"): {  # 4.3, S10, S17: requested, being cancelled, or cancelled
+        "order-create-error",
+        "payment-denied",
+        "request-cancel",
+        "waiting-for-seller-decision",
+        "cancel",
+        "canceled",
+    },
+    ("marketplace", "invoice"): {"invoice", "invoiced"},  # the seller invoices (S1)
+    ("chain", "invoice"): {"invoice", "invoiced"},
+    ("complete", "start-handling"): {
+        "start-handling",
+        "handling",
+        "ready-for-invoicing",
+        "invoice",
+        "invoiced",
+    },
+}
+
+
+@pytest.mark.parametrize(("flow", "action"), sorted(ALREADY_DONE))
+def test_already_done_matches_the_domain_notes(flow: str, action: str) -> None:
+    done = {s.id for s in VTEX.statuses_in(flow) if VTEX.decide(s.id, action, flow).already_done}
+    assert done == ALREADY_DONE[(flow, action)]
+
+
+def test_create_is_done_wherever_vtex_has_the_order() -> None:
+    for flow in VTEX.flows:
+        not_done = {
+            s.id for s in VTEX.statuses_in(flow) if not VTEX.decide(s.id, "create", flow).already_done
+        }
+        assert not_done == ({"not-integrated"} if flow == "seller" else set()), flow
 
 
 def test_the_bundled_model_passes_the_decision_checks() -> None:
