@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import vtex_order_flow
+from test_public_api import MODULES_WITH_ALL
 from vtex_order_flow import VtexOrderFlowError, bundled_model
 from vtex_order_flow.cli import main
 
@@ -175,15 +176,7 @@ def test_confidence_is_ordered_by_strength() -> None:
 
 # -- a docstring on every public definition --------------------------------------------------------
 
-PUBLIC_MODULES = [
-    "vtex_order_flow",
-    "vtex_order_flow.render",
-    "vtex_order_flow.tracking",
-    "vtex_order_flow.testing",
-    "vtex_order_flow.payloads",
-    "vtex_order_flow.errors",
-    "vtex_order_flow.cli",
-]
+PUBLIC_MODULES = [*MODULES_WITH_ALL, "vtex_order_flow.cli"]
 
 
 def _undocumented() -> Iterator[str]:

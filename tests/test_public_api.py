@@ -10,18 +10,17 @@ import pytest
 
 import typing_check
 
+MODULES_WITH_ALL = [
+    "vtex_order_flow",
+    "vtex_order_flow.render",
+    "vtex_order_flow.tracking",
+    "vtex_order_flow.testing",
+    "vtex_order_flow.payloads",
+    "vtex_order_flow.errors",
+]
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "vtex_order_flow",
-        "vtex_order_flow.render",
-        "vtex_order_flow.tracking",
-        "vtex_order_flow.testing",
-        "vtex_order_flow.payloads",
-        "vtex_order_flow.errors",
-    ],
-)
+
+@pytest.mark.parametrize("module", MODULES_WITH_ALL)
 def test_every_name_in_all_exists(module: str) -> None:
     imported = importlib.import_module(module)
     names = imported.__all__
