@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from ._graph import reachable
 from ._schema import ModelFile, StatusSpec, TransitionSpec
 from ._vocabulary import CAUSES, DEFER_FOLLOW_UPS, REJECT_FOLLOW_UPS, FollowUp
 from .errors import Defect, Rule, closest
@@ -255,7 +255,8 @@ def _graph(spec: ModelFile) -> Iterator[Defect]:
         for transition in edges:
             if transition.source in members and transition.dest in members:
                 exits.setdefault(transition.source, set()).add(transition.dest)
-        reached = _reachable(flow.initial, exits) if flow.initial in members else set()
+        inside = [t for t in edges if t.source in members and t.dest in members]
+        reached = reachable([flow.initial], inside) if flow.initial in members else set()
         for status in spec.statuses:
             if status.id not in members:
                 continue
@@ -293,16 +294,6 @@ def _ambiguous(flow: str, edges: list[TransitionSpec]) -> Iterator[Defect]:
                         f"in flow {flow!r} {transition_entry(first)} fires on the same trigger from "
                         "the same status; make their guards exclusive (requires X / unless X)",
                     )
-
-
-def _reachable(start: str, exits: dict[str, set[str]]) -> set[str]:
-    seen, queue = {start}, deque([start])
-    while queue:
-        for nxt in exits.get(queue.popleft(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return seen
 
 
 def check_decisions(model: ModelData) -> list[Defect]:

@@ -15,6 +15,7 @@ from ._vocabulary import Cause
 
 __all__ = [
     "AUTOMATIC",
+    "Edge",
     "Transition",
     "closure",
     "dominated",
@@ -27,13 +28,18 @@ __all__ = [
 ]
 
 
-class Transition(Protocol):
-    """What the queries read of a move (`_model.Transition` is one): they need no more."""
+class Edge(Protocol):
+    """What reachability reads of a move: where it starts and ends."""
 
     @property
     def source(self) -> str: ...
     @property
     def dest(self) -> str: ...
+
+
+class Transition(Edge, Protocol):
+    """What the other queries read of a move (`_model.Transition` is one): they need no more."""
+
     @property
     def cause(self) -> Cause: ...
     @property
@@ -54,9 +60,7 @@ AUTOMATIC = frozenset({Cause.PLATFORM, Cause.TIMER})
 """The causes that move an order on by themselves."""
 
 
-def reachable(
-    starts: Iterable[str], transitions: Iterable[Transition], avoid: Collection[str] = ()
-) -> set[str]:
+def reachable(starts: Iterable[str], transitions: Iterable[Edge], avoid: Collection[str] = ()) -> set[str]:
     """Statuses reachable from `starts` (included) through `transitions`, never entering `avoid`."""
     exits: dict[str, list[str]] = {}
     for t in transitions:

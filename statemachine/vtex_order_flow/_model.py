@@ -412,7 +412,10 @@ class ModelData:
     def reachable(self, status: str, flow: str) -> frozenset[str]:
         """The statuses of `flow` an order in `status` can reach (itself included), guards aside."""
         status_id = self.status(status).id
-        return frozenset(_graph.reachable([status_id], self.transitions_in(flow)))
+        return self._cached(
+            ("reachable", flow, status_id),
+            lambda: frozenset(_graph.reachable([status_id], self.transitions_in(flow))),
+        )
 
     # -- derived facts of the graph (cached) -------------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -57,7 +56,7 @@ class Tracker:
         members = {s.id for s in self.model.statuses_in(self.flow)}
         self._members = frozenset(members)
         self._terminal = frozenset(s for s in members if self.model.statuses[s].terminal)
-        self._reach = _reachability(self.model, self.flow)
+        self._reach = {status: self.model.reachable(status, self.flow) for status in members}
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -123,7 +122,7 @@ class Tracker:
             kind = None
         elif previous in self._terminal:
             kind = "from-terminal"
-        elif new not in self._reach[previous]:
+        elif new not in self._reach[previous]:  # (previous == new was settled above)
             kind = "unreachable"
         if kind is None:
             return None
@@ -317,20 +316,3 @@ class Tracker:
         """How many events changed a record (duplicates and stale events excluded)."""
         with self._lock:
             return self.store.counter("applied")
-
-
-def _reachability(model: FlowModel, flow: str) -> dict[str, frozenset[str]]:
-    exits: dict[str, set[str]] = {}
-    for t in model.transitions_in(flow):
-        exits.setdefault(t.source, set()).add(t.dest)
-    reach = {}
-    for status in model.statuses_in(flow):
-        seen: set[str] = set()
-        queue = deque(exits.get(status.id, ()))
-        while queue:
-            nxt = queue.popleft()
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.extend(exits.get(nxt, ()))
-        reach[status.id] = frozenset(seen)
-    return reach
