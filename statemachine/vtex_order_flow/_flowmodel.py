@@ -50,11 +50,13 @@ class FlowModel(ModelData):
         the status raise `ContradictoryFactsError`.
         """
         if facts is None:
-            table = self._tables.get(flow)
-            if table is not None:
-                found = table.plain.get((status, action))
-                if found is not None:
-                    return found
+            try:
+                table = self._tables.get(flow)
+                found = table.plain.get((status, action)) if table is not None else None
+            except TypeError:  # an unhashable name: the slow path names it
+                found = None
+            if found is not None:
+                return found
         return self.table(flow).decide(status, action, facts)
 
     def normalize_facts(self, facts: Facts) -> frozenset[str]:

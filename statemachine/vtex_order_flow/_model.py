@@ -344,6 +344,8 @@ class ModelData:
 
     def status(self, status_id: str) -> Status:
         """The status with this id or alias."""
+        if not isinstance(status_id, str):
+            raise UnknownStatusError(status_id, self.statuses)
         found = self.statuses.get(status_id)
         if found is None:
             canonical = self._aliases.get(status_id)
@@ -358,6 +360,8 @@ class ModelData:
 
     def flow(self, name: str) -> Flow:
         """The flow with this name."""
+        if not isinstance(name, str):
+            raise UnknownFlowError(name, self.flows)
         try:
             return self.flows[name]
         except KeyError:
@@ -365,6 +369,8 @@ class ModelData:
 
     def action(self, name: str) -> Trigger:
         """The connector action with this name."""
+        if not isinstance(name, str):
+            raise UnknownActionError(name, self.actions)
         try:
             return self.actions[name]
         except KeyError:
@@ -372,6 +378,8 @@ class ModelData:
 
     def trigger(self, name: str) -> Trigger:
         """The action or event with this name."""
+        if not isinstance(name, str):
+            raise UnknownActionError(name, [*self.actions, *self.events])
         found = self.actions.get(name) or self.events.get(name)
         if found is None:
             raise UnknownActionError(name, [*self.actions, *self.events])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from ._vocabulary import CAUSES, Confidence, FollowUp
 
@@ -37,6 +37,7 @@ Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$
 SourceIds = Annotated[list[str], Field(description="Ids of entries in [sources].")]
 
 
+# Booleans and numbers are taken as TOML writes them: "yes", 1 or "7200" are refused, not coerced.
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -76,7 +77,7 @@ class _TriggerSpec(_Spec):
 class EventSpec(_TriggerSpec):
     """A trigger that is not the connector's: the platform, a timer, the gateway, a person."""
 
-    hold: bool = Field(
+    hold: StrictBool = Field(
         default=False,
         description="The platform holds the order for someone else here (a price-divergence hold); "
         "a simulation takes this move only when asked to.",
@@ -125,7 +126,7 @@ class ActionSpec(_TriggerSpec):
         description="The Channel Order API's `flow` value for this action (PlaceOrder, ApproveOrder); "
         "None for an Orders API call.",
     )
-    success_status: int = Field(
+    success_status: StrictInt = Field(
         default=200, ge=200, le=299, description="VTEX's HTTP status when it accepts it."
     )
     requires: list[str] = Field(default=[], description="Facts every transition it triggers requires.")
@@ -147,8 +148,8 @@ class CodeSpec(_Spec):
     )
     meaning: str
     follow_up: FollowUp
-    success: bool = Field(default=False, description="VTEX's `success` flag with this code.")
-    http_status: int | None = Field(
+    success: StrictBool = Field(default=False, description="VTEX's `success` flag with this code.")
+    http_status: StrictInt | None = Field(
         default=None, ge=100, le=599, description="The HTTP status of an Orders API answer with it."
     )
     confidence: Confidence = Confidence.DOCUMENTED
@@ -164,8 +165,8 @@ class StatusSpec(_Spec):
     admin_label: str | None = None
     my_account_label: str | None = None
     flows: list[str] = Field(description="Flows the status appears in; [] for none documented.")
-    auto: bool = Field(default=False, description="The platform moves the order on by itself.")
-    terminal: bool = Field(default=False, description="The order can never leave this status.")
+    auto: StrictBool = Field(default=False, description="The platform moves the order on by itself.")
+    terminal: StrictBool = Field(default=False, description="The order can never leave this status.")
     meaning: str
     confidence: Confidence = Confidence.DOCUMENTED
     sources: SourceIds = []
@@ -180,7 +181,7 @@ class TransitionSpec(_Spec):
     trigger: Name
     flows: list[str] = Field(min_length=1)
     cause: CauseName | None = Field(default=None, description="Defaults to the trigger's cause.")
-    after: int | None = Field(default=None, gt=0, description="Typical delay in seconds (timers).")
+    after: StrictInt | None = Field(default=None, gt=0, description="Typical delay in seconds (timers).")
     requires: list[str] = Field(default=[], description="Facts that must hold.")
     unless: list[str] = Field(default=[], description="Facts that must not hold.")
     sets: list[str] = Field(default=[], description="Facts that hold afterwards.")
@@ -190,7 +191,7 @@ class TransitionSpec(_Spec):
         description="Actions whose request this move turns down (a seller denying a cancellation): "
         "a deferred update of one of them never waits for it.",
     )
-    enabled: bool = Field(default=True, description="false: documented, but out of the graph.")
+    enabled: StrictBool = Field(default=True, description="false: documented, but out of the graph.")
     confidence: Confidence = Confidence.DOCUMENTED
     sources: SourceIds = []
     note: str = ""
@@ -219,8 +220,8 @@ class StatusPatch(_Spec):
     admin_label: str | None = None
     my_account_label: str | None = None
     flows: list[str] | None = None
-    auto: bool | None = None
-    terminal: bool | None = None
+    auto: StrictBool | None = None
+    terminal: StrictBool | None = None
     meaning: str | None = None
     confidence: Confidence | None = None
     sources: SourceIds | None = None
@@ -232,13 +233,13 @@ class TransitionPatch(TransitionKey):
 
     flows: list[str] | None = None
     cause: CauseName | None = None
-    after: int | None = Field(default=None, gt=0)
+    after: StrictInt | None = Field(default=None, gt=0)
     requires: list[str] | None = None
     unless: list[str] | None = None
     sets: list[str] | None = None
     clears: list[str] | None = None
     reverses: list[str] | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     confidence: Confidence | None = None
     sources: SourceIds | None = None
     note: str | None = None

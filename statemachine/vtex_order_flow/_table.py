@@ -39,12 +39,15 @@ class DecisionTable:
     def decide(self, status: str, action: str, facts: Facts = None) -> Decision:
         """May `action` go to VTEX now for an order in `status` with these facts?"""
         if facts is None:
-            found = self.plain.get((status, action))
+            try:
+                found = self.plain.get((status, action))
+            except TypeError:  # an unhashable name: the slow path names it
+                found = None
             if found is not None:
                 return found
         else:
             raw = _raw_key(status, action, facts)
-            if raw is not None:
+            if raw is not None and type(status) is str and type(action) is str:
                 hit = self._raw.get(raw)
                 if hit is not None:
                     return hit

@@ -20,6 +20,7 @@ __all__ = [
     "SimulationError",
     "StoreError",
     "UnknownActionError",
+    "UnknownEventError",
     "UnknownFactError",
     "UnknownFlowError",
     "UnknownNameError",
@@ -35,6 +36,11 @@ class VtexOrderFlowError(Exception):
     """Root of every error this library raises on purpose."""
 
 
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def validation_problems(error: Any, *, with_input: bool = False) -> list[tuple[str, str]]:
     """A pydantic ``ValidationError``'s problems as (path, message), the path spelled
     ``statuses[3].meaning`` (empty for the whole document); `with_input` adds the bad value."""
@@ -47,8 +53,15 @@ def validation_problems(error: Any, *, with_input: bool = False) -> list[tuple[s
 
 
 def closest(value: str, valid: Iterable[str], n: int = 3) -> tuple[str, ...]:
-    """The valid names nearest to `value`, best first (may be empty)."""
-    return tuple(difflib.get_close_matches(value, list(valid), n=n, cutoff=0.5))
+    """The valid names nearest to `value`, best first (may be empty); case is not a difference."""
+    if not isinstance(value, str):
+        return ()
+    names = list(valid)
+    found = difflib.get_close_matches(value, names, n=n, cutoff=0.5)
+    if not found:
+        folded = {name.lower(): name for name in names}
+        found = [folded[m] for m in difflib.get_close_matches(value.lower(), list(folded), n=n, cutoff=0.5)]
+    return tuple(found)
 
 
 class UnknownNameError(VtexOrderFlowError, LookupError):
@@ -62,6 +75,10 @@ class UnknownNameError(VtexOrderFlowError, LookupError):
     kind = "name"
 
     def __init__(self, value: str, valid: Iterable[str], detail: str | None = None) -> None:
+        if not isinstance(value, str):  # a name of the wrong type: say so, naming it
+            article = "an" if self.kind[0] in "aeiou" else "a"
+            detail = detail or f"{article} {self.kind} is named by a string, not {type(value).__name__}"
+            value = _shown(value)
         self.value = value
         self.valid = tuple(valid)
         self.detail = detail
@@ -75,6 +92,8 @@ class UnknownNameError(VtexOrderFlowError, LookupError):
             message = f"unknown {self.kind} {self.value!r}"
             if self.suggestions:
                 message += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+            else:
+                message += "."
         if len(self.valid) <= 12:
             message += " Valid: " + (", ".join(self.valid) or "none") + "."
         elif self.kind == "status":
@@ -100,6 +119,12 @@ class UnknownActionError(UnknownNameError):
     """A connector action the model does not know."""
 
     kind = "action"
+
+
+class UnknownEventError(UnknownNameError):
+    """An event (a trigger that is not the connector's) the model does not know."""
+
+    kind = "event"
 
 
 class UnknownFactError(UnknownNameError):

@@ -8,11 +8,18 @@ parser; `_common` holds what they share.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from ..errors import GraphvizNotFoundError, InvalidModelError, ModelFileError, UnknownNameError
+from ..errors import (
+    GraphvizNotFoundError,
+    InvalidModelError,
+    ModelFileError,
+    UnknownNameError,
+    VtexOrderFlowError,
+)
 from . import _decide, _diagrams, _model, _replay
 from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError
 
@@ -63,6 +70,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         # The reader went away (`| head`): not an error worth a traceback.
         sys.stderr.close()
         return EXIT_OK
+    except (VtexOrderFlowError, OSError, sqlite3.Error) as error:
+        # A file that cannot be written or read (`-o` in a missing folder, `--db` that is not a
+        # database), a store or a renderer that fails: one line, never a traceback.
+        where = f" {error.filename!r}:" if isinstance(error, OSError) and error.filename else ""
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        sys.stderr.write(f"{PROG}: error:{where} {reason}\n")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -71,15 +71,19 @@ def parse_facts(items: Sequence[str]) -> dict[str, bool]:
 
 
 def open_lines(path: str) -> Iterator[tuple[int, bytes]]:
-    """The numbered non-blank lines of a file, read as they are consumed; a file that cannot be
-    opened is a usage error now, before anything else runs."""
-    from ..tracking import numbered_lines
-
+    """The numbered non-blank lines of a file, read as they are consumed (the file is open only
+    while they are); a file that cannot be opened is a usage error now, before anything runs."""
     try:
-        source = open(path, "rb")  # noqa: PTH123, SIM115 (closed by numbered_lines)
+        open(path, "rb").close()  # noqa: PTH123 (fail early, with the reason)
     except OSError as error:
         raise UsageError(f"cannot read {path!r}: {error.strerror or error}") from None
-    return numbered_lines(source)
+    return _lines(path)
+
+
+def _lines(path: str) -> Iterator[tuple[int, bytes]]:
+    from ..tracking import numbered_lines
+
+    yield from numbered_lines(open(path, "rb"))  # noqa: PTH123, SIM115 (closed by numbered_lines)
 
 
 def names(kind: str) -> str:

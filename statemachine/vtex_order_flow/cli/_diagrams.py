@@ -6,7 +6,17 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._common import EXIT_INVALID, EXIT_OK, PROG, default_flow, dump, model_of, names, parse_facts
+from ._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    PROG,
+    UsageError,
+    default_flow,
+    dump,
+    model_of,
+    names,
+    parse_facts,
+)
 
 __all__ = ["add_commands"]
 
@@ -16,6 +26,8 @@ def _cmd_diagram(args: argparse.Namespace, out: TextIO) -> int:
 
     model = model_of(args)
     flow = model.flow_name(args.flow)
+    if args.fact and args.action is None:
+        raise UsageError("--fact colours a verdict map: give --action A too")
     text = render(
         model, flow, args.format, highlight=args.highlight, action=args.action, facts=parse_facts(args.fact)
     )

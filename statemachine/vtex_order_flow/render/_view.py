@@ -161,6 +161,8 @@ def build_view(
                 detail=f"not in the {flow} flow",
             )
     mapped = model.action(action).name if action is not None else None
+    if mapped is not None:
+        facts = model.normalize_facts(facts)  # unknown or self-contradictory facts: a typed error now
     nodes: dict[str, Node] = {}
     idents: set[str] = set()
     for status in model.statuses_in(flow):

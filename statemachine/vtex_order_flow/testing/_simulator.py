@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import Cause, FollowUp
-from ..errors import SimulationError
+from ..errors import InvalidArgumentError, SimulationError, UnknownEventError
 from ..tracking import TICKS_PER_SECOND, format_ticks
 
 if TYPE_CHECKING:
@@ -177,7 +177,10 @@ class SimulatedVTEX:
         if spec.operation is not None:
             self._jobs.append((spec.name, order_id))
             if hold is not None:
-                self._holds[order_id] = self.model.trigger(hold).name
+                holds = [name for name, event in self.model.events.items() if event.hold]
+                if hold not in holds:
+                    raise UnknownEventError(hold, holds)
+                self._holds[order_id] = hold
             return self._channel_reply(spec.operation, order_id)
         order = self.orders.get(order_id)
         if order is not None:
@@ -296,6 +299,8 @@ class SimulatedVTEX:
     def advance(self, seconds: float) -> None:
         """Move the virtual clock: queued Channel Order API jobs run first (VTEX takes seconds),
         then timers that come due fire (earliest first), each followed by the platform's moves."""
+        if not seconds >= 0:
+            raise InvalidArgumentError(f"the clock only moves forward: seconds must be >= 0, not {seconds!r}")
         self.process()
         target = self.now + seconds
         while True:
@@ -319,8 +324,10 @@ class SimulatedVTEX:
     def act(self, order_id: str, event: str) -> bool:
         """Someone other than the connector acts (``seller-authorizes-divergence``,
         ``cancellation-requested``, ...); False when the model does not allow it now."""
+        if event not in self.model.events:  # a typo must not pass for "not allowed now"
+            raise UnknownEventError(event, self.model.events)
         order = self.orders.get(order_id)
-        if order is None or event in self.model.actions:
+        if order is None:
             return False
         return self._fire(order, event)
 

@@ -27,9 +27,15 @@ def parse_ticks(text: str) -> int:
     if found is None:
         raise EventError(f"not an ISO 8601 time: {text!r}")
     year, month, day, hour, minute, second = (int(found.group(i)) for i in range(1, 7))
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
+        raise EventError(f"not a date: {text!r} (month 1-12, day within the month)")
+    if hour > 23 or minute > 59 or second > 59:
+        raise EventError(f"not a time of day: {text!r} (00:00:00 to 23:59:59)")
     seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
     fraction = (found.group(7) or "").ljust(7, "0")[:7]
     if found.group(8) != "Z":
+        if int(found.group(10)) > 23 or int(found.group(11)) > 59:
+            raise EventError(f"not a UTC offset: {text!r} (-23:59 to +23:59)")
         offset = int(found.group(10)) * 3600 + int(found.group(11)) * 60
         seconds -= offset if found.group(9) == "+" else -offset
     return seconds * TICKS_PER_SECOND + int(fraction)

@@ -1,0 +1,134 @@
+"""Bad input at the entry points a connector author touches: a typed error that names the bad
+value, never a traceback and never silence."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr
+from pathlib import Path
+
+import pytest
+
+from vtex_order_flow import (
+    InvalidModelError,
+    UnknownActionError,
+    UnknownEventError,
+    UnknownFlowError,
+    UnknownStatusError,
+    VtexOrderFlowError,
+    decide,
+    model_from_mapping,
+)
+from vtex_order_flow.cli import main
+from vtex_order_flow.testing import SimulatedVTEX
+from vtex_order_flow.tracking import EventError, parse_ticks
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "flow", "error", "names"),
+    [
+        (None, "approve", None, UnknownStatusError, "not NoneType"),
+        (42, "approve", None, UnknownStatusError, "not int"),
+        ("handling", ["approve"], None, UnknownActionError, "not list"),
+        ("handling", None, None, UnknownActionError, "an action is named by a string"),
+        ("handling", "tracking", 3, UnknownFlowError, "not int"),
+    ],
+)
+def test_names_of_the_wrong_type(
+    status: object, action: object, flow: object, error: type, names: str
+) -> None:
+    with pytest.raises(error, match=names):
+        decide(status, action, flow, None)  # type: ignore[arg-type]
+
+
+def test_a_name_in_the_wrong_case_gets_a_suggestion() -> None:
+    with pytest.raises(UnknownStatusError, match="did you mean 'handling'"):
+        decide("HANDLING", "invoice")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-13-01T00:00:00Z",
+        "2026-02-30T00:00:00Z",
+        "2026-04-00T00:00:00Z",
+        "2026-02-28T24:00:00Z",
+        "2026-02-28T10:60:00Z",
+        "2026-02-28T10:00:00+99:99",
+        "0000-01-01T00:00:00Z",
+    ],
+)
+def test_impossible_times_are_event_errors(text: str) -> None:
+    with pytest.raises(EventError, match="not a"):
+        parse_ticks(text)
+
+
+def test_a_real_leap_day_is_a_time() -> None:
+    assert parse_ticks("2024-02-29T23:59:59Z") - parse_ticks("2024-02-29T00:00:00Z") == 86399 * 10**7
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code = main(args, io.StringIO())
+    return code, err.getvalue()
+
+
+def test_cli_files_that_cannot_be_written_or_read(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    not_a_db = tmp_path / "not.db"
+    not_a_db.write_bytes(b"garbage, not SQLite" * 100)
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"hookConfig": "ping"}\n', "utf-8")
+    for args, says in [
+        (["diagram", "-o", str(tmp_path / "missing" / "x.mmd")], "No such file or directory"),
+        (["diagram", "-o", str(folder)], "Is a directory"),
+        (["docs", "--out", str(not_a_db)], "File exists"),
+        (["replay", str(events), "--db", str(not_a_db)], "not a database"),
+    ]:
+        code, err = _cli(args)
+        assert code == 2, args
+        assert err.startswith("vtex-order-flow: error:") and says in err, (args, err)
+        assert "Traceback" not in err
+
+
+def test_cli_facts_that_would_be_ignored_or_contradict() -> None:
+    assert _cli(["diagram", "--fact", "invoce=true"])[0] == 2
+    code, err = _cli(
+        ["diagram", "--action", "tracking", "--fact", "partial-invoice", "--fact", "invoice-exists=false"]
+    )
+    assert code == 2 and "contradictory facts" in err
+    code, err = _cli(
+        [
+            "decide",
+            "cancel",
+            "--status",
+            "handling",
+            "--fact",
+            "partial-invoice",
+            "--fact",
+            "partial-invoice=false",
+        ]
+    )
+    assert code == 2 and "both true and false" in err
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("enabled", "yes"), ("enabled", 1), ("after", "7200"), ("after", 7200.0)],
+)
+def test_model_values_are_not_coerced(minimal: dict[str, object], field: str, value: object) -> None:
+    minimal["transitions"][1][field] = value  # type: ignore[index]
+    with pytest.raises(InvalidModelError, match=f"transitions\\[1\\].{field}"):
+        model_from_mapping(minimal)
+
+
+def test_the_simulator_refuses_what_it_cannot_simulate() -> None:
+    vtex = SimulatedVTEX()
+    with pytest.raises(UnknownEventError, match="did you mean 'seller-authorizes-divergence'"):
+        vtex.act("X", "seller-authorises-divergence")
+    with pytest.raises(VtexOrderFlowError, match="forward"):
+        vtex.advance(-10)
+    with pytest.raises(UnknownEventError, match="price-divergence-hold"):
+        vtex.create("X", hold="price-hold")
