@@ -7,9 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from vtex_order_flow import FollowUp, bundled_model, interpret_notification
+from vtex_order_flow import (
+    FollowUp,
+    NotificationError,
+    VtexOrderFlowError,
+    bundled_model,
+    interpret_notification,
+)
 from vtex_order_flow.cli import main
 from vtex_order_flow.payloads import ChannelOrderResult
 
@@ -118,15 +123,29 @@ def test_new_fields_from_vtex_are_kept_not_refused() -> None:
     ("payload", "where"),
     [
         ({k: v for k, v in NOTIFICATION.items() if k != "code"}, "code"),
-        ({**NOTIFICATION, "flow": "CancelOrder"}, "flow"),
+        ({**NOTIFICATION, "flow": 5}, "flow"),
         ({**NOTIFICATION, "success": "yes"}, "success"),
         ({**NOTIFICATION, "errors": [{"code": 5}]}, "errors.0.code"),
     ],
 )
 def test_malformed_payload_names_the_field(payload: dict[str, object], where: str) -> None:
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(NotificationError) as caught:
         interpret_notification(payload)
-    assert where in {".".join(str(p) for p in e["loc"]) for e in caught.value.errors()}
+    assert where.replace(".0.", "[0].") in {path for path, _ in caught.value.problems}
+    assert isinstance(caught.value, VtexOrderFlowError)
+
+
+@pytest.mark.parametrize("payload", [None, b"garbage", "{}", 5])
+def test_not_a_payload_at_all(payload: object) -> None:
+    with pytest.raises(NotificationError):
+        interpret_notification(payload)  # type: ignore[arg-type]
+
+
+def test_an_operation_the_model_does_not_have_is_inconsistent_not_refused() -> None:
+    # VTEX may add operations; the model says which it knows (an action's `operation`).
+    advice = interpret_notification({**NOTIFICATION, "flow": "CancelOrder"})
+    assert advice.known
+    assert not advice.consistent
 
 
 def test_cli_notification(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -89,7 +89,8 @@ def test_cli_files_that_cannot_be_written_or_read(tmp_path: Path) -> None:
     ]:
         code, err = _cli(args)
         assert code == 2, args
-        assert err.startswith("vtex-order-flow: error:") and says in err, (args, err)
+        assert err.startswith("vtex-order-flow: error:"), (args, err)
+        assert says in err, (args, err)
         assert "Traceback" not in err
 
 
@@ -98,7 +99,8 @@ def test_cli_facts_that_would_be_ignored_or_contradict() -> None:
     code, err = _cli(
         ["diagram", "--action", "tracking", "--fact", "partial-invoice", "--fact", "invoice-exists=false"]
     )
-    assert code == 2 and "contradictory facts" in err
+    assert code == 2
+    assert "contradictory facts" in err
     code, err = _cli(
         [
             "decide",
@@ -111,7 +113,8 @@ def test_cli_facts_that_would_be_ignored_or_contradict() -> None:
             "partial-invoice=false",
         ]
     )
-    assert code == 2 and "both true and false" in err
+    assert code == 2
+    assert "both true and false" in err
 
 
 @pytest.mark.parametrize(

@@ -372,10 +372,10 @@ def check_decisions(model: ModelData) -> list[Defect]:
 
 def _detour(model: ModelData, status: str, action: str, flow: str, facts: frozenset[str]) -> list[str]:
     """The connector actions, not prerequisites, on the way to a status that accepts `action`."""
-    from ._decide import _shortest_path
+    from ._decide import shortest_path
 
     everything = frozenset(model.actions) - {action}
-    found = _shortest_path(
+    found = shortest_path(
         model.outs(flow),
         status,
         action,

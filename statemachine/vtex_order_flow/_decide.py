@@ -17,7 +17,16 @@ from .errors import ContradictoryFactsError, UnknownFactError, UnknownStatusErro
 if TYPE_CHECKING:
     from ._model import ErrorRule, ModelData, Transition, Trigger
 
-__all__ = ["Decision", "Facts", "Step", "Verdict", "compute_decision", "fact_names"]
+__all__ = [
+    "Decision",
+    "Facts",
+    "Step",
+    "Verdict",
+    "compute_decision",
+    "fact_names",
+    "predicted_follow_up",
+    "shortest_path",
+]
 
 Facts = Mapping[str, bool] | Iterable[str] | None
 """Facts the status alone does not carry: a mapping of name to bool, or the names that hold."""
@@ -292,7 +301,7 @@ def compute_decision(
     answer = f" (VTEX would answer {code})" if code else ""
     base = [state.confidence] + ([error.confidence] if error is not None else [])
     allowed = model.allowed_before(action, status)
-    found = _shortest_path(
+    found = shortest_path(
         outs, status, action, facts, allowed=allowed, close=model.fact_closure, tested=model.guard_facts(flow)
     )
     if found is None:
@@ -354,7 +363,7 @@ _AUTOMATIC = frozenset({Cause.PLATFORM, Cause.TIMER})
 State = tuple[str, frozenset[str]]
 
 
-def _shortest_path(
+def shortest_path(
     outs: Mapping[str, tuple[Transition, ...]],
     status: str,
     action: str,

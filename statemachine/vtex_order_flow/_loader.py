@@ -50,7 +50,7 @@ _NO_GUARDS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 def bundled_model(name: str = "vtex") -> FlowModel:
     """A model shipped inside the package (``"vtex"``: VTEX's documented order flow), loaded once."""
-    if name not in BUNDLED_MODELS:
+    if not isinstance(name, str) or name not in BUNDLED_MODELS:
         raise UnknownNameError(name, BUNDLED_MODELS)
     return _bundled(name)
 
@@ -64,7 +64,7 @@ def _bundled(name: str) -> FlowModel:
 
 def validated_bundled_model(name: str = "vtex") -> FlowModel:
     """The bundled model through the full validating path (schema and graph checks)."""
-    if name not in BUNDLED_MODELS:
+    if not isinstance(name, str) or name not in BUNDLED_MODELS:
         raise UnknownNameError(name, BUNDLED_MODELS)
     return _finish(resolve_spec(_read_bundled(name), f"bundled:{name}", None), f"bundled:{name}")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._vocabulary import Confidence, FollowUp
+from .errors import NotificationError, validation_problems
 
 if TYPE_CHECKING:
     from ._flowmodel import FlowModel
@@ -70,18 +71,23 @@ def interpret_notification(
     """The follow-up for a Channel Order API reply or notification.
 
     `payload` is the parsed model, a mapping, or the raw JSON body. A malformed payload raises
-    pydantic's `ValidationError` (with the field path); a code the model does not know gives
+    `NotificationError` naming each bad field; a code the model does not know gives
     `needs-person` with ``known=False`` rather than an error, since VTEX may add codes.
     """
+    from pydantic import ValidationError
+
     from ._loader import bundled_model
     from .payloads import ChannelOrderResult
 
-    if isinstance(payload, str | bytes):
-        result = ChannelOrderResult.model_validate_json(payload)
-    elif isinstance(payload, ChannelOrderResult):
-        result = payload
-    else:
-        result = ChannelOrderResult.model_validate(payload)
+    try:
+        if isinstance(payload, str | bytes):
+            result = ChannelOrderResult.model_validate_json(payload)
+        elif isinstance(payload, ChannelOrderResult):
+            result = payload
+        else:
+            result = ChannelOrderResult.model_validate(payload)
+    except ValidationError as error:
+        raise NotificationError(validation_problems(error)) from None
     codes = (model or bundled_model()).codes
     known = codes.get(result.code)
     errors = tuple(

@@ -95,10 +95,12 @@ def _raw_key(status: str, action: str, facts: object) -> tuple[object, ...] | No
             except TypeError:  # an unhashable key: the slow path names it
                 return None
         return None
-    if isinstance(facts, frozenset | set | list | tuple) and type(facts) in _NAME_COLLECTIONS:
-        names: frozenset[object] = frozenset(facts)
-        if all(type(name) is str for name in names):
-            return (status, action, "names", names)
+    if (
+        isinstance(facts, frozenset | set | list | tuple)
+        and type(facts) in _NAME_COLLECTIONS
+        and all(type(name) is str for name in facts)
+    ):
+        return (status, action, "names", frozenset(facts))
     return None
 
 

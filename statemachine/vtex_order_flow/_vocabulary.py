@@ -39,28 +39,31 @@ class Confidence(enum.StrEnum):
         """0 for contested, 1 for inferred, 2 for documented."""
         return _STRENGTH[self]
 
+    @classmethod
+    def _strength_of(cls, other: object) -> int | None:
+        if isinstance(other, str) and other in _STRENGTH_BY_VALUE:
+            return _STRENGTH_BY_VALUE[other]
+        return None
+
     def __lt__(self, other: object) -> bool:
-        if isinstance(other, Confidence):
-            return self.strength < other.strength
-        return NotImplemented
+        theirs = self._strength_of(other)
+        return NotImplemented if theirs is None else self.strength < theirs
 
     def __le__(self, other: object) -> bool:
-        if isinstance(other, Confidence):
-            return self.strength <= other.strength
-        return NotImplemented
+        theirs = self._strength_of(other)
+        return NotImplemented if theirs is None else self.strength <= theirs
 
     def __gt__(self, other: object) -> bool:
-        if isinstance(other, Confidence):
-            return self.strength > other.strength
-        return NotImplemented
+        theirs = self._strength_of(other)
+        return NotImplemented if theirs is None else self.strength > theirs
 
     def __ge__(self, other: object) -> bool:
-        if isinstance(other, Confidence):
-            return self.strength >= other.strength
-        return NotImplemented
+        theirs = self._strength_of(other)
+        return NotImplemented if theirs is None else self.strength >= theirs
 
 
 _STRENGTH = {Confidence.CONTESTED: 0, Confidence.INFERRED: 1, Confidence.DOCUMENTED: 2}
+_STRENGTH_BY_VALUE = {level.value: strength for level, strength in _STRENGTH.items()}
 
 CAUSES: tuple[str, ...] = tuple(cause.value for cause in Cause)
 CONFIDENCES: tuple[str, ...] = tuple(level.value for level in Confidence)

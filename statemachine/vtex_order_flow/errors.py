@@ -16,6 +16,7 @@ __all__ = [
     "InvalidModelError",
     "MissingExtraError",
     "ModelFileError",
+    "NotificationError",
     "Rule",
     "SimulationError",
     "StoreError",
@@ -23,6 +24,7 @@ __all__ = [
     "UnknownEventError",
     "UnknownFactError",
     "UnknownFlowError",
+    "UnknownFormatError",
     "UnknownNameError",
     "UnknownStatusError",
     "UnknownUpdateError",
@@ -127,6 +129,12 @@ class UnknownEventError(UnknownNameError):
     kind = "event"
 
 
+class UnknownFormatError(UnknownNameError):
+    """A diagram format the renderers do not draw."""
+
+    kind = "format"
+
+
 class UnknownFactError(UnknownNameError):
     """A fact the model does not declare, or a fact given a value other than true or false."""
 
@@ -150,6 +158,16 @@ class ContradictoryFactsError(UnknownFactError):
     def _message(self) -> str:
         valid = ", ".join(self.valid) or "none"
         return f"contradictory facts: fact {self.value!r} {self.detail}. {self.valid_means}: {valid}."
+
+
+class NotificationError(VtexOrderFlowError, ValueError):
+    """A Channel Order API reply or notification that is not one; `problems` lists each bad
+    field as (path, message), the path spelled ``errors[0].code``."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        shown = "; ".join(f"{path or '(body)'}: {message}" for path, message in self.problems)
+        super().__init__(f"invalid notification payload: {shown}")
 
 
 class InvalidArgumentError(VtexOrderFlowError, ValueError):

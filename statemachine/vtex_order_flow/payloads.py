@@ -51,7 +51,7 @@ class ChannelOrderResult(_Payload):
     """
 
     code: str = Field(min_length=1, description="The result code (the model's [codes] say what each means).")
-    flow: Literal["PlaceOrder", "ApproveOrder", "Unknown"]
+    flow: str = Field(description="The operation: an action's `operation` in the model, or Unknown.")
     success: bool
     marketplaceOrderId: str | None = None  # noqa: N815
     accountName: str | None = None  # noqa: N815

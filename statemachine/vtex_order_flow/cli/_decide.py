@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import duration
-from ..errors import validation_problems
+from ..errors import NotificationError
 from ._common import EXIT_INVALID, EXIT_OK, UsageError, default_flow, dump, model_of, names, parse_facts
 
 if TYPE_CHECKING:
@@ -82,8 +82,6 @@ def _decide_batch(model: FlowModel, source: str, out: TextIO) -> int:
 
 
 def _cmd_notification(args: argparse.Namespace, out: TextIO) -> int:
-    from pydantic import ValidationError
-
     from .. import interpret_notification
 
     model = model_of(args)
@@ -97,9 +95,8 @@ def _cmd_notification(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError(f"cannot read {args.file!r}: {error.strerror or error}") from None
     try:
         advice = interpret_notification(body, model)
-    except ValidationError as error:
-        problems = "; ".join(f"{path or '(body)'}: {message}" for path, message in validation_problems(error))
-        raise UsageError(f"invalid notification payload: {problems}") from None
+    except NotificationError as error:
+        raise UsageError(str(error)) from None
     if args.json:
         dump(advice.to_dict(), out)
         return EXIT_OK

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
 from .. import Facts
+from ..errors import UnknownFormatError
 from ._view import View, build_view
 from .dot import dot_text
 from .mermaid import mermaid_text
@@ -73,4 +74,7 @@ _RENDERERS = {"mermaid": render_mermaid, "dot": render_dot, "plantuml": render_p
 
 def render(model: FlowModel, flow: str, fmt: Format, **options: Unpack[Options]) -> str:
     """One diagram in one of `FORMATS`."""
-    return _RENDERERS[fmt](model, flow, **options)
+    renderer = _RENDERERS.get(fmt) if isinstance(fmt, str) else None
+    if renderer is None:
+        raise UnknownFormatError(fmt, _RENDERERS)
+    return renderer(model, flow, **options)
