@@ -4,6 +4,7 @@ value, never a traceback and never silence."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from contextlib import redirect_stderr
 from pathlib import Path
 
@@ -135,3 +136,40 @@ def test_the_simulator_refuses_what_it_cannot_simulate() -> None:
         vtex.advance(-10)
     with pytest.raises(UnknownEventError, match="price-divergence-hold"):
         vtex.create("X", hold="price-hold")
+
+
+def test_constructors_and_calls_refuse_arguments_of_the_wrong_type(tmp_path: Path) -> None:
+    from vtex_order_flow import bundled_model, fire, interpret_notification
+    from vtex_order_flow.render import render, render_mermaid
+    from vtex_order_flow.tracking import HookEndpoint, RetryPolicy, SQLiteStore, Tracker
+
+    model = bundled_model()
+    not_a_db = tmp_path / "x.db"
+    not_a_db.write_bytes(b"not SQLite" * 200)
+    calls: list[Callable[[], object]] = [
+        lambda: bundled_model(1),  # type: ignore[arg-type]
+        lambda: render(model, "seller", "png"),  # type: ignore[arg-type]
+        lambda: SQLiteStore(tmp_path / "missing" / "x.db"),
+        lambda: SQLiteStore(not_a_db),
+        lambda: SQLiteStore(":memory:", synchronous=1),  # type: ignore[arg-type]
+        lambda: fire(model.machine(), "nope", "approve"),
+        lambda: Tracker(store=1),  # type: ignore[arg-type]
+        lambda: HookEndpoint(1),  # type: ignore[arg-type]
+        lambda: RetryPolicy(-1),
+        lambda: Tracker().result("a", "approve", None),  # type: ignore[arg-type]
+        lambda: render_mermaid(None),  # type: ignore[arg-type]
+        lambda: SimulatedVTEX(1),  # type: ignore[arg-type]
+        lambda: interpret_notification(None),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(VtexOrderFlowError):
+            call()
+
+
+def test_fire_takes_facts_as_names_too() -> None:
+    from vtex_order_flow import bundled_model, fire
+
+    machine = bundled_model().machine()
+    assert fire(machine, "handling", "tracking", ["invoice-exists"]) == "handling"
+    assert fire(machine, "handling", "tracking", {"invoice-exists": True}) == "handling"
+    assert fire(machine, "handling", "tracking") is None

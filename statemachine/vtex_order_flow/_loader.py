@@ -23,7 +23,14 @@ from ._model import (
     Trigger,
 )
 from ._vocabulary import Cause, Confidence, FollowUp
-from .errors import Defect, InvalidModelError, ModelFileError, Rule, UnknownNameError, validation_problems
+from .errors import (
+    Defect,
+    InvalidModelError,
+    ModelFileError,
+    Rule,
+    UnknownModelError,
+    validation_problems,
+)
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -51,7 +58,7 @@ _NO_GUARDS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 def bundled_model(name: str = "vtex") -> FlowModel:
     """A model shipped inside the package (``"vtex"``: VTEX's documented order flow), loaded once."""
     if not isinstance(name, str) or name not in BUNDLED_MODELS:
-        raise UnknownNameError(name, BUNDLED_MODELS)
+        raise UnknownModelError(name, BUNDLED_MODELS)
     return _bundled(name)
 
 
@@ -65,7 +72,7 @@ def _bundled(name: str) -> FlowModel:
 def validated_bundled_model(name: str = "vtex") -> FlowModel:
     """The bundled model through the full validating path (schema and graph checks)."""
     if not isinstance(name, str) or name not in BUNDLED_MODELS:
-        raise UnknownNameError(name, BUNDLED_MODELS)
+        raise UnknownModelError(name, BUNDLED_MODELS)
     return _finish(resolve_spec(_read_bundled(name), f"bundled:{name}", None), f"bundled:{name}")
 
 

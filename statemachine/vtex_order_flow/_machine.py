@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from transitions import Machine, MachineError
+
+from .errors import UnknownFactError, UnknownStatusError
 
 if TYPE_CHECKING:
     from transitions.core import EventData
@@ -71,19 +73,35 @@ def build_machine(model: ModelData, flow: str) -> Machine:
     )
 
 
-def fire(machine: Machine, status: str, trigger: str, facts: Mapping[str, bool] | None = None) -> str | None:
-    """Fire `trigger` on an order in `status`; the new status, or None when the machine refuses."""
-    event = machine.events.get(trigger)
+def fire(
+    machine: Machine, status: str, trigger: str, facts: Mapping[str, bool] | Collection[str] | None = None
+) -> str | None:
+    """Fire `trigger` on an order in `status`; the new status, or None when the machine refuses.
+
+    `facts` is a mapping of name to true/false or a collection of the names that hold; a status
+    the machine does not have raises `UnknownStatusError`.
+    """
+    if not isinstance(status, str) or status not in machine.states:
+        raise UnknownStatusError(status, machine.states)
+    event = machine.events.get(trigger) if isinstance(trigger, str) else None
     if event is None:
         return None
+    if facts is None or isinstance(facts, Mapping):
+        given = dict(facts or {})
+    elif isinstance(facts, str | bytes) or not all(isinstance(name, str) for name in facts):
+        raise UnknownFactError(repr(facts), [], detail="facts are a mapping or a collection of names")
+    else:
+        given = dict.fromkeys(facts, True)
     token = OrderToken(status)
     try:
-        moved = event.trigger(token, facts=dict(facts or {}))
+        moved = event.trigger(token, facts=given)
     except MachineError:
         return None
     return token.state if moved else None
 
 
-def may_fire(machine: Machine, status: str, trigger: str, facts: Mapping[str, bool] | None = None) -> bool:
+def may_fire(
+    machine: Machine, status: str, trigger: str, facts: Mapping[str, bool] | Collection[str] | None = None
+) -> bool:
     """Whether `trigger` fires from `status` with these facts (through the machine itself)."""
     return fire(machine, status, trigger, facts) is not None

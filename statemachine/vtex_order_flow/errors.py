@@ -25,11 +25,13 @@ __all__ = [
     "UnknownFactError",
     "UnknownFlowError",
     "UnknownFormatError",
+    "UnknownModelError",
     "UnknownNameError",
     "UnknownStatusError",
     "UnknownUpdateError",
     "VtexOrderFlowError",
     "closest",
+    "expect",
     "validation_problems",
 ]
 
@@ -129,6 +131,12 @@ class UnknownEventError(UnknownNameError):
     kind = "event"
 
 
+class UnknownModelError(UnknownNameError):
+    """A bundled model the package does not ship."""
+
+    kind = "model"
+
+
 class UnknownFormatError(UnknownNameError):
     """A diagram format the renderers do not draw."""
 
@@ -173,6 +181,16 @@ class NotificationError(VtexOrderFlowError, ValueError):
 class InvalidArgumentError(VtexOrderFlowError, ValueError):
     """An argument outside what the call accepts (a timeout, a store setting); the message says
     what was given and what is valid."""
+
+
+def expect(value: object, kind: type | tuple[type, ...], what: str) -> None:
+    """Refuse an argument of the wrong type with `InvalidArgumentError` naming it."""
+    if not isinstance(value, kind):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        article = "an" if names[0].lower() in "aeiou" else "a"
+        raise InvalidArgumentError(
+            f"{what} must be {article} {names}, not {type(value).__name__} {_shown(value)}"
+        )
 
 
 class UnknownUpdateError(VtexOrderFlowError, KeyError):

@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import FlowModel
 from .. import duration as spelled_duration
-from ..errors import ContradictoryFactsError, UnknownStatusError
+from ..errors import ContradictoryFactsError, UnknownStatusError, expect
 
 if TYPE_CHECKING:
-    from .. import Facts, FlowModel, Transition, Trigger
+    from .. import Facts, Transition, Trigger
 
 __all__ = ["EDGE_STYLES", "NODE_STYLES", "Edge", "EdgeStyle", "Node", "View", "build_view", "duration"]
 
@@ -149,6 +150,7 @@ def build_view(
 ) -> View:
     """The diagram of one flow; `highlight` makes a status and its ways out stand out, `action`
     colours every status by the verdict of that action from there."""
+    expect(model, FlowModel, "a diagram's model")
     flow = model.flow_name(flow)
     flow_def = model.flow(flow)
     current = None

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import Cause, FollowUp
-from ..errors import InvalidArgumentError, SimulationError, UnknownEventError
+from .. import Cause, FlowModel, FollowUp
+from ..errors import InvalidArgumentError, SimulationError, UnknownEventError, expect
 from ..tracking import TICKS_PER_SECOND, format_ticks
 
 if TYPE_CHECKING:
-    from .. import FlowModel, Transition
+    from .. import Transition
 
 __all__ = ["CallResult", "SimulatedOrder", "SimulatedVTEX"]
 
@@ -78,6 +78,8 @@ class SimulatedVTEX:
     ) -> None:
         from .. import bundled_model
 
+        if model is not None:
+            expect(model, FlowModel, "SimulatedVTEX's model")
         self.model = model or bundled_model()
         self.flow = self.model.flow_name(flow)
         self.rng = random.Random(seed)  # noqa: S311 (reproducible simulation, nothing secret)

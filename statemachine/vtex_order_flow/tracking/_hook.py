@@ -8,7 +8,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, expect
 from ._events import EventError, Ping, parse_event
 from ._tracker import Tracker
 from ._types import Applied, Deferred
@@ -57,7 +57,12 @@ class HookEndpoint:
         worker: Executor | None = None,
         dispatcher: Executor | None = None,
     ) -> None:
-        if not 0 < timeout < VTEX_HOOK_DEADLINE:
+        expect(tracker, Tracker, "HookEndpoint's tracker")
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < VTEX_HOOK_DEADLINE
+        ):
             raise InvalidArgumentError(f"timeout must be between 0 and {VTEX_HOOK_DEADLINE} s, not {timeout}")
         self.tracker = tracker
         self.on_ready = on_ready

@@ -6,18 +6,23 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from .. import Facts, Verdict
-from ..errors import UnknownNameError, UnknownUpdateError
+from .. import Advice, Facts, FlowModel, Verdict
+from ..errors import InvalidArgumentError, UnknownNameError, UnknownUpdateError, expect
 from ._events import OrderEvent
 from ._stores import MemoryStore, Store
 from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, RetryPolicy
 
-if TYPE_CHECKING:
-    from .. import Advice, FlowModel
-
 __all__ = ["Tracker"]
+
+_STORE_METHODS = (
+    "transaction",
+    "load_record",
+    "save_record",
+    "get_deferred",
+    "open_deferred",
+    "save_deferred",
+)
 
 _FINAL = (DeferredState.READY, DeferredState.SENT, DeferredState.DROPPED)
 """States a second registration does not reopen."""
@@ -46,6 +51,12 @@ class Tracker:
     ) -> None:
         from .. import bundled_model
 
+        if model is not None:
+            expect(model, FlowModel, "Tracker's model")
+        if store is not None and not all(callable(getattr(store, name, None)) for name in _STORE_METHODS):
+            raise InvalidArgumentError(
+                f"Tracker's store must be a Store (MemoryStore, SQLiteStore), not {store!r}"
+            )
         self.model = model or bundled_model()
         self.flow = self.model.flow_name(flow)
         self.store: Store = store if store is not None else MemoryStore()
@@ -204,6 +215,7 @@ class Tracker:
         backoff, wait for the next status change, or give up."""
         from .. import FollowUp
 
+        expect(advice, Advice, "result's advice")
         with self._lock, self.store.transaction():
             current = self._existing(order_id, action)
             follow_up = advice.follow_up

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidArgumentError
 from ._events import OrderEvent, format_ticks
 
 __all__ = ["Anomaly", "Applied", "Deferred", "DeferredState", "OrderRecord", "RetryPolicy"]
@@ -139,6 +140,20 @@ class RetryPolicy:
     max_delay: float = 3600.0
     max_attempts: int = 8
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("base", "factor", "max_delay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise InvalidArgumentError(f"RetryPolicy.{name} must be a number >= 0, not {value!r}")
+        if (
+            isinstance(self.max_attempts, bool)
+            or not isinstance(self.max_attempts, int)
+            or self.max_attempts < 0
+        ):
+            raise InvalidArgumentError(
+                f"RetryPolicy.max_attempts must be an integer >= 0, not {self.max_attempts!r}"
+            )
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt number `attempt` (with jitter)."""
