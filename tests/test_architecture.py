@@ -27,51 +27,79 @@ CODE = re.compile(r"\b(?:SOI|EOI|OMS)\d{3}\b|\bHTTP\d{3}\b")
 
 def _docstrings(tree: ast.AST) -> set[int]:
     """The ids of the string nodes that document: every string standing alone as a statement
-    (module, class and function docstrings, and attribute docstrings after a field)."""
-    return {
-        id(node.value)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-    }
+    (module, class and function docstrings, and attribute docstrings after a field), and the
+    `description=` of a schema field or the `help=` of a command-line option."""
+    found = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            found.add(id(node.value))
+        elif isinstance(node, ast.keyword) and node.arg in {"description", "help"}:
+            found |= {id(part) for part in ast.walk(node.value) if isinstance(part, ast.Constant)}
+    return found
 
 
 def _strings(path: Path) -> Iterator[tuple[int, str]]:
-    """Every string constant of a module that is code, not documentation (line, text)."""
+    """Every string (or bytes) constant of a module that is code, not documentation, f-strings'
+    literal parts included (line, text)."""
     tree = ast.parse(path.read_text("utf-8"))
     docs = _docstrings(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
-            yield node.lineno, node.value
+        if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) and id(node) not in docs:
+            text = node.value.decode("utf-8", "replace") if isinstance(node.value, bytes) else node.value
+            yield node.lineno, text
+
+
+def _vtex_words() -> re.Pattern[str]:
+    """The model's own words, as tokens: status ids and aliases, event names, Channel Order
+    operations and event domains. Words that are also plain English or an action's name (which
+    the testing kit's methods are named after) are left out: `invoice`, `cancel`, `null`, ..."""
+    words = {alias for s in VTEX.statuses.values() for alias in (s.id, *s.aliases)}
+    words |= set(VTEX.events)
+    words |= {a.operation for a in VTEX.actions.values() if a.operation}
+    words |= {f.domain for f in VTEX.flows.values() if f.domain}
+    words -= set(VTEX.actions) | set(VTEX.flows) | set(VTEX.facts)
+    words = {w for w in words if "-" in w or w[0].isupper()}  # hyphenated ids, CamelCase names
+    alternatives = "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+    return re.compile(r"(?<![\w-])(?:" + alternatives + r")(?![\w-])")
 
 
 def test_vtex_facts_live_only_in_the_model() -> None:
-    # Result codes, and status ids used as values, belong to data/vtex.toml. (Actions' names
-    # are the API's vocabulary: the testing kit has one method per action.)
-    names = {alias for s in VTEX.statuses.values() for alias in (s.id, *s.aliases)}
-    names -= set(VTEX.actions) | set(VTEX.events)
-    names.discard("null")  # also JSON's null, which the batch writes
+    # Result codes, status ids, event names, operations and domains belong to data/vtex.toml,
+    # wherever they would stand in code: a value, a dict key, inside a message or an f-string.
+    words = _vtex_words()
     found = [
         f"{path.relative_to(PACKAGE)}:{line}: {text!r}"
         for path in SOURCES
         for line, text in _strings(path)
-        if CODE.search(text) or text in names
+        if CODE.search(text) or words.search(text)
     ]
     assert not found, "VTEX facts outside the model:\n" + "\n".join(found)
 
 
-def test_the_literal_search_would_find_a_code() -> None:
-    # The rule above is not vacuous: it reads string constants and skips only docstrings.
-    tree = ast.parse('"""EOI011 in a docstring is fine."""\nCODE = "EOI011"\nSTATUS = "ready-for-handling"\n')
+def test_the_literal_search_would_find_them() -> None:
+    # The rule above is not vacuous: it reads code strings and skips only documentation.
+    source = (
+        '"""EOI011 and ready-for-handling in a docstring are fine."""\n'
+        'CODE = "EOI011"\n'
+        'KEY = {"price-divergence-hold": 1}\n'
+        'MESSAGE = f"{x}: ready-for-handling"\n'
+        'RAW = b"PlaceOrder"\n'
+    )
+    tree = ast.parse(source)
     docs = _docstrings(tree)
-    values = [
-        n.value
+    texts = [
+        n.value.decode() if isinstance(n.value, bytes) else n.value
         for n in ast.walk(tree)
-        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+        if isinstance(n, ast.Constant) and isinstance(n.value, str | bytes) and id(n) not in docs
     ]
-    assert values == ["EOI011", "ready-for-handling"]
-    assert CODE.search(values[0])
+    words = _vtex_words()
+    assert [bool(CODE.search(t) or words.search(t)) for t in texts] == [True, True, True, True]
+    assert not words.search("start-handling-ish")
+    assert not words.search("the invoice is handled")
 
 
 def _defined_exceptions() -> Iterator[tuple[str, type[BaseException]]]:
@@ -191,7 +219,8 @@ def _undocumented() -> Iterator[str]:
             value = getattr(module, name)
             if not (inspect.isclass(value) or inspect.isfunction(value)):
                 continue
-            if not (value.__doc__ or "").strip():
+            doc = (value.__doc__ or "").strip()
+            if not doc or doc.startswith(f"{value.__name__}("):  # a dataclass's generated signature
                 yield f"{module_name}.{name}"
             if not inspect.isclass(value):
                 continue

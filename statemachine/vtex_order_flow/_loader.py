@@ -413,7 +413,7 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
         statuses=statuses,
         transitions=transitions,
         flows=[
-            Flow(n, f["initial"], text(f, "description"), strings(f, "sources"))
+            Flow(n, f["initial"], text(f, "description"), strings(f, "sources"), text(f, "domain"))
             for n, f in data.get("flows", {}).items()
         ],
         triggers=triggers,

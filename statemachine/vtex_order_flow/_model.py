@@ -46,6 +46,8 @@ class Flow:
     initial: str
     description: str = ""
     sources: tuple[str, ...] = ()
+    domain: str = ""
+    """The ``Domain`` VTEX's hook and feed events of this flow carry (``Fulfillment``)."""
 
 
 @dataclass(frozen=True, slots=True)

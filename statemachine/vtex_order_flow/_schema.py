@@ -54,6 +54,9 @@ class FlowSpec(_Spec):
     """An order flow and the status its orders start in."""
 
     initial: str
+    domain: str = Field(
+        default="", description="The `Domain` VTEX's hook and feed events of this flow carry (Fulfillment)."
+    )
     description: str = ""
     sources: SourceIds = []
 
@@ -249,6 +252,7 @@ class FlowPatch(_Spec):
     """Fields to change on a flow of the base model."""
 
     initial: str | None = None
+    domain: str | None = None
     description: str | None = None
     sources: SourceIds | None = None
 

@@ -67,6 +67,8 @@ def duration(seconds: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Node:
+    """A status as drawn: its id, a name safe in every syntax, its label and its kind."""
+
     id: str
     ident: str
     """A name safe in every syntax (letters, digits, underscores)."""
@@ -82,6 +84,8 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Edge:
+    """A transition as drawn: its ends, its trigger, its style and its label."""
+
     source: Node
     dest: Node
     trigger: str
@@ -94,6 +98,8 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class View:
+    """One diagram, whatever the syntax: its nodes, its edges and its legend."""
+
     model_name: str
     flow: str
     title: str

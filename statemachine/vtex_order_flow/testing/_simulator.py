@@ -6,6 +6,7 @@ import random
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from .. import Cause, FlowModel, FollowUp
@@ -38,6 +39,8 @@ class CallResult:
 
 @dataclass(slots=True)
 class SimulatedOrder:
+    """One order in the simulated VTEX: its status, the facts it carries and its history."""
+
     order_id: str
     status: str
     facts: set[str] = field(default_factory=set)
@@ -108,7 +111,7 @@ class SimulatedVTEX:
         order.history.append(transition.dest)
         self._outbox.append(
             {
-                "Domain": "Fulfillment",
+                "Domain": self.model.flow(self.flow).domain,
                 "OrderId": order.order_id,
                 "State": order.status,
                 "LastState": last,
@@ -245,16 +248,21 @@ class SimulatedVTEX:
     def _orders_api(self, action: str, order_id: str) -> CallResult:
         order = self.orders.get(order_id)
         if order is None:
-            result = CallResult(404, {"error": {"code": "404", "message": f"order {order_id} not found"}})
+            # VTEX does not have the order: the model's answer for the flow's initial status.
+            code = self._error(None, action)
+            known = self.model.codes.get(code) if code is not None else None
+            status = known.http_status if known is not None and known.http_status else HTTPStatus.NOT_FOUND
+            message = known.meaning if known is not None else f"order {order_id} not found"
+            result = CallResult(status, {"error": {"code": code, "message": message}}, code)
         elif self._fire(order, action):
             answer = self.model.action(action).success_status
             body = {"date": format_ticks(self._ticks), "orderId": order_id, "receipt": uuid.uuid4().hex}
-            result = CallResult(answer, body if answer != 204 else {})
+            result = CallResult(answer, body if answer != HTTPStatus.NO_CONTENT else {})
         else:
             code = self._error(order, action)
             known = self.model.codes.get(code) if code is not None else None
             message = known.meaning if known is not None else f"{action} is not accepted now"
-            status = known.http_status if known is not None and known.http_status else 400
+            status = known.http_status if known is not None and known.http_status else HTTPStatus.BAD_REQUEST
             result = CallResult(status, {"error": {"code": code, "message": message}}, code)
         self.calls.append((action, order_id, result))
         return result

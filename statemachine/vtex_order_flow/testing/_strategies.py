@@ -151,7 +151,7 @@ def hook_payloads(draw: st.DrawFn, model: FlowModel | None = None, flow: str | N
     last, state = draw(statuses(model, flow)), draw(statuses(model, flow))
     before = T0 + draw(st.integers(0, 10**12))
     body: dict[str, Any] = {
-        "Domain": draw(st.sampled_from(["Fulfillment", "Marketplace"])),
+        "Domain": draw(st.sampled_from(sorted({f.domain for f in _model(model).flows.values() if f.domain}))),
         "OrderId": draw(st.from_regex(r"\A[A-Z]{3}-[0-9]{6,12}-0[1-9]\Z")),
         "State": state,
         "LastState": last,
@@ -171,7 +171,7 @@ def feed_payloads(draw: st.DrawFn, model: FlowModel | None = None, flow: str | N
     return {
         "eventId": draw(st.from_regex(r"\A[0-9A-F]{32}\Z")),
         "handle": draw(st.from_regex(r"\A[A-Za-z0-9+/]{20,60}\Z")),
-        "domain": "Fulfillment",
+        "domain": _model(model).flow(_model(model).flow_name(flow)).domain,
         "state": draw(statuses(model, flow)),
         "lastState": draw(statuses(model, flow)),
         "orderId": draw(st.from_regex(r"\A[0-9]{12}-0[1-9]\Z")),

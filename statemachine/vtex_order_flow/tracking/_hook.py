@@ -21,6 +21,8 @@ VTEX_HOOK_DEADLINE = 5.0
 
 @dataclass(frozen=True, slots=True)
 class HookResponse:
+    """What to answer VTEX's hook: an HTTP status, a body and its content type."""
+
     status: int
     body: bytes
     content_type: str = "application/json"
