@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -303,15 +303,18 @@ def _finish(spec: ModelFile, origin: str) -> FlowModel:
 def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
     """Build the immutable model from the mapping of a model file that passed every check.
 
-    Absent keys take the schema's defaults. The bundled model is built this way straight from
-    its TOML, without pydantic (a test proves the result equals the validated path's).
+    An absent key is not given to the entry, which takes its own default: the one set of
+    defaults, the entries' (`_model`), which the schema declares too (`_schema.default`). The
+    bundled model is built this way straight from its TOML, without pydantic (a test proves the
+    result equals the validated path's, for every field).
     """
+
+    def given(entry: Mapping[str, Any], **convert: Callable[[Any], Any]) -> dict[str, Any]:
+        """The keys `entry` gives (None counts as absent), converted; the rest default."""
+        return {key: to(entry[key]) for key, to in convert.items() if entry.get(key) is not None}
 
     def strings(entry: Mapping[str, Any], key: str) -> tuple[str, ...]:
         return tuple(entry.get(key, ()))
-
-    def confidence(entry: Mapping[str, Any]) -> Confidence:
-        return Confidence(entry.get("confidence") or "documented")
 
     def text(entry: Mapping[str, Any], key: str) -> str:
         return str(entry.get(key) or "").strip()
@@ -332,16 +335,14 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             requires=frozenset(strings(a, "requires")),
             unless=frozenset(strings(a, "unless")),
             prerequisites=tuple(prerequisite(p) for p in a.get("prerequisites", ())),
-            operation=a.get("operation"),
-            success_status=int(a.get("success_status", 200)),
+            **given(a, operation=str, success_status=int),
             errors=tuple(
                 ErrorRule(
                     code=r["code"],
                     statuses=frozenset(strings(r, "statuses")),
                     facts=frozenset(strings(r, "facts")),
                     flows=frozenset(strings(r, "flows")),
-                    follow_up=FollowUp(r["follow_up"]) if r.get("follow_up") else None,
-                    confidence=confidence(r),
+                    **given(r, follow_up=FollowUp, confidence=Confidence),
                     sources=strings(r, "sources"),
                     note=text(r, "note"),
                 )
@@ -357,8 +358,7 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             text(e, "description"),
             "",
             strings(e, "sources"),
-            same_as=e.get("same_as"),
-            hold=bool(e.get("hold", False)),
+            **given(e, same_as=str, hold=bool),
         )
         for name, e in data.get("events", {}).items()
     ]
@@ -373,11 +373,9 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             flows=frozenset(s["flows"]),
             meaning=text(s, "meaning"),
             aliases=strings(s, "aliases"),
-            admin_label=s.get("admin_label"),
-            my_account_label=s.get("my_account_label"),
-            auto=bool(s.get("auto", False)),
-            terminal=bool(s.get("terminal", False)),
-            confidence=confidence(s),
+            **given(
+                s, admin_label=str, my_account_label=str, auto=bool, terminal=bool, confidence=Confidence
+            ),
             sources=strings(s, "sources"),
             note=text(s, "note"),
         )
@@ -391,15 +389,13 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
             flows=frozenset(t["flows"]),
             cause=Cause(t["cause"]) if t.get("cause") else by_name[t["trigger"]].cause,
             by_action=by_name[t["trigger"]].is_action,
-            after=t.get("after"),
+            **given(t, after=int, enabled=bool, confidence=Confidence),
             # An action's own guards hold for every transition it triggers.
             requires=frozenset(strings(t, "requires")) | guards.get(t["trigger"], _NO_GUARDS)[0],
             unless=frozenset(strings(t, "unless")) | guards.get(t["trigger"], _NO_GUARDS)[1],
             sets=frozenset(strings(t, "sets")),
             clears=frozenset(strings(t, "clears")),
             reverses=frozenset(strings(t, "reverses")),
-            enabled=bool(t.get("enabled", True)),
-            confidence=confidence(t),
             sources=strings(t, "sources"),
             note=text(t, "note"),
         )
@@ -428,9 +424,7 @@ def build_model(data: Mapping[str, Any], origin: str) -> FlowModel:
                 meaning=text(spec, "meaning"),
                 follow_up=FollowUp(spec["follow_up"]),
                 operations=strings(spec, "operations"),
-                success=bool(spec.get("success", False)),
-                http_status=spec.get("http_status"),
-                confidence=confidence(spec),
+                **given(spec, success=bool, http_status=int, confidence=Confidence),
                 sources=strings(spec, "sources"),
                 note=text(spec, "note"),
             )

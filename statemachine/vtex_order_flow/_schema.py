@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from ._model import ErrorRule, ResultCode, Status, Transition, Trigger
 from ._vocabulary import CAUSES, Confidence, FollowUp
 
 __all__ = [
@@ -35,6 +37,12 @@ __all__ = [
 CauseName = Annotated[str, Field(json_schema_extra={"enum": list(CAUSES)})]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 SourceIds = Annotated[list[str], Field(description="Ids of entries in [sources].")]
+
+
+def default(entry: type, name: str) -> Any:
+    """The default of an entry's field (`_model`): the one set of defaults, which the builder of
+    the bundled model applies too (by leaving the field out)."""
+    return next(item.default for item in dataclasses.fields(entry) if item.name == name)
 
 
 # Booleans and numbers are taken as TOML writes them: "yes", 1 or "7200" are refused, not coerced.
@@ -81,7 +89,7 @@ class EventSpec(_TriggerSpec):
     """A trigger that is not the connector's: the platform, a timer, the gateway, a person."""
 
     hold: StrictBool = Field(
-        default=False,
+        default=default(Trigger, "hold"),
         description="The platform holds the order for someone else here (a price-divergence hold); "
         "a simulation takes this move only when asked to.",
     )
@@ -106,7 +114,7 @@ class ErrorRuleSpec(_Spec):
     follow_up: FollowUp | None = Field(
         default=None, description="What to do after this answer here, when it differs from the code's."
     )
-    confidence: Confidence = Confidence.DOCUMENTED
+    confidence: Confidence = default(ErrorRule, "confidence")
     sources: SourceIds = []
     note: str = ""
 
@@ -130,7 +138,10 @@ class ActionSpec(_TriggerSpec):
         "None for an Orders API call.",
     )
     success_status: StrictInt = Field(
-        default=200, ge=200, le=299, description="VTEX's HTTP status when it accepts it."
+        default=default(Trigger, "success_status"),
+        ge=200,
+        le=299,
+        description="VTEX's HTTP status when it accepts it.",
     )
     requires: list[str] = Field(default=[], description="Facts every transition it triggers requires.")
     unless: list[str] = Field(default=[], description="Facts that block every transition it triggers.")
@@ -151,11 +162,13 @@ class CodeSpec(_Spec):
     )
     meaning: str
     follow_up: FollowUp
-    success: StrictBool = Field(default=False, description="VTEX's `success` flag with this code.")
+    success: StrictBool = Field(
+        default=default(ResultCode, "success"), description="VTEX's `success` flag with this code."
+    )
     http_status: StrictInt | None = Field(
         default=None, ge=100, le=599, description="The HTTP status of an Orders API answer with it."
     )
-    confidence: Confidence = Confidence.DOCUMENTED
+    confidence: Confidence = default(ResultCode, "confidence")
     sources: SourceIds = []
     note: str = ""
 
@@ -168,10 +181,14 @@ class StatusSpec(_Spec):
     admin_label: str | None = None
     my_account_label: str | None = None
     flows: list[str] = Field(description="Flows the status appears in; [] for none documented.")
-    auto: StrictBool = Field(default=False, description="The platform moves the order on by itself.")
-    terminal: StrictBool = Field(default=False, description="The order can never leave this status.")
+    auto: StrictBool = Field(
+        default=default(Status, "auto"), description="The platform moves the order on by itself."
+    )
+    terminal: StrictBool = Field(
+        default=default(Status, "terminal"), description="The order can never leave this status."
+    )
     meaning: str
-    confidence: Confidence = Confidence.DOCUMENTED
+    confidence: Confidence = default(Status, "confidence")
     sources: SourceIds = []
     note: str = ""
 
@@ -194,8 +211,10 @@ class TransitionSpec(_Spec):
         description="Actions whose request this move turns down (a seller denying a cancellation): "
         "a deferred update of one of them never waits for it.",
     )
-    enabled: StrictBool = Field(default=True, description="false: documented, but out of the graph.")
-    confidence: Confidence = Confidence.DOCUMENTED
+    enabled: StrictBool = Field(
+        default=default(Transition, "enabled"), description="false: documented, but out of the graph."
+    )
+    confidence: Confidence = default(Transition, "confidence")
     sources: SourceIds = []
     note: str = ""
 
