@@ -173,3 +173,68 @@ def test_fire_takes_facts_as_names_too() -> None:
     assert fire(machine, "handling", "tracking", ["invoice-exists"]) == "handling"
     assert fire(machine, "handling", "tracking", {"invoice-exists": True}) == "handling"
     assert fire(machine, "handling", "tracking") is None
+
+
+def test_more_wrong_arguments_are_typed_errors(tmp_path: Path) -> None:
+    from vtex_order_flow import bundled_model, interpret_notification, load_model
+    from vtex_order_flow.tracking import OrderEvent, Tracker, format_ticks, parse_ticks
+
+    good = {"code": "SOI001", "flow": "PlaceOrder", "success": True}
+    calls: list[Callable[[], object]] = [
+        lambda: decide("handling", "cancel", ["seller"]),  # type: ignore[arg-type]
+        lambda: load_model(None),  # type: ignore[arg-type]
+        lambda: load_model("bad\x00name.toml"),
+        lambda: parse_ticks(None),  # type: ignore[arg-type]
+        lambda: format_ticks(10**30),
+        lambda: format_ticks(1.5),  # type: ignore[arg-type]
+        lambda: interpret_notification(good, model="vtex"),  # type: ignore[arg-type]
+        lambda: Tracker().apply(None),  # type: ignore[arg-type]
+        lambda: Tracker().apply(OrderEvent([], "handling", 1)),  # type: ignore[arg-type]
+        lambda: Tracker().apply_many(None),  # type: ignore[arg-type]
+        lambda: Tracker().apply_many([], batch=0),
+        lambda: Tracker(max_age="x"),  # type: ignore[arg-type]
+        lambda: Tracker(clock="x"),  # type: ignore[arg-type]
+        lambda: Tracker().defer([], "cancel"),  # type: ignore[arg-type]
+        lambda: SimulatedVTEX(start="x"),  # type: ignore[arg-type]
+        lambda: SimulatedVTEX(seed=[1]),  # type: ignore[arg-type]
+        lambda: SimulatedVTEX().create([]),  # type: ignore[arg-type]
+        lambda: SimulatedVTEX().advance(None),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(VtexOrderFlowError):
+            call()
+    assert bundled_model().decide("handling", "cancel").verdict.value == "send"
+
+
+def test_a_deeply_nested_defer_line_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"hookConfig": "ping"}\n', "utf-8")
+    deep = tmp_path / "defer.jsonl"
+    deep.write_text('{"a":' * 100_000 + "\n", "utf-8")
+    code, err = _cli(["replay", str(events), "--defer", str(deep)])
+    assert code == 1  # the line is an error of the run, the rest is applied
+    assert "Traceback" not in err
+
+
+def test_a_model_with_too_many_fact_combinations_is_refused_quickly() -> None:
+    from vtex_order_flow import ModelTooLargeError
+
+    size = 14  # facts each set by a self-loop and all read by one guard: 2**14 combinations
+    names = [f"x{i}" for i in range(size)]
+    data = {
+        "name": "wide",
+        "flows": {"f": {"initial": "s0"}},
+        "facts": {n: {"description": n} for n in names},
+        "actions": {"go": {"cause": "marketplace"}},
+        "events": {**{f"set-{n}": {"cause": "seller"} for n in names}, "end": {"cause": "platform"}},
+        "statuses": [
+            {"id": "s0", "flows": ["f"], "meaning": "start"},
+            {"id": "s1", "flows": ["f"], "meaning": "end", "terminal": True},
+        ],
+        "transitions": [
+            *({"from": "s0", "to": "s0", "trigger": f"set-{n}", "flows": ["f"], "sets": [n]} for n in names),
+            {"from": "s0", "to": "s1", "trigger": "go", "flows": ["f"], "requires": names},
+        ],
+    }
+    with pytest.raises(ModelTooLargeError, match="14 facts are both set by moves and read by guards"):
+        model_from_mapping(data)

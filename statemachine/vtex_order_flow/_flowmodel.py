@@ -31,6 +31,8 @@ class FlowModel(ModelData):
 
     def table(self, flow: str | None = None) -> DecisionTable:
         """The decision table of a flow (the default flow when None), compiled on first use."""
+        if flow is not None and not isinstance(flow, str):
+            self.flow(flow)  # raises UnknownFlowError, naming the value
         found = self._tables.get(flow)
         if found is None:
             name = self.flow_name(flow)

@@ -12,9 +12,11 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Protocol
 
 from ._vocabulary import Cause
+from .errors import ModelTooLargeError
 
 __all__ = [
     "AUTOMATIC",
+    "MAX_STATES",
     "Edge",
     "Transition",
     "closure",
@@ -58,6 +60,10 @@ class Transition(Edge, Protocol):
 
 AUTOMATIC = frozenset({Cause.PLATFORM, Cause.TIMER})
 """The causes that move an order on by themselves."""
+
+MAX_STATES = 10_000
+"""How many (status, facts) combinations a flow may have before the model is refused as too
+large: each costs memory and time in every derivation (the bundled model's flows have 18 to 49)."""
 
 
 def reachable(starts: Iterable[str], transitions: Iterable[Edge], avoid: Collection[str] = ()) -> set[str]:
@@ -125,6 +131,12 @@ def states(
             if nxt not in seen and t.dest not in avoid:
                 seen.add(nxt)
                 queue.append(nxt)
+                if len(seen) > MAX_STATES:
+                    raise ModelTooLargeError(
+                        f"more than {MAX_STATES:,} (status, facts) combinations from {initial!r}: "
+                        f"{len(tracked)} facts are both set by moves and read by guards "
+                        f"({', '.join(sorted(tracked))}); fewer such facts keep the graph tractable"
+                    )
     return seen
 
 

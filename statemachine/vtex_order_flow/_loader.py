@@ -87,6 +87,8 @@ def load_model(path: str | os.PathLike[str]) -> FlowModel:
     Raises `ModelFileError` when the file cannot be read or is not TOML, and
     `InvalidModelError` (with every `Defect`) when it breaks the schema or a graph rule.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise ModelFileError(repr(path), f"a model file is named by a path, not {type(path).__name__}")
     file = Path(path)
     return _finish(resolve_spec(_read_file(file), str(file), file.parent), str(file))
 
@@ -95,6 +97,8 @@ def model_from_mapping(
     data: Mapping[str, Any], origin: str = "<mapping>", base_dir: Path | None = None
 ) -> FlowModel:
     """Validate and build a model from already-parsed data (the shape of a model file)."""
+    if base_dir is not None and not isinstance(base_dir, Path):
+        base_dir = Path(base_dir)
     return _finish(resolve_spec(data, origin, base_dir), origin)
 
 
@@ -110,7 +114,7 @@ def _read_file(file: Path) -> dict[str, Any]:
         raise ModelFileError(str(file), "no such file") from None
     except IsADirectoryError:
         raise ModelFileError(str(file), "is a directory") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a NUL in the path
         raise ModelFileError(str(file), str(error)) from None
     try:
         return tomllib.loads(text)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._vocabulary import Confidence, FollowUp
-from .errors import NotificationError, validation_problems
+from .errors import NotificationError, expect, validation_problems
 
 if TYPE_CHECKING:
     from ._flowmodel import FlowModel
@@ -79,6 +79,10 @@ def interpret_notification(
     from ._loader import bundled_model
     from .payloads import ChannelOrderResult
 
+    if model is not None:
+        from ._flowmodel import FlowModel
+
+        expect(model, FlowModel, "interpret_notification's model")
     try:
         if isinstance(payload, str | bytes):
             result = ChannelOrderResult.model_validate_json(payload)

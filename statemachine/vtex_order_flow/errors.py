@@ -16,6 +16,7 @@ __all__ = [
     "InvalidModelError",
     "MissingExtraError",
     "ModelFileError",
+    "ModelTooLargeError",
     "NotificationError",
     "Rule",
     "SimulationError",
@@ -176,6 +177,11 @@ class NotificationError(VtexOrderFlowError, ValueError):
         self.problems = tuple(problems)
         shown = "; ".join(f"{path or '(body)'}: {message}" for path, message in self.problems)
         super().__init__(f"invalid notification payload: {shown}")
+
+
+class ModelTooLargeError(VtexOrderFlowError, ValueError):
+    """A model whose flows have too many (status, facts) combinations to derive verdicts from in
+    reasonable time and memory; the message names the facts that multiply them."""
 
 
 class InvalidArgumentError(VtexOrderFlowError, ValueError):

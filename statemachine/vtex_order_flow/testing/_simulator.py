@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CallResult", "SimulatedOrder", "SimulatedVTEX"]
 
+
+def _check_order_id(order_id: object) -> None:
+    if not isinstance(order_id, str) or not order_id:
+        raise InvalidArgumentError(f"an order id is a non-empty string, not {order_id!r}")
+
+
 START = 1_795_000_000.0  # 2026-11-18, seconds since the epoch: the virtual clock's default start
 
 
@@ -83,6 +89,10 @@ class SimulatedVTEX:
 
         if model is not None:
             expect(model, FlowModel, "SimulatedVTEX's model")
+        if isinstance(start, bool) or not isinstance(start, int | float) or not 0 <= start < 253402300800:
+            raise InvalidArgumentError(f"start must be seconds since 1970, before 10000, not {start!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidArgumentError(f"seed must be an integer or None, not {seed!r}")
         self.model = model or bundled_model()
         self.flow = self.model.flow_name(flow)
         self.rng = random.Random(seed)  # noqa: S311 (reproducible simulation, nothing secret)
@@ -179,6 +189,7 @@ class SimulatedVTEX:
         platform hold a created order; `partial` makes the platform find an invoice partial.
         """
         spec = self.model.action(action)
+        _check_order_id(order_id)
         if spec.operation is not None:
             self._jobs.append((spec.name, order_id))
             if hold is not None:
@@ -309,7 +320,7 @@ class SimulatedVTEX:
     def advance(self, seconds: float) -> None:
         """Move the virtual clock: queued Channel Order API jobs run first (VTEX takes seconds),
         then timers that come due fire (earliest first), each followed by the platform's moves."""
-        if not seconds >= 0:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
             raise InvalidArgumentError(f"the clock only moves forward: seconds must be >= 0, not {seconds!r}")
         self.process()
         target = self.now + seconds

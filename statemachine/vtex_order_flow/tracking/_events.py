@@ -23,6 +23,8 @@ _TIME = re.compile(
 
 def parse_ticks(text: str) -> int:
     """An ISO 8601 time as 100 ns ticks since the epoch (UTC); digits past the 7th are dropped."""
+    if not isinstance(text, str):
+        raise EventError(f"not an ISO 8601 time: {text!r} (a string is expected)")
     found = _TIME.match(text)
     if found is None:
         raise EventError(f"not an ISO 8601 time: {text!r}")
@@ -41,8 +43,13 @@ def parse_ticks(text: str) -> int:
     return seconds * TICKS_PER_SECOND + int(fraction)
 
 
+_MAX_TICKS = 253402300800 * 10_000_000  # 10000-01-01T00:00:00Z
+
+
 def format_ticks(ticks: int) -> str:
     """100 ns ticks as an ISO 8601 UTC time with 7 fractional digits, as VTEX writes them."""
+    if isinstance(ticks, bool) or not isinstance(ticks, int) or not 0 <= ticks < _MAX_TICKS:
+        raise EventError(f"not a time in 100 ns ticks from 1970 to 9999: {ticks!r}")
     seconds, fraction = divmod(ticks, TICKS_PER_SECOND)
     return _strftime(seconds) + f".{fraction:07d}Z"
 

@@ -55,7 +55,7 @@ def register_deferred(
             if unknown:
                 raise ValueError(f"unknown field {unknown[0]!r}; valid fields: {', '.join(DEFER_FIELDS)}")
             tracker.defer(record["orderId"], str(record.get("action")), record.get("facts"))
-        except (ValueError, UnknownNameError) as error:
+        except (ValueError, RecursionError, UnknownNameError) as error:  # RecursionError: nesting too deep
             errors.append({"file": name, "line": number, "error": str(error)})
     return errors
 

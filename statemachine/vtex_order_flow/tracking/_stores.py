@@ -204,7 +204,7 @@ class SQLiteStore:
         # One connection, used under the tracker's lock from whichever thread holds it.
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, ValueError) as error:  # ValueError: a NUL in the path
             raise StoreError(f"cannot open {self.path!r} as an SQLite store: {error}") from None
         try:
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -15,6 +15,23 @@ from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, Retr
 
 __all__ = ["Tracker"]
 
+
+def _check_order_id(order_id: object) -> None:
+    if not isinstance(order_id, str) or not order_id:
+        raise InvalidArgumentError(f"an order id is a non-empty string, not {order_id!r}")
+
+
+def _check_event(event: object) -> None:
+    """Refuse what is not an order event (a Ping, None, a raw dict) before it reaches a store."""
+    expect(event, OrderEvent, "an applied event")
+    if not isinstance(event, OrderEvent) or not (
+        isinstance(event.order_id, str) and isinstance(event.state, str) and type(event.changed_at) is int
+    ):
+        raise InvalidArgumentError(
+            f"an OrderEvent needs a str order id and state and int ticks, not {event!r}"
+        )
+
+
 _STORE_METHODS = (
     "transaction",
     "load_record",
@@ -53,6 +70,14 @@ class Tracker:
 
         if model is not None:
             expect(model, FlowModel, "Tracker's model")
+        if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int | float)):
+            raise InvalidArgumentError(
+                f"Tracker's max_age must be a number of seconds or None, not {max_age!r}"
+            )
+        if not callable(clock):
+            raise InvalidArgumentError(f"Tracker's clock must be a callable returning seconds, not {clock!r}")
+        if retry is not None:
+            expect(retry, RetryPolicy, "Tracker's retry")
         if store is not None and not all(callable(getattr(store, name, None)) for name in _STORE_METHODS):
             raise InvalidArgumentError(
                 f"Tracker's store must be a Store (MemoryStore, SQLiteStore), not {store!r}"
@@ -73,15 +98,20 @@ class Tracker:
 
     def apply(self, event: OrderEvent) -> Applied:
         """Apply one event; it and everything it causes are stored in one transaction."""
+        _check_event(event)
         with self._lock, self.store.transaction():
             return self._apply(event)
 
     def apply_many(self, events: Iterable[OrderEvent], batch: int = 500) -> list[Applied]:
         """Apply events in order, `batch` per transaction (fewer commits, same atomicity: a
         transaction holds whole events, each with everything it causes)."""
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise InvalidArgumentError(f"batch must be an integer >= 1, not {batch!r}")
+        expect(events, Iterable, "apply_many's events")
         results: list[Applied] = []
         chunk: list[OrderEvent] = []
         for event in events:
+            _check_event(event)
             chunk.append(event)
             if len(chunk) >= batch:
                 results += self._apply_chunk(chunk)
@@ -150,6 +180,7 @@ class Tracker:
 
         Registering the same (order, action) again changes nothing unless its facts differ while
         it is still open (then it is decided again with them): registration is idempotent."""
+        _check_order_id(order_id)
         action_id = self.model.action(action).name
         names = self.model.normalize_facts(facts)
         with self._lock, self.store.transaction():
@@ -304,6 +335,7 @@ class Tracker:
 
     def record(self, order_id: str) -> OrderRecord | None:
         """The order's current record, or None when no event named it yet."""
+        _check_order_id(order_id)
         with self._lock:
             held = self.store.load_record(order_id)
         return None if held is None else OrderRecord(order_id, held[0], held[1])
