@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ._graph import reachable
@@ -107,21 +107,24 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
                 ),
             )
 
-    def known_statuses(entry: str, names: Iterable[str]) -> Iterator[Defect]:
-        for name in names:
-            if name not in statuses:
-                yield Defect(
-                    Rule.UNKNOWN_STATUS, entry, f"status {name!r} is not declared{_hint(name, statuses)}"
-                )
+    def known(
+        rule: Rule, where: str, declared: Collection[str]
+    ) -> Callable[[str, Iterable[str]], Iterator[Defect]]:
+        """A check that every name an entry gives is declared (`where` says where, if anywhere)."""
+        kind = str(rule).removeprefix("unknown-")
 
-    def known_facts(entry: str, names: Iterable[str]) -> Iterator[Defect]:
-        for name in names:
-            if name not in facts:
-                yield Defect(
-                    Rule.UNKNOWN_FACT,
-                    entry,
-                    f"fact {name!r} is not declared under [facts]{_hint(name, facts)}",
-                )
+        def check(entry: str, names: Iterable[str]) -> Iterator[Defect]:
+            for name in names:
+                if name not in declared:
+                    yield Defect(
+                        rule, entry, f"{kind} {name!r} is not declared{where}{_hint(name, declared)}"
+                    )
+
+        return check
+
+    known_statuses = known(Rule.UNKNOWN_STATUS, "", statuses)
+    known_facts = known(Rule.UNKNOWN_FACT, " under [facts]", facts)
+    known_actions = known(Rule.UNKNOWN_ACTION, " under [actions]", spec.actions)
 
     if spec.default_flow is not None:
         yield from in_flows("default_flow", [spec.default_flow])
@@ -140,15 +143,6 @@ def _references(spec: ModelFile) -> Iterator[Defect]:
         for name, trigger in table.items():
             yield from cited(f"{kind} {name!r}", trigger.sources)
             yield from cause(f"{kind} {name!r}", trigger.cause)
-
-    def known_actions(entry: str, names: Iterable[str]) -> Iterator[Defect]:
-        for name in names:
-            if name not in spec.actions:
-                yield Defect(
-                    Rule.UNKNOWN_ACTION,
-                    entry,
-                    f"action {name!r} is not declared under [actions]{_hint(name, spec.actions)}",
-                )
 
     for name, fact_spec in spec.facts.items():
         yield from known_facts(f"fact {name!r}", fact_spec.implies)

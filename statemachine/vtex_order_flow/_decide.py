@@ -11,8 +11,9 @@ from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
+from ._graph import AUTOMATIC
 from ._vocabulary import Cause, Confidence, FollowUp
-from .errors import ContradictoryFactsError, UnknownFactError, UnknownStatusError
+from .errors import ContradictoryFactsError, UnknownFactError, UnknownStatusError, shown
 
 if TYPE_CHECKING:
     from ._model import ErrorRule, ModelData, Transition, Trigger
@@ -164,7 +165,7 @@ def fact_names(model: ModelData, facts: Facts) -> frozenset[str]:
             given[name] = value
     elif isinstance(facts, str | bytes | bytearray) or not isinstance(facts, Iterable):
         raise UnknownFactError(
-            _short(facts),
+            shown(facts),
             model.facts,
             detail="facts must be a mapping of name to true/false or a collection of names, "
             f"not {type(facts).__name__}",
@@ -174,7 +175,7 @@ def fact_names(model: ModelData, facts: Facts) -> frozenset[str]:
         for name in facts:
             if not isinstance(name, str):
                 raise UnknownFactError(
-                    _short(name), model.facts, detail="a collection of facts holds names (strings)"
+                    shown(name), model.facts, detail="a collection of facts holds names (strings)"
                 )
             given[name] = True
     if not given:
@@ -203,11 +204,6 @@ def predicted_follow_up(model: ModelData, rule: ErrorRule | None) -> FollowUp | 
     if rule is None:
         return None
     return rule.follow_up or model.codes[rule.code].follow_up
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_facts_in(model: ModelData, status: str, flow: str, facts: frozenset[str]) -> None:
@@ -357,9 +353,6 @@ def compute_decision(
     )
 
 
-# Causes that move an order on by themselves; every other non-action step waits on someone's decision.
-_AUTOMATIC = frozenset({Cause.PLATFORM, Cause.TIMER})
-
 State = tuple[str, frozenset[str]]
 
 
@@ -413,7 +406,7 @@ def shortest_path(
                 continue
             after = (held | (close(transition.sets) & tested)) - transition.clears
             nxt = (transition.dest, after)
-            waits = 0 if transition.by_action or transition.cause in _AUTOMATIC else 1
+            waits = 0 if transition.by_action or transition.cause in AUTOMATIC else 1
             cost = (others + waits, steps + 1)
             if nxt != start and cost < best.get(nxt, (sys.maxsize, sys.maxsize)):
                 best[nxt] = cost

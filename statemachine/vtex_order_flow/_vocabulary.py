@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["CAUSES", "CONFIDENCES", "Cause", "Confidence", "FollowUp", "duration"]
+__all__ = ["CAUSES", "Cause", "Confidence", "FollowUp", "duration"]
 
 
 class Cause(enum.StrEnum):
@@ -66,7 +66,6 @@ _STRENGTH = {Confidence.CONTESTED: 0, Confidence.INFERRED: 1, Confidence.DOCUMEN
 _STRENGTH_BY_VALUE = {level.value: strength for level, strength in _STRENGTH.items()}
 
 CAUSES: tuple[str, ...] = tuple(cause.value for cause in Cause)
-CONFIDENCES: tuple[str, ...] = tuple(level.value for level in Confidence)
 
 #: The definite follow-ups consistent with each verdict: a rejected update is never retried or
 #: deferred, and a deferred one is never given up or done. (`decide-again` is not definite: a

@@ -33,6 +33,8 @@ __all__ = [
     "VtexOrderFlowError",
     "closest",
     "expect",
+    "expect_id",
+    "shown",
     "validation_problems",
 ]
 
@@ -41,7 +43,8 @@ class VtexOrderFlowError(Exception):
     """Root of every error this library raises on purpose."""
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
+    """A value as an error message quotes it: its repr, cut to 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -83,7 +86,7 @@ class UnknownNameError(VtexOrderFlowError, LookupError):
         if not isinstance(value, str):  # a name of the wrong type: say so, naming it
             article = "an" if self.kind[0] in "aeiou" else "a"
             detail = detail or f"{article} {self.kind} is named by a string, not {type(value).__name__}"
-            value = _shown(value)
+            value = shown(value)
         self.value = value
         self.valid = tuple(valid)
         self.detail = detail
@@ -195,8 +198,14 @@ def expect(value: object, kind: type | tuple[type, ...], what: str) -> None:
         names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
         article = "an" if names[0].lower() in "aeiou" else "a"
         raise InvalidArgumentError(
-            f"{what} must be {article} {names}, not {type(value).__name__} {_shown(value)}"
+            f"{what} must be {article} {names}, not {type(value).__name__} {shown(value)}"
         )
+
+
+def expect_id(value: object, what: str = "an order id") -> None:
+    """Refuse anything but a non-empty string as an id, with `InvalidArgumentError`."""
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{what} is a non-empty string, not {shown(value)}")
 
 
 class UnknownUpdateError(VtexOrderFlowError, KeyError):

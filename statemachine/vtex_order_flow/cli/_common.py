@@ -19,6 +19,7 @@ __all__ = [
     "EXIT_USAGE",
     "PROG",
     "UsageError",
+    "add_flow_option",
     "dump",
     "model_of",
     "open_lines",
@@ -93,6 +94,11 @@ def names(kind: str) -> str:
     model = bundled_model()
     found = model.flows if kind == "flows" else model.actions
     return ", ".join(found)
+
+
+def add_flow_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--flow F``, its help listing the model's flows and its default flow."""
+    parser.add_argument("--flow", metavar="F", help=f"{what}: {names('flows')} (default: {default_flow()})")
 
 
 def default_flow() -> str:

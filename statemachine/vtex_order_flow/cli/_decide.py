@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import duration
 from ..errors import NotificationError
-from ._common import EXIT_INVALID, EXIT_OK, UsageError, default_flow, dump, model_of, names, parse_facts
+from ._common import EXIT_INVALID, EXIT_OK, UsageError, add_flow_option, dump, model_of, names, parse_facts
 
 if TYPE_CHECKING:
     from .. import Decision, FlowModel
@@ -130,9 +130,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     decide.add_argument("action", metavar="ACTION", nargs="?", help=f"one of: {names('actions')}")
     decide.add_argument("--status", metavar="S", help="the order's current status, as VTEX spells it")
-    decide.add_argument(
-        "--flow", metavar="F", help=f"the order's flow: {names('flows')} (default: {default_flow()})"
-    )
+    add_flow_option(decide, "the order's flow")
     decide.add_argument(
         "--fact",
         metavar="NAME=VALUE",

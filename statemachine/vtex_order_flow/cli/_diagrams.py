@@ -11,7 +11,7 @@ from ._common import (
     EXIT_OK,
     PROG,
     UsageError,
-    default_flow,
+    add_flow_option,
     dump,
     model_of,
     names,
@@ -75,9 +75,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
             "SVG needs Graphviz's `dot`."
         ),
     )
-    diagram.add_argument(
-        "--flow", metavar="F", help=f"the flow: {names('flows')} (default: {default_flow()})"
-    )
+    add_flow_option(diagram, "the flow")
     diagram.add_argument("--format", choices=["mermaid", "dot", "plantuml", "svg"], default="mermaid")
     diagram.add_argument("--highlight", metavar="S", help="the current status: it and its ways out stand out")
     diagram.add_argument(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from ._common import EXIT_INVALID, EXIT_OK, default_flow, dump, model_of, names, open_lines
+from ._common import EXIT_INVALID, EXIT_OK, add_flow_option, dump, model_of, open_lines
 
 __all__ = ["add_commands"]
 
@@ -67,8 +67,6 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "--defer", metavar="UPDATES.jsonl", help='deferred updates, one {"orderId", "action", "facts"} a line'
     )
     replay.add_argument("--db", metavar="FILE", help="a durable SQLite tracker (default: in memory)")
-    replay.add_argument(
-        "--flow", metavar="F", help=f"the orders' flow: {names('flows')} (default: {default_flow()})"
-    )
+    add_flow_option(replay, "the orders' flow")
     replay.add_argument("--batch", type=int, default=500, help="events per transaction (default 500)")
     replay.set_defaults(run=_cmd_replay)

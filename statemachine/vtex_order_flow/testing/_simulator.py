@@ -10,18 +10,13 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from .. import Cause, FlowModel, FollowUp
-from ..errors import InvalidArgumentError, SimulationError, UnknownEventError, expect
+from ..errors import InvalidArgumentError, SimulationError, UnknownEventError, expect, expect_id
 from ..tracking import TICKS_PER_SECOND, format_ticks
 
 if TYPE_CHECKING:
     from .. import Transition
 
 __all__ = ["CallResult", "SimulatedOrder", "SimulatedVTEX"]
-
-
-def _check_order_id(order_id: object) -> None:
-    if not isinstance(order_id, str) or not order_id:
-        raise InvalidArgumentError(f"an order id is a non-empty string, not {order_id!r}")
 
 
 START = 1_795_000_000.0  # 2026-11-18, seconds since the epoch: the virtual clock's default start
@@ -189,7 +184,7 @@ class SimulatedVTEX:
         platform hold a created order; `partial` makes the platform find an invoice partial.
         """
         spec = self.model.action(action)
-        _check_order_id(order_id)
+        expect_id(order_id)
         if spec.operation is not None:
             self._jobs.append((spec.name, order_id))
             if hold is not None:

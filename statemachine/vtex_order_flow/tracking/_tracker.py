@@ -8,17 +8,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from .. import Advice, Facts, FlowModel, Verdict
-from ..errors import InvalidArgumentError, UnknownNameError, UnknownUpdateError, expect
+from ..errors import InvalidArgumentError, UnknownNameError, UnknownUpdateError, expect, expect_id
 from ._events import OrderEvent
 from ._stores import MemoryStore, Store
 from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, RetryPolicy
 
 __all__ = ["Tracker"]
-
-
-def _check_order_id(order_id: object) -> None:
-    if not isinstance(order_id, str) or not order_id:
-        raise InvalidArgumentError(f"an order id is a non-empty string, not {order_id!r}")
 
 
 def _check_event(event: object) -> None:
@@ -180,7 +175,7 @@ class Tracker:
 
         Registering the same (order, action) again changes nothing unless its facts differ while
         it is still open (then it is decided again with them): registration is idempotent."""
-        _check_order_id(order_id)
+        expect_id(order_id)
         action_id = self.model.action(action).name
         names = self.model.normalize_facts(facts)
         with self._lock, self.store.transaction():
@@ -335,7 +330,7 @@ class Tracker:
 
     def record(self, order_id: str) -> OrderRecord | None:
         """The order's current record, or None when no event named it yet."""
-        _check_order_id(order_id)
+        expect_id(order_id)
         with self._lock:
             held = self.store.load_record(order_id)
         return None if held is None else OrderRecord(order_id, held[0], held[1])
