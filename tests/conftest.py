@@ -76,3 +76,28 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 
 
 Mutator = Callable[[dict[str, Any]], None]
+
+
+# -- the outbox's stores: one behaviour suite, every store ---------------------------------------
+
+STORES = ["memory", "sqlite"]
+
+
+@pytest.fixture(params=STORES)
+def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """A factory of fresh, empty stores of one kind (every test using it runs once per kind);
+    each call is a new store, closed at the end of the test."""
+    from vtex_order_flow.tracking import MemoryStore, SQLiteStore, Store
+
+    made: list[Store] = []
+
+    def factory() -> Store:
+        store: Store = (
+            MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / f"t{len(made)}.db")
+        )
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        store.close()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from vtex_order_flow import Verdict, decide
 from vtex_order_flow.testing import SimulatedVTEX, deliveries, walks
-from vtex_order_flow.tracking import DeferredState, OrderEvent, Tracker, parse_event
+from vtex_order_flow.tracking import EntryState, OrderEvent, Tracker, parse_event
 
 # -- the connector under test (yours) ----------------------------------------------------------
 
@@ -30,22 +30,24 @@ def on_marketplace_change(vtex: SimulatedVTEX, tracker: Tracker, order_id: str, 
         result = vtex.send(action, order_id)
         return "sent" if result.ok else f"failed: {result.code}"
     if decision.verdict is Verdict.DEFER:
-        tracker.defer(order_id, action, vtex.facts(order_id))
+        tracker.register(order_id, action, vtex.facts(order_id))
         return "deferred"
     return f"not sent: {decision.reason}"
 
 
 def deliver(vtex: SimulatedVTEX, tracker: Tracker) -> list[str]:
-    """What your hook endpoint does: apply VTEX's events, send what became ready."""
-    sent = []
+    """What your hook endpoint and dispatcher do: apply VTEX's events, claim what became
+    sendable, send it, record that it went out."""
     for payload in vtex.events(duplicate=0.3, reorder=True):
         event = parse_event(payload)
         assert isinstance(event, OrderEvent)
-        for update in tracker.apply(event).ready:
-            if vtex.send(update.action, update.order_id).code == "SOI003":
-                vtex.process()
-            tracker.mark_sent(update.order_id, update.action)
-            sent.append(update.action)
+        tracker.apply(event)
+    sent = []
+    for entry in tracker.claim(limit=100, lease=60):
+        if vtex.send(entry.action, entry.order_id).code == "SOI003":
+            vtex.process()
+        tracker.sent(entry.key)
+        sent.append(entry.action)
     return sent
 
 
@@ -53,7 +55,8 @@ def deliver(vtex: SimulatedVTEX, tracker: Tracker) -> list[str]:
 
 
 def test_a_payment_during_a_price_divergence_hold_is_approved_once_the_seller_authorizes() -> None:
-    vtex, tracker = SimulatedVTEX(seed=1), Tracker()
+    vtex = SimulatedVTEX(seed=1)
+    tracker = Tracker(clock=lambda: vtex.now)  # the simulator's virtual clock
     vtex.create("MKP-1-01", hold="price-divergence-hold")
     vtex.process()
     deliver(vtex, tracker)
@@ -66,7 +69,8 @@ def test_a_payment_during_a_price_divergence_hold_is_approved_once_the_seller_au
 
 
 def test_a_cancellation_of_an_invoiced_order_waits_for_the_return_invoice() -> None:
-    vtex, tracker = SimulatedVTEX(seed=2), Tracker()
+    vtex = SimulatedVTEX(seed=2)
+    tracker = Tracker(clock=lambda: vtex.now)  # the simulator's virtual clock
     vtex.create("MKP-2-01")
     vtex.process()
     vtex.approve("MKP-2-01")
@@ -76,13 +80,14 @@ def test_a_cancellation_of_an_invoiced_order_waits_for_the_return_invoice() -> N
     deliver(vtex, tracker)
     assert on_marketplace_change(vtex, tracker, "MKP-2-01", "cancelled") == "deferred"
     vtex.return_invoice("MKP-2-01")
-    tracker.defer("MKP-2-01", "cancel", vtex.facts("MKP-2-01"))  # tell the tracker what changed
-    assert [u.action for u in tracker.updates(DeferredState.READY)] == ["cancel"]
+    tracker.record_facts("MKP-2-01", vtex.facts("MKP-2-01"))  # tell the tracker what changed
+    assert [u.action for u in tracker.entries(EntryState.READY)] == ["cancel"]
 
 
 @given(st.data())
 def test_whatever_vtex_did_the_connector_never_sends_what_vtex_refuses(data: st.DataObject) -> None:
-    vtex, tracker = SimulatedVTEX(seed=data.draw(st.integers(0, 1000))), Tracker()
+    vtex = SimulatedVTEX(seed=data.draw(st.integers(0, 1000)))
+    tracker = Tracker(clock=lambda: vtex.now)  # the simulator's virtual clock
     vtex.create("MKP-3-01", hold=data.draw(st.sampled_from([None, "price-divergence-hold"])))
     vtex.process()
     for _ in range(data.draw(st.integers(0, 6))):

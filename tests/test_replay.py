@@ -18,9 +18,9 @@ import pytest
 
 from vtex_order_flow import decide
 from vtex_order_flow.cli import main
-from vtex_order_flow.tracking import format_ticks, parse_ticks
+from vtex_order_flow.tracking import format_ticks, parse_event, parse_ticks
 
-T0 = parse_ticks("2026-11-27T10:00:00Z")
+T0 = parse_ticks("2026-01-05T10:00:00Z")
 SECOND = 10_000_000
 # The seller flow's happy path, from the model: every status on the way to invoiced.
 WALK = [step.dest for step in decide("not-integrated", "tracking").path]
@@ -86,7 +86,17 @@ def test_replay_reports_orders_updates_anomalies_and_errors(tmp_path: Path) -> N
     )
     code, report = run_json("replay", str(events), "--defer", str(defers))
     assert code == 1  # some lines were bad; the rest was applied
-    assert set(report) == {"orders", "ready", "pending", "dropped", "anomalies", "errors"}
+    assert set(report) == {
+        "orders",
+        "ready",
+        "pending",
+        "claimed",
+        "sent",
+        "done",
+        "dropped",
+        "anomalies",
+        "errors",
+    }
     assert report["orders"] == {
         "A": {"status": "ready-for-handling", "changed_at": format_ticks(T0 + 2 * SECOND)},
         "B": {"status": "cancel", "changed_at": format_ticks(T0 + 2 * SECOND)},
@@ -106,6 +116,43 @@ def test_replay_reports_orders_updates_anomalies_and_errors(tmp_path: Path) -> N
     ]
     assert [e["line"] for e in report["errors"]] == [7, 8]
     assert all(e["error"] for e in report["errors"])
+
+
+def test_replay_reports_impossible_times_by_line_and_goes_on(tmp_path: Path) -> None:
+    bad = [
+        {**hook("X", "handling", 1), "CurrentChange": when}
+        for when in (
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-01-01T99:99:99Z",
+            "2026-01-01T00:00:00+99:99",
+        )
+    ]
+    events = write_jsonl(tmp_path / "e.jsonl", [*bad, hook("A", "ready-for-handling", 1)])
+    code, report = run_json("replay", str(events))
+    assert code == 1
+    assert [e["line"] for e in report["errors"]] == [1, 2, 3, 4]
+    assert list(report["orders"]) == ["A"]  # the good line after them was applied
+
+
+def test_replay_json_lists_claimed_sent_and_done_entries(tmp_path: Path) -> None:
+    from vtex_order_flow.tracking import SQLiteStore, Tracker
+
+    db = tmp_path / "t.db"
+    with Tracker(store=SQLiteStore(db)) as tracker:
+        for order in ("A", "B", "C"):
+            tracker.apply(parse_event(hook(order, "ready-for-handling", 1)))  # type: ignore[arg-type]
+            tracker.register(order, "start-handling")
+        _a, b, c = tracker.claim(3, 3600, owner="w1")
+        tracker.sent(b.key)
+        tracker.sent(c.key)
+        tracker.apply(parse_event(hook("C", "handling", 2)))  # type: ignore[arg-type]
+    events = write_jsonl(tmp_path / "e.jsonl", [])
+    code, report = run_json("replay", str(events), "--db", str(db))
+    assert code == 0
+    assert [(e["key"], e["owner"]) for e in report["claimed"]] == [("A:start-handling", "w1")]
+    assert [e["key"] for e in report["sent"]] == ["B:start-handling"]
+    assert [e["key"] for e in report["done"]] == ["C:start-handling"]
 
 
 def test_replay_text_and_bad_defer_lines(tmp_path: Path) -> None:
@@ -158,10 +205,11 @@ def dump(db: Path) -> dict[str, Any]:
     with sqlite3.connect(db) as con:
         return {
             "records": con.execute("SELECT * FROM records ORDER BY order_id").fetchall(),
-            "deferred": con.execute(
-                "SELECT order_id, action, facts, state, reason, status, attempts FROM deferred "
-                "ORDER BY order_id, action"
+            "entries": con.execute(
+                "SELECT key, order_id, action, facts, state, drop_class, reason, status, attempts "
+                "FROM entries ORDER BY key"
             ).fetchall(),
+            "facts": con.execute("SELECT * FROM order_facts ORDER BY order_id").fetchall(),
             "anomalies": con.execute(
                 "SELECT order_id, from_status, to_status, kind FROM anomalies ORDER BY seq"
             ).fetchall(),
@@ -217,7 +265,7 @@ def test_a_writer_killed_mid_ingest_loses_nothing_and_applies_nothing_twice(tmp_
 
     after_kill = dump(crashed)
     assert 0 < after_kill["applied"][0] < expected["applied"][0]  # killed in the middle
-    registered_now = {(o, a) for o, a, *_ in after_kill["deferred"]}
+    registered_now = {(o, a) for _, o, a, *_ in after_kill["entries"]}
     assert registered_now == set(registered)  # every registered update survived the kill
 
     subprocess.run(replay_argv(events, defers, crashed), stdout=subprocess.DEVNULL, check=True, timeout=600)

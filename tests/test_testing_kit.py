@@ -22,7 +22,7 @@ from vtex_order_flow.testing import (
     statuses,
     walks,
 )
-from vtex_order_flow.tracking import DeferredState, OrderEvent, Tracker, parse_event
+from vtex_order_flow.tracking import EntryState, OrderEvent, Tracker, parse_event
 
 VTEX = bundled_model()
 
@@ -126,7 +126,7 @@ def test_events_can_be_duplicated_and_reordered() -> None:
     vtex.process()
     delivered = vtex.events(duplicate=1.0, reorder=True)
     assert len(delivered) == 2 * len({e["CurrentChange"] for e in delivered})
-    tracker = Tracker()
+    tracker = Tracker(clock=lambda: vtex.now)
     for payload in delivered:
         event = parse_event(payload)
         assert isinstance(event, OrderEvent)
@@ -146,7 +146,7 @@ class ConnectorAgainstSimulatedVTEX(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.vtex = SimulatedVTEX(seed=0)
-        self.tracker = Tracker()
+        self.tracker = Tracker(clock=lambda: self.vtex.now)  # the simulator's virtual clock
         self.count = 0
 
     @initialize(target=orders, seed=st.integers(0, 2**32 - 1))
@@ -176,11 +176,11 @@ class ConnectorAgainstSimulatedVTEX(RuleBasedStateMachine):
                 record = self.tracker.record(order)
                 assert record is not None
                 assert record.status == self.vtex.status(order)
-            ready = self.tracker.updates(DeferredState.READY)
+            ready = self.tracker.claim(limit=1000, lease=60)
             for update in ready:  # what became sendable is sent, and VTEX accepts it
                 ok, code = self.send(update.order_id, update.action)
                 assert ok, (update, code)
-                self.tracker.mark_sent(update.order_id, update.action)
+                self.tracker.sent(update.key)
             if not delivered and not ready:
                 return
         raise AssertionError("events kept coming")
@@ -215,7 +215,7 @@ class ConnectorAgainstSimulatedVTEX(RuleBasedStateMachine):
             assert not ok
             assert code == decision.expected_error, (decision, code)
         elif decision.verdict is Verdict.DEFER:
-            self.tracker.defer(order, action, known)
+            self.tracker.register(order, action, known)
         self.drain()
 
     @rule(order=orders)
@@ -235,13 +235,13 @@ class ConnectorAgainstSimulatedVTEX(RuleBasedStateMachine):
         """Make the decision's path happen: a deferred update becomes sendable (or is dropped);
         it is never stuck while a path exists."""
         self.drain()
-        for update in self.tracker.updates(DeferredState.PENDING):
+        for update in self.tracker.entries(EntryState.PENDING):
             if update.order_id != order:
                 continue
             for _ in range(25):
                 # The connector tells the tracker what its own actions changed (a return invoice).
-                current = self.tracker.defer(order, update.action, dict(self.vtex.facts(order)))
-                if current.state is not DeferredState.PENDING:
+                current = self.tracker.register(order, update.action, dict(self.vtex.facts(order)))
+                if current.state is not EntryState.PENDING:
                     break
                 record = self.tracker.record(order)
                 assert record is not None
@@ -255,18 +255,19 @@ class ConnectorAgainstSimulatedVTEX(RuleBasedStateMachine):
                 else:
                     assert self.vtex.act(order, step.trigger), step
                 self.drain()
-            (mine,) = [u for u in self.tracker.updates() if u.key == update.key]
-            assert mine.state is not DeferredState.PENDING, mine
+            mine = self.tracker.entry(update.key)
+            assert mine is not None
+            assert mine.state is not EntryState.PENDING, mine
             event(f"followed the path: {mine.state}")
 
     @invariant()
     def open_updates_match_their_decision(self) -> None:
-        for update in self.tracker.updates(DeferredState.PENDING, DeferredState.READY):
-            record = self.tracker.record(update.order_id)
-            if record is None:
+        for update in self.tracker.entries(EntryState.PENDING, EntryState.READY):
+            decision = self.tracker.decide(update.order_id, update.action, update.facts)
+            if decision is None:
                 continue
-            verdict = decide(record.status, update.action, facts=update.facts).verdict
-            expected = Verdict.DEFER if update.state is DeferredState.PENDING else Verdict.SEND
+            verdict = decision.verdict
+            expected = Verdict.DEFER if update.state is EntryState.PENDING else Verdict.SEND
             assert verdict is expected, (update, verdict)
 
 

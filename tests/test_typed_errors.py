@@ -156,7 +156,7 @@ def test_constructors_and_calls_refuse_arguments_of_the_wrong_type(tmp_path: Pat
         lambda: Tracker(store=1),  # type: ignore[arg-type]
         lambda: HookEndpoint(1),  # type: ignore[arg-type]
         lambda: RetryPolicy(-1),
-        lambda: Tracker().result("a", "approve", None),  # type: ignore[arg-type]
+        lambda: Tracker().result("a", None),  # type: ignore[arg-type]
         lambda: render_mermaid(None),  # type: ignore[arg-type]
         lambda: SimulatedVTEX(1),  # type: ignore[arg-type]
         lambda: interpret_notification(None),  # type: ignore[arg-type]
@@ -194,7 +194,7 @@ def test_more_wrong_arguments_are_typed_errors(tmp_path: Path) -> None:
         lambda: Tracker().apply_many([], batch=0),
         lambda: Tracker(max_age="x"),  # type: ignore[arg-type]
         lambda: Tracker(clock="x"),  # type: ignore[arg-type]
-        lambda: Tracker().defer([], "cancel"),  # type: ignore[arg-type]
+        lambda: Tracker().register([], "cancel"),  # type: ignore[arg-type]
         lambda: SimulatedVTEX(start="x"),  # type: ignore[arg-type]
         lambda: SimulatedVTEX(seed=[1]),  # type: ignore[arg-type]
         lambda: SimulatedVTEX().create([]),  # type: ignore[arg-type]

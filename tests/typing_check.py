@@ -60,11 +60,11 @@ def decider(path: Path) -> list[str]:
 def tracker_user(db: Path) -> int:
     from vtex_order_flow.render import render_mermaid
     from vtex_order_flow.testing import SimulatedVTEX
-    from vtex_order_flow.tracking import DeferredState, HookEndpoint, SQLiteStore, Tracker, parse_event
+    from vtex_order_flow.tracking import EntryState, HookEndpoint, SQLiteStore, Tracker, parse_event
 
     tracker = Tracker(store=SQLiteStore(db), max_age=86_400.0)
     parsed = parse_event(b'{"hookConfig": "ping"}')
-    state: DeferredState = tracker.defer("MKP-1-01", "approve").state
+    state: EntryState = tracker.register("MKP-1-01", "approve").state
     endpoint = HookEndpoint(tracker, on_ready=lambda ready: [u.action for u in ready])
     status: int = endpoint.handle(b"{}").status
     endpoint.close()

@@ -14,6 +14,7 @@ __all__ = [
     "GraphvizNotFoundError",
     "InvalidArgumentError",
     "InvalidModelError",
+    "LeaseLostError",
     "MissingExtraError",
     "ModelFileError",
     "ModelTooLargeError",
@@ -209,10 +210,15 @@ def expect_id(value: object, what: str = "an order id") -> None:
 
 
 class UnknownUpdateError(VtexOrderFlowError, KeyError):
-    """No deferred update is registered for this order and action."""
+    """No outbox entry has this key."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class LeaseLostError(VtexOrderFlowError, RuntimeError):
+    """A worker acted on an outbox entry it no longer holds: its lease expired and the entry was
+    claimed again, or it was answered, withdrawn or dropped meanwhile."""
 
 
 class StoreError(VtexOrderFlowError, RuntimeError):

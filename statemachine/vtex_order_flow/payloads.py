@@ -2,8 +2,9 @@
 
 - Channel Order API replies and notifications share one envelope (domain §3.3). Known fields
   are typed strictly; fields VTEX may add later are kept (in ``model_extra``), not refused.
-- Order status events (hook, feed, VTEX IO broadcast) are strict: an unknown field is refused,
-  and only the fields VTEX's own documents disagree on are optional.
+- Order status events (hook, feed, VTEX IO broadcast) are strict on the fields they know (types,
+  required fields; only the fields VTEX's own documents disagree on are optional), and keep any
+  field VTEX adds (in ``model_extra``): one new field must not stall every order.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
 
 class HookOrigin(_Event):

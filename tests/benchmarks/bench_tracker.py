@@ -57,7 +57,7 @@ def bench_memory(stream: list[OrderEvent]) -> tuple[float, float]:
     floor_s = time.perf_counter() - start
     tracker = Tracker(store=MemoryStore())
     for n in range(0, 1000, 10):
-        tracker.defer(f"MKP-{n:07d}-01", "start-handling")
+        tracker.register(f"MKP-{n:07d}-01", "start-handling")
     start = time.perf_counter()
     tracker.apply_many(stream, batch=1000)
     return floor_s, time.perf_counter() - start

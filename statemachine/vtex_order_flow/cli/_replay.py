@@ -14,11 +14,12 @@ def _replay_text(report: dict[str, Any], outcomes: dict[str, int], pings: int, o
     seen = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "none"
     out.write(f"Events: {seen}; {pings} ping(s); {len(report['errors'])} bad line(s)\n")
     out.write(f"Orders: {len(report['orders'])}\n")
-    for key in ("ready", "pending", "dropped"):
+    for key in ("ready", "pending", "claimed", "sent", "done", "dropped"):
         out.write(f"{key.capitalize()}: {len(report[key])}\n")
         for item in report[key]:
             reason = f": {item['reason']}" if item.get("reason") else ""
-            out.write(f"  {item['orderId']} {item['action']} (in {item['status'] or '-'}){reason}\n")
+            drop = f" [{item['drop']}]" if item.get("drop") else ""
+            out.write(f"  {item['orderId']} {item['action']} (in {item['status'] or '-'}){drop}{reason}\n")
     out.write(f"Anomalies: {len(report['anomalies'])}\n")
     for item in report["anomalies"]:
         out.write(f"  {item['orderId']}: {item['from']} -> {item['to']} ({item['kind']})\n")

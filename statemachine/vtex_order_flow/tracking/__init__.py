@@ -1,30 +1,51 @@
-"""Track orders from VTEX's hook and feed events; deferred updates go out the moment they become valid.
+"""Track orders from VTEX's hook and feed events; an outbox releases each update the moment the
+model says VTEX will accept it.
 
 >>> from vtex_order_flow.tracking import Tracker, parse_event
->>> tracker = Tracker()
->>> tracker.defer("MKP-1", "start-handling").state
-<DeferredState.PENDING: 'pending'>
+>>> tracker = Tracker(owner="worker-1")
+>>> tracker.register("MKP-1", "start-handling").state
+<EntryState.PENDING: 'pending'>
 >>> applied = tracker.apply(parse_event(b'{"Domain": "Fulfillment", "OrderId": "MKP-1", '
 ...     b'"State": "ready-for-handling", "LastState": "window-to-cancel", '
-...     b'"LastChange": "2026-11-27T10:00:00.0000000Z", "CurrentChange": "2026-11-27T10:30:00.1234567Z", '
+...     b'"LastChange": "2026-01-05T10:00:00.0000000Z", "CurrentChange": "2026-01-05T10:30:00.1234567Z", '
 ...     b'"Origin": {"Account": "store", "Key": "vtexappkey-store"}}'))
->>> [(d.order_id, d.action, d.state.value) for d in applied.ready]
-[('MKP-1', 'start-handling', 'ready')]
+>>> [(e.key, e.state.value) for e in applied.ready]
+[('MKP-1:start-handling', 'ready')]
+>>> [(e.key, e.state.value, e.owner) for e in tracker.claim(limit=10, lease=30)]
+[('MKP-1:start-handling', 'claimed', 'worker-1')]
+>>> tracker.sent("MKP-1:start-handling").state
+<EntryState.SENT: 'sent'>
 """
 
 from ._events import TICKS_PER_SECOND, EventError, OrderEvent, Ping, format_ticks, parse_event, parse_ticks
 from ._hook import HookEndpoint, HookResponse
 from ._replay import ReplayResult, numbered_lines, register_deferred, replay, replay_report
-from ._stores import MemoryStore, SQLiteStore, Store
+from ._stores import SCHEMA_VERSION, MemoryStore, SQLiteStore, Store
 from ._tracker import Tracker
-from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, RetryPolicy
+from ._types import (
+    CLAIMABLE,
+    IN_FLIGHT,
+    OPEN_STATES,
+    Anomaly,
+    Applied,
+    DropClass,
+    Entry,
+    EntryState,
+    OrderRecord,
+    RetryPolicy,
+)
 
 __all__ = [
+    "CLAIMABLE",
+    "IN_FLIGHT",
+    "OPEN_STATES",
+    "SCHEMA_VERSION",
     "TICKS_PER_SECOND",
     "Anomaly",
     "Applied",
-    "Deferred",
-    "DeferredState",
+    "DropClass",
+    "Entry",
+    "EntryState",
     "EventError",
     "HookEndpoint",
     "HookResponse",

@@ -6,7 +6,8 @@ import calendar
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import VtexOrderFlowError, validation_problems
@@ -60,6 +61,9 @@ def _strftime(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class OrderEvent:
     """One status change of one order, whatever channel delivered it."""
@@ -74,6 +78,9 @@ class OrderEvent:
     source: Literal["hook", "feed", "broadcast", "test"] = "test"
     handle: str | None = None
     """Feed items: the handle to commit once the event is applied."""
+    extra: Mapping[str, Any] = field(default_factory=lambda: _NO_EXTRA, compare=False, repr=False)
+    """Fields of the payload this library does not know (VTEX adds some now and then): kept,
+    read-only, never refused."""
 
     @property
     def changed_at_iso(self) -> str:
@@ -109,6 +116,11 @@ def _kind(data: Mapping[str, Any]) -> str:
     )
 
 
+def _extra(payload: Any) -> Mapping[str, Any]:
+    extra = payload.model_extra
+    return MappingProxyType(dict(extra)) if extra else _NO_EXTRA
+
+
 def _from_hook(hook: Any) -> OrderEvent:
     return OrderEvent(
         order_id=hook.OrderId,
@@ -117,6 +129,7 @@ def _from_hook(hook: Any) -> OrderEvent:
         last_state=hook.LastState,
         domain=hook.Domain,
         source="hook",
+        extra=_extra(hook),
     )
 
 
@@ -131,7 +144,10 @@ def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
     from .. import payloads
 
     if isinstance(payload, bytes | str):
-        raw = payload.encode() if isinstance(payload, str) else payload
+        try:
+            raw = payload.encode() if isinstance(payload, str) else payload
+        except UnicodeEncodeError as error:  # a lone surrogate: no JSON text can carry it
+            raise EventError(f"not JSON text: {error}") from None
         if b'"OrderId"' in raw and b'"hookConfig"' not in raw:
             # The common case, a hook notification: pydantic parses the JSON itself (faster);
             # anything it refuses goes through the general path below for the full message.
@@ -166,6 +182,7 @@ def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
                 domain=item.domain,
                 source="feed",
                 handle=item.handle,
+                extra=_extra(item),
             )
         broadcast = payloads.BroadcastEvent.model_validate(data)
         return OrderEvent(
@@ -175,6 +192,7 @@ def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
             last_state=broadcast.lastState,
             domain=broadcast.domain,
             source="broadcast",
+            extra=_extra(broadcast),
         )
     except ValidationError as error:
         problems = tuple(f"{path or '(body)'}: {message}" for path, message in validation_problems(error))

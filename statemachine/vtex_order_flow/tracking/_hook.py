@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
 
 from ..errors import InvalidArgumentError, expect
-from ._events import EventError, Ping, parse_event
+from ._events import EventError, OrderEvent, Ping, parse_event
 from ._tracker import Tracker
-from ._types import Applied, Deferred
+from ._types import Applied, Entry
 
 __all__ = ["HookEndpoint", "HookResponse"]
 
 VTEX_HOOK_DEADLINE = 5.0
 """VTEX wants the hook's 200 within 5000 ms, or it counts a failed delivery (and retries)."""
+
+log = logging.getLogger("vtex_order_flow.hook")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,64 +39,167 @@ def _json(status: int, payload: dict[str, object]) -> HookResponse:
     return HookResponse(status, json.dumps(payload, separators=(",", ":")).encode())
 
 
+def _number(value: object, what: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
+        raise InvalidArgumentError(
+            f"{what} must be a number of seconds between {low:g} and {high:g}, not {value!r}"
+        )
+    return float(value)
+
+
 class HookEndpoint:
-    """Turns the body VTEX posts to your hook URL into the response to send back.
+    """Turns the body VTEX posts to your hook URL into the response to send back, and hands the
+    updates that become sendable to `on_ready`.
 
     Plug `handle` into any framework::
 
-        endpoint = HookEndpoint(tracker, on_ready=send_updates)
+        endpoint = HookEndpoint(tracker, on_ready=send_entries)
         response = endpoint.handle(request_body)     # -> HookResponse(status, body)
 
     - ``{"hookConfig": "ping"}`` is answered 200 at once (VTEX's configuration check).
     - An order event is applied to the tracker (and committed) on the endpoint's worker thread;
       the answer waits for it at most `timeout` seconds (default 4, under VTEX's 5-second
       limit). Past that it answers 503, so VTEX delivers the event again (applying it twice is
-      harmless: duplicates are applied once).
-    - Updates that became ready are handed to `on_ready` on another executor: sending them to
-      VTEX never delays the answer.
-    - A body that is not an order event is answered 400 with the problems named.
+      harmless); the work still finishes, and what it made sendable is still delivered.
+    - Delivery goes through `Tracker.claim`: entries the event made ready, and (every `sweep`
+      seconds, or as soon as this process readies one) entries readied by `register`, retries
+      come due and claims whose lease expired, are claimed with a `lease` and handed to
+      `on_ready` on another executor. `on_ready` sends each and calls `Tracker.sent` or
+      `Tracker.result`; an exception it raises is logged, and its entries are claimable again
+      when their lease expires.
+    - A body that is not an order event is answered 400 with the problems named; after
+      `close()`, every delivery is answered 503.
     """
 
     def __init__(
         self,
         tracker: Tracker,
         *,
-        on_ready: Callable[[list[Deferred]], object] | None = None,
+        on_ready: Callable[[list[Entry]], object] | None = None,
         timeout: float = 4.0,
+        lease: float = 60.0,
+        sweep: float | None = 1.0,
+        claim_limit: int = 100,
         worker: Executor | None = None,
         dispatcher: Executor | None = None,
     ) -> None:
         expect(tracker, Tracker, "HookEndpoint's tracker")
+        self.timeout = _number(timeout, "timeout", 0, VTEX_HOOK_DEADLINE)
+        self.lease = _number(lease, "lease", 0, 1e7)
+        if sweep is not None:
+            _number(sweep, "sweep", 0, 1e7)
         if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not 0 < timeout < VTEX_HOOK_DEADLINE
+            isinstance(claim_limit, bool)
+            or not isinstance(claim_limit, int)
+            or not 1 <= claim_limit <= 10_000
         ):
-            raise InvalidArgumentError(f"timeout must be between 0 and {VTEX_HOOK_DEADLINE} s, not {timeout}")
+            raise InvalidArgumentError(f"claim_limit must be an integer from 1 to 10000, not {claim_limit!r}")
+        if on_ready is not None and not callable(on_ready):
+            raise InvalidArgumentError(f"on_ready must be callable, not {on_ready!r}")
+        for name, given in (("worker", worker), ("dispatcher", dispatcher)):
+            if given is not None:
+                expect(given, Executor, f"HookEndpoint's {name}")
         self.tracker = tracker
         self.on_ready = on_ready
-        self.timeout = timeout
-        self._worker = worker or ThreadPoolExecutor(max_workers=1, thread_name_prefix="vof-hook")
-        self._dispatcher = dispatcher or ThreadPoolExecutor(max_workers=1, thread_name_prefix="vof-ready")
+        self.claim_limit = claim_limit
+        self._owned: list[ThreadPoolExecutor] = []
+        self._worker = worker or self._own("vof-hook")
+        self._dispatcher = dispatcher or self._own("vof-ready")
+        self._closed = threading.Event()
+        self._sweeper: threading.Thread | None = None
+        if on_ready is not None and sweep is not None:
+            self._sweeper = threading.Thread(
+                target=self._sweep, args=(float(sweep),), name="vof-sweep", daemon=True
+            )
+            self._sweeper.start()
+
+    def _own(self, name: str) -> ThreadPoolExecutor:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._owned.append(executor)
+        return executor
 
     def handle(self, body: bytes | str) -> HookResponse:
         """Answer one hook delivery: a status code and a body, within VTEX's deadline."""
+        closed = _json(503, {"ok": False, "error": "closed; deliver again"})
+        if self._closed.is_set():
+            return closed
         try:
             parsed = parse_event(body)
         except EventError as error:
             return _json(400, {"ok": False, "error": str(error)})
         if isinstance(parsed, Ping):
             return _json(200, {"ok": True, "ping": True})
-        future = self._worker.submit(self.tracker.apply, parsed)
         try:
-            applied: Applied = future.result(timeout=self.timeout)
+            future = self._worker.submit(self._apply, parsed)
+        except RuntimeError:  # the executor was shut down
+            return closed
+        return self._answer(parsed, future)
+
+    def _answer(self, event: OrderEvent, future: Future[Applied]) -> HookResponse:
+        try:
+            applied = future.result(timeout=self.timeout)
         except FutureTimeout:
             return _json(503, {"ok": False, "error": "busy; deliver again"})
-        if applied.ready and self.on_ready is not None:
-            self._dispatcher.submit(self.on_ready, list(applied.ready))
+        except Exception as error:  # the store failed: nothing was applied, VTEX delivers again
+            log.exception("applying %s failed", event)
+            return _json(503, {"ok": False, "error": f"not applied ({type(error).__name__}); deliver again"})
         return _json(200, {"ok": True, "outcome": applied.outcome})
 
+    def _apply(self, event: OrderEvent) -> Applied:
+        applied = self.tracker.apply(event)
+        if applied.ready and self.on_ready is not None:
+            with contextlib.suppress(RuntimeError):  # closing: they stay ready, claimable later
+                self._dispatcher.submit(self.deliver)
+        return applied
+
+    def deliver(self) -> int:
+        """Claim what is sendable now and hand it to `on_ready` (in the calling thread); how
+        many entries were handed over."""
+        if self.on_ready is None:
+            return 0
+        handed = 0
+        while True:
+            try:
+                entries = self.tracker.claim(self.claim_limit, self.lease)
+            except Exception:
+                log.exception("claiming ready entries failed")
+                return handed
+            if not entries:
+                break
+            handed += len(entries)
+            try:
+                self.on_ready(entries)
+            except Exception:
+                log.exception(
+                    "on_ready failed for %d entr%s (%s); claimable again after the %g s lease",
+                    len(entries),
+                    "y" if len(entries) == 1 else "ies",
+                    ", ".join(e.key for e in entries[:5]),
+                    self.lease,
+                )
+            if len(entries) < self.claim_limit or self._closed.is_set():
+                break
+        return handed
+
+    def _sweep(self, every: float) -> None:
+        while not self._closed.is_set():
+            self.deliver()
+            self.tracker.wait(every)
+
     def close(self) -> None:
-        """Wait for queued work, then stop the endpoint's threads."""
-        self._worker.shutdown(wait=True)
-        self._dispatcher.shutdown(wait=True)
+        """Answer 503 from now on, let queued work finish, stop the endpoint's own threads.
+        Executors passed in are left running (they are the caller's)."""
+        self._closed.set()
+        for executor in self._owned:
+            executor.shutdown(wait=True)
+        if self._sweeper is not None:
+            self.tracker.wake()  # so that the sweeper sees the close at once
+            self._sweeper.join()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()

@@ -14,12 +14,13 @@ from typing import IO, Any
 from ..errors import UnknownNameError
 from ._events import EventError, OrderEvent, Ping, parse_event
 from ._tracker import Tracker
-from ._types import DeferredState
+from ._types import EntryState
 
 __all__ = ["ReplayResult", "numbered_lines", "register_deferred", "replay", "replay_report"]
 
-DEFER_FIELDS = ("orderId", "action", "facts")
-"""The fields of one line of a deferred-updates file: ``{"orderId", "action", "facts"}``."""
+DEFER_FIELDS = ("orderId", "action", "facts", "key", "payload")
+"""The fields of one line of an updates file: ``{"orderId", "action"}`` and optional ``"facts"``,
+``"key"`` (the idempotency key) and ``"payload"``."""
 
 
 @dataclass(slots=True)
@@ -43,8 +44,9 @@ def numbered_lines(source: IO[bytes]) -> Iterator[tuple[int, bytes]]:
 def register_deferred(
     tracker: Tracker, lines: Iterable[tuple[int, bytes]], name: str = "defer"
 ) -> list[dict[str, object]]:
-    """Register one deferred update per line (``{"orderId", "action", "facts"}``); returns an
-    error per line that could not be (``{"file": name, "line", "error"}``), the rest registered."""
+    """Register one outbox entry per line (``{"orderId", "action"}``, optional ``"facts"``,
+    ``"key"``, ``"payload"``); returns an error per line that could not be (``{"file": name,
+    "line", "error"}``), the rest registered."""
     errors: list[dict[str, object]] = []
     for number, raw in lines:
         try:
@@ -54,7 +56,13 @@ def register_deferred(
             unknown = sorted(set(record) - set(DEFER_FIELDS))
             if unknown:
                 raise ValueError(f"unknown field {unknown[0]!r}; valid fields: {', '.join(DEFER_FIELDS)}")
-            tracker.defer(record["orderId"], str(record.get("action")), record.get("facts"))
+            tracker.register(
+                record["orderId"],
+                str(record.get("action")),
+                record.get("facts"),
+                key=record.get("key"),
+                payload=record.get("payload"),
+            )
         except (ValueError, RecursionError, UnknownNameError) as error:  # RecursionError: nesting too deep
             errors.append({"file": name, "line": number, "error": str(error)})
     return errors
@@ -89,16 +97,20 @@ def replay(tracker: Tracker, lines: Iterable[tuple[int, bytes]], batch: int = 50
 
 
 def replay_report(tracker: Tracker, errors: Iterable[dict[str, object]] = ()) -> dict[str, Any]:
-    """The tracker's state as JSON-ready data: orders, ready, pending, dropped, anomalies, errors."""
+    """The tracker's state as JSON-ready data: orders, the outbox's entries by state (ready,
+    pending (retries included), claimed, sent, done, dropped), anomalies, errors."""
 
-    def listed(state: DeferredState) -> list[dict[str, Any]]:
-        return [d.to_dict() for d in tracker.updates(state)]
+    def listed(*states: EntryState) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in tracker.entries(*states)]
 
     return {
         "orders": {r.order_id: r.to_dict() for r in tracker.records()},
-        "ready": listed(DeferredState.READY),
-        "pending": listed(DeferredState.PENDING) + listed(DeferredState.RETRY),
-        "dropped": listed(DeferredState.DROPPED),
+        "ready": listed(EntryState.READY),
+        "pending": listed(EntryState.PENDING, EntryState.RETRY),
+        "claimed": listed(EntryState.CLAIMED),
+        "sent": listed(EntryState.SENT),
+        "done": listed(EntryState.DONE),
+        "dropped": listed(EntryState.DROPPED),
         "anomalies": [a.to_dict() for a in tracker.anomalies()],
         "errors": list(errors),
     }

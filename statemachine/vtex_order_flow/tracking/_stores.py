@@ -1,30 +1,49 @@
-"""Where the tracker keeps its records: in memory (the default) or in SQLite (durable)."""
+"""Where the tracker keeps its records and its outbox: in memory (the default) or in SQLite.
+
+Both stores keep nothing that decides correctness in the process: every answer comes from the
+store's data, so several trackers (threads, processes) on one SQLite file agree.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar
 
 from ..errors import InvalidArgumentError, StoreError
-from ._types import Anomaly, Deferred, DeferredState, OrderRecord
+from ._types import CLAIMABLE, OPEN_STATES, Anomaly, DropClass, Entry, EntryState, OrderRecord
 
-__all__ = ["MemoryStore", "SQLiteStore", "Store"]
+__all__ = ["SCHEMA_VERSION", "MemoryStore", "SQLiteStore", "Store"]
 
-# Updates still open to a status change: pending ones may become ready or be dropped; ready
-# ones not yet sent may stop being sendable; retries wait for their time but are listed too.
-_OPEN = (DeferredState.PENDING, DeferredState.READY, DeferredState.RETRY)
+_V = TypeVar("_V")
+
+SCHEMA_VERSION = 2
+"""The SQLite store's schema version (1: the tracker's deferred updates before the outbox)."""
 
 
 class Store(Protocol):
-    """What the tracker needs of a store. Every write happens inside `transaction()`; an event
-    and everything it causes are written in one transaction."""
+    """What the tracker needs of a store.
+
+    Guarantees an implementation must give:
+
+    - **Atomicity**: every write happens inside `transaction()`; when the block raises, none of
+      its writes remain (the memory store undoes them, SQL stores roll back).
+    - **Isolation across processes**: a transaction sees and writes the store's current data
+      and excludes every other writer while it runs (SQLite: ``BEGIN IMMEDIATE``), so a
+      read-decide-write inside one is never interleaved with another tracker's.
+    - **Ordering**: lists come back in ``seq`` order (entries), by order id (records), oldest
+      first (anomalies); `claimable` by ``due`` then ``seq``.
+    - **Cost**: `open_entries`, `claimable`, `stale_entries` and `prune` cost in proportion to
+      what they return, not to the history kept (indexes).
+    """
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
-        """A context in which writes happen together (or, where the store can, not at all)."""
+        """A context in which writes happen together or not at all (nested: joins the outer one)."""
         ...
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
@@ -35,20 +54,45 @@ class Store(Protocol):
         """Record the order's status and when it entered it."""
         ...
 
-    def get_deferred(self, order_id: str, action: str) -> Deferred | None:
-        """The deferred update of this order and action, or None."""
+    def load_facts(self, order_id: str) -> frozenset[str]:
+        """The facts the order carries (empty when none was recorded)."""
         ...
 
-    def open_deferred(self, order_id: str) -> list[Deferred]:
-        """The order's updates still open to a status change (pending, ready, retry)."""
+    def save_facts(self, order_id: str, facts: frozenset[str]) -> None:
+        """Replace the facts the order carries."""
         ...
 
-    def has_open(self, order_id: str) -> bool:
-        """Whether the order has any open update."""
+    def get_entry(self, key: str) -> Entry | None:
+        """The outbox entry with this key, or None."""
         ...
 
-    def save_deferred(self, deferred: Deferred) -> None:
-        """Insert or replace a deferred update."""
+    def save_entry(self, entry: Entry) -> None:
+        """Insert or replace an outbox entry (by key)."""
+        ...
+
+    def open_entries(self, order_id: str) -> list[Entry]:
+        """The order's entries not yet done or dropped, in ``seq`` order."""
+        ...
+
+    def claimable(self, now: float, limit: int) -> list[Entry]:
+        """Up to `limit` entries ready, retrying or claimed whose ``due`` is at or before `now`,
+        earliest ``due`` first (a store that can, locks them for the transaction)."""
+        ...
+
+    def stale_entries(self, registered_before: float, limit: int) -> list[Entry]:
+        """Up to `limit` pending or retrying entries registered before this time."""
+        ...
+
+    def entries(self, *states: EntryState) -> list[Entry]:
+        """The entries in these states (every one when none is given), in ``seq`` order."""
+        ...
+
+    def counts(self) -> dict[EntryState, int]:
+        """How many entries are in each state (states with none left out)."""
+        ...
+
+    def prune(self, finished_before: float) -> int:
+        """Delete done and dropped entries last changed before this time; how many."""
         ...
 
     def add_anomaly(self, anomaly: Anomaly) -> None:
@@ -64,11 +108,7 @@ class Store(Protocol):
         ...
 
     def records(self) -> Iterator[OrderRecord]:
-        """Every order's record."""
-        ...
-
-    def deferred(self, *states: DeferredState) -> list[Deferred]:
-        """The deferred updates in these states (every one when none is given)."""
+        """Every order's record, by order id."""
         ...
 
     def anomalies(self) -> list[Anomaly]:
@@ -80,68 +120,172 @@ class Store(Protocol):
         ...
 
 
-class MemoryStore:
-    """Records in memory. An order costs one dictionary entry and one integer (its status index
-    and time packed together): well under 200 bytes beyond its id."""
+def _payload_text(payload: Any) -> str | None:
+    return None if payload is None else json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
-    _BITS = 16
+
+class _Closing:
+    """`with store:` closes it at the end."""
+
+    def close(self) -> None:
+        """Release the store's resources."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class MemoryStore(_Closing):
+    """Records and outbox in memory, transactional like SQLite: a transaction that raises leaves
+    nothing of its writes (an undo log replays them backwards).
+
+    An order costs one dictionary entry and one integer (its status index and time packed
+    together): well under 200 bytes beyond its id.
+    """
+
+    _BITS = 32
 
     def __init__(self) -> None:
         self._records: dict[str, int] = {}
         self._names: list[str] = []
         self._index: dict[str, int] = {}
-        self._deferred: dict[tuple[str, str], Deferred] = {}
+        self._facts: dict[str, frozenset[str]] = {}
+        self._entries: dict[str, Entry] = {}
         self._open: dict[str, set[str]] = {}
+        self._claimable: set[str] = set()
+        self._waiting: set[str] = set()
         self._anomalies: list[Anomaly] = []
         self._counters: dict[str, int] = {}
+        self._undo: list[Callable[[], object]] | None = None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        # The tracker computes an event's effects before writing them; nothing to roll back.
-        yield
+        if self._undo is not None:
+            yield
+            return
+        self._undo = []
+        try:
+            yield
+        except BaseException:
+            undo, self._undo = self._undo, None
+            for step in reversed(undo):
+                step()
+            raise
+        finally:
+            self._undo = None
+
+    @staticmethod
+    def _restore(held: dict[str, _V], key: str, before: _V | None) -> None:
+        if before is None:
+            held.pop(key, None)
+        else:
+            held[key] = before
+
+    def _log(self, step: Callable[[], object]) -> None:
+        if self._undo is not None:
+            self._undo.append(step)
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         packed = self._records.get(order_id)
         if packed is None:
             return None
-        return self._names[packed & 0xFFFF], packed >> self._BITS
+        return self._names[packed & 0xFFFFFFFF], packed >> self._BITS
 
     def save_record(self, order_id: str, status: str, changed_at: int) -> None:
         index = self._index.get(status)
         if index is None:
-            if len(self._names) > 0xFFFF:
-                raise StoreError("the memory store holds at most 65,536 distinct statuses")
+            if len(self._names) > 0xFFFFFFFF:
+                raise StoreError("the memory store holds at most 2**32 distinct statuses")
             index = self._index[status] = len(self._names)
-            self._names.append(status)
+            self._names.append(status)  # an interned name left behind by an undo is harmless
+        before = self._records.get(order_id)
         self._records[order_id] = changed_at << self._BITS | index
+        self._log(lambda: self._restore(self._records, order_id, before))
 
-    def get_deferred(self, order_id: str, action: str) -> Deferred | None:
-        return self._deferred.get((order_id, action))
+    def load_facts(self, order_id: str) -> frozenset[str]:
+        return self._facts.get(order_id, frozenset())
 
-    def open_deferred(self, order_id: str) -> list[Deferred]:
-        return [self._deferred[(order_id, action)] for action in sorted(self._open.get(order_id, ()))]
+    def save_facts(self, order_id: str, facts: frozenset[str]) -> None:
+        before = self._facts.get(order_id)
+        if facts:
+            self._facts[order_id] = frozenset(facts)
+        else:
+            self._facts.pop(order_id, None)
+        self._log(lambda: self._restore(self._facts, order_id, before))
 
-    def has_open(self, order_id: str) -> bool:
-        return order_id in self._open
+    def get_entry(self, key: str) -> Entry | None:
+        return self._entries.get(key)
 
-    def save_deferred(self, deferred: Deferred) -> None:
-        self._deferred[deferred.key] = deferred
-        actions = self._open.get(deferred.order_id)
-        if deferred.state in _OPEN:
-            if actions is None:
-                self._open[deferred.order_id] = {deferred.action}
-            else:
-                actions.add(deferred.action)
-        elif actions is not None:
-            actions.discard(deferred.action)
-            if not actions:
-                del self._open[deferred.order_id]
+    def _put(self, key: str, entry: Entry | None) -> None:
+        old = self._entries.get(key)
+        if old is not None:
+            keys = self._open.get(old.order_id)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._open[old.order_id]
+            self._claimable.discard(key)
+            self._waiting.discard(key)
+        if entry is None:
+            self._entries.pop(key, None)
+            return
+        self._entries[key] = entry
+        if entry.state in OPEN_STATES:
+            self._open.setdefault(entry.order_id, set()).add(key)
+        if entry.state in CLAIMABLE:
+            self._claimable.add(key)
+        if entry.state in (EntryState.PENDING, EntryState.RETRY):
+            self._waiting.add(key)
+
+    def save_entry(self, entry: Entry) -> None:
+        before = self._entries.get(entry.key)
+        self._put(entry.key, entry)
+        self._log(lambda: self._put(entry.key, before))
+
+    def open_entries(self, order_id: str) -> list[Entry]:
+        return sorted((self._entries[k] for k in self._open.get(order_id, ())), key=lambda e: e.seq)
+
+    def claimable(self, now: float, limit: int) -> list[Entry]:
+        found = [e for e in (self._entries[k] for k in self._claimable) if e.due is not None and e.due <= now]
+        found.sort(key=lambda e: (e.due or 0.0, e.seq))
+        return found[:limit]
+
+    def stale_entries(self, registered_before: float, limit: int) -> list[Entry]:
+        found = [e for e in (self._entries[k] for k in self._waiting) if e.registered_at < registered_before]
+        found.sort(key=lambda e: e.seq)
+        return found[:limit]
+
+    def entries(self, *states: EntryState) -> list[Entry]:
+        chosen = [e for e in self._entries.values() if not states or e.state in states]
+        return sorted(chosen, key=lambda e: e.seq)
+
+    def counts(self) -> dict[EntryState, int]:
+        counted: dict[EntryState, int] = {}
+        for entry in self._entries.values():
+            counted[entry.state] = counted.get(entry.state, 0) + 1
+        return counted
+
+    def prune(self, finished_before: float) -> int:
+        doomed = [
+            e for e in self._entries.values() if e.state not in OPEN_STATES and e.updated_at < finished_before
+        ]
+        for entry in doomed:
+            self._put(entry.key, None)
+            self._log(functools.partial(self._put, entry.key, entry))
+        return len(doomed)
 
     def add_anomaly(self, anomaly: Anomaly) -> None:
         self._anomalies.append(anomaly)
+        self._log(self._anomalies.pop)
 
     def incr(self, name: str, by: int = 1) -> int:
-        value = self._counters[name] = self._counters.get(name, 0) + by
+        before = self._counters.get(name, 0)
+        value = self._counters[name] = before + by
+        self._log(lambda: self._counters.__setitem__(name, before))
         return value
 
     def counter(self, name: str) -> int:
@@ -151,11 +295,7 @@ class MemoryStore:
         """Every record, by order id (as the SQLite store lists them)."""
         for order_id in sorted(self._records):
             packed = self._records[order_id]
-            yield OrderRecord(order_id, self._names[packed & 0xFFFF], packed >> self._BITS)
-
-    def deferred(self, *states: DeferredState) -> list[Deferred]:
-        chosen = [d for d in self._deferred.values() if not states or d.state in states]
-        return sorted(chosen, key=lambda d: d.seq)
+            yield OrderRecord(order_id, self._names[packed & 0xFFFFFFFF], packed >> self._BITS)
 
     def anomalies(self) -> list[Anomaly]:
         return list(self._anomalies)
@@ -163,20 +303,25 @@ class MemoryStore:
     def __len__(self) -> int:
         return len(self._records)
 
-    def close(self) -> None:
-        return None
-
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records (
     order_id TEXT PRIMARY KEY, status TEXT NOT NULL, changed_at INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS deferred (
-    order_id TEXT NOT NULL, action TEXT NOT NULL, facts TEXT NOT NULL, state TEXT NOT NULL,
-    registered_at REAL, reason TEXT NOT NULL, status TEXT, attempts INTEGER NOT NULL,
-    retry_at REAL, seq INTEGER NOT NULL, PRIMARY KEY (order_id, action)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS deferred_open ON deferred (order_id) WHERE state IN ('pending', 'ready', 'retry');
+CREATE TABLE IF NOT EXISTS order_facts (order_id TEXT PRIMARY KEY, facts TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY, order_id TEXT NOT NULL, action TEXT NOT NULL, state TEXT NOT NULL,
+    payload TEXT, facts TEXT NOT NULL, reason TEXT NOT NULL, drop_class TEXT, status TEXT,
+    attempts INTEGER NOT NULL, claims INTEGER NOT NULL, registered_at REAL NOT NULL, due REAL,
+    owner TEXT, updated_at REAL NOT NULL, seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_open ON entries (order_id, seq)
+    WHERE state IN ('pending', 'ready', 'claimed', 'sent', 'retry');
+CREATE INDEX IF NOT EXISTS entries_due ON entries (due, seq) WHERE state IN ('ready', 'retry', 'claimed');
+CREATE INDEX IF NOT EXISTS entries_waiting ON entries (registered_at) WHERE state IN ('pending', 'retry');
+CREATE INDEX IF NOT EXISTS entries_finished ON entries (updated_at) WHERE state IN ('done', 'dropped');
+CREATE INDEX IF NOT EXISTS entries_state ON entries (state, seq);
 CREATE TABLE IF NOT EXISTS anomalies (
     seq INTEGER PRIMARY KEY, order_id TEXT NOT NULL, from_status TEXT, to_status TEXT NOT NULL,
     kind TEXT NOT NULL, changed_at INTEGER NOT NULL
@@ -184,44 +329,125 @@ CREATE TABLE IF NOT EXISTS anomalies (
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 """
 
+# Version 1 kept one row per (order, action) in `deferred`; its sent rows are done entries now.
+_UPGRADE_1 = """
+INSERT OR IGNORE INTO entries (key, order_id, action, state, payload, facts, reason, drop_class,
+    status, attempts, claims, registered_at, due, owner, updated_at, seq)
+SELECT order_id || ':' || action, order_id, action,
+    CASE state WHEN 'sent' THEN 'done' ELSE state END, NULL, facts, reason,
+    CASE state WHEN 'dropped' THEN 'impossible' END, status, attempts, 0,
+    COALESCE(registered_at, 0), CASE state WHEN 'retry' THEN retry_at WHEN 'ready' THEN 0 END,
+    NULL, COALESCE(registered_at, 0), seq
+FROM deferred;
+DROP TABLE deferred;
+"""
 
-class SQLiteStore:
-    """Records in an SQLite file (standard library), in WAL mode.
+_COLUMNS = (
+    "key, order_id, action, state, payload, facts, reason, drop_class, status, attempts, claims, "
+    "registered_at, due, owner, updated_at, seq"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM entries"  # noqa: S608 (constant text)
 
-    Each `transaction()` is one SQLite transaction: an event and everything it causes (its
-    record, the deferred updates it readied or dropped, its anomaly, the counters) commit
-    together or not at all. ``synchronous="NORMAL"`` (the default) survives a killed process;
-    ``"FULL"`` also survives a power cut, at some cost in speed.
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    (key, order_id, action, state, payload, facts, reason, drop, status) = row[:9]
+    (attempts, claims, registered_at, due, owner, updated_at, seq) = row[9:]
+    return Entry(
+        key=key,
+        order_id=order_id,
+        action=action,
+        state=EntryState(state),
+        payload=None if payload is None else json.loads(payload),
+        facts=frozenset(json.loads(facts)),
+        reason=reason,
+        drop=None if drop is None else DropClass(drop),
+        status=status,
+        attempts=attempts,
+        claims=claims,
+        registered_at=registered_at,
+        due=due,
+        owner=owner,
+        updated_at=updated_at,
+        seq=seq,
+    )
+
+
+class SQLiteStore(_Closing):
+    """Records and outbox in an SQLite file (standard library), in WAL mode.
+
+    Each `transaction()` is one ``BEGIN IMMEDIATE`` transaction: an event and everything it
+    causes commit together or not at all, and no other connection (thread or process) writes
+    in between; a writer waits up to `timeout` seconds for another's transaction to end.
+    ``synchronous="NORMAL"`` (the default) survives a killed process; ``"FULL"`` also survives
+    a power cut, at some cost in speed. The schema is versioned (`SCHEMA_VERSION`); a file of an
+    older version is upgraded when opened.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL", timeout: float = 30.0
+    ) -> None:
         if not isinstance(synchronous, str) or synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
             raise InvalidArgumentError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout < 1e6:
+            raise InvalidArgumentError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
         try:
             self.path = os.fspath(path)
         except TypeError:
             raise InvalidArgumentError(f"a store's path is a file path, not {path!r}") from None
         # One connection, used under the tracker's lock from whichever thread holds it.
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=timeout
+            )
         except (sqlite3.Error, ValueError) as error:  # ValueError: a NUL in the path
             raise StoreError(f"cannot open {self.path!r} as an SQLite store: {error}") from None
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as error:
+            self._setup()
+        except (sqlite3.Error, StoreError) as error:
             self._db.close()
             raise StoreError(f"cannot use {self.path!r} as an SQLite store: {error}") from None
         self._depth = 0
         self._pending_counts: dict[str, int] = {}
-        self._open = {
-            row[0]
-            for row in self._db.execute(
-                "SELECT DISTINCT order_id FROM deferred WHERE state IN ('pending', 'ready', 'retry')"
+
+    def _setup(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            tables = {
+                row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            version = None
+            if "meta" in tables:
+                row = self._db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+                version = None if row is None else int(row[0])
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"schema version {version} is newer than this library's {SCHEMA_VERSION}; "
+                    "upgrade vtex-order-flow"
+                )
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            if "deferred" in tables:
+                for statement in _UPGRADE_1.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            self._db.execute(
+                "INSERT INTO meta (name, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
             )
-        }
-        self._open_before: set[str] | None = None
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version recorded in the file."""
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        return int(row[0])
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -232,9 +458,11 @@ class SQLiteStore:
             finally:
                 self._depth -= 1
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write to {self.path!r}: {error}") from None
         self._depth = 1
-        self._open_before = set(self._open)
         try:
             yield
             for name, value in self._pending_counts.items():
@@ -245,13 +473,12 @@ class SQLiteStore:
                 )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
-            self._open = self._open_before
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         finally:
             self._depth = 0
             self._pending_counts.clear()
-            self._open_before = None
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         row = self._db.execute(
@@ -266,69 +493,90 @@ class SQLiteStore:
             (order_id, status, changed_at),
         )
 
-    @staticmethod
-    def _deferred(row: tuple[object, ...]) -> Deferred:
-        order_id, action, facts, state, registered_at, reason, status, attempts, retry_at, seq = row
-        return Deferred(
-            order_id=str(order_id),
-            action=str(action),
-            facts=frozenset(json.loads(str(facts))),
-            state=DeferredState(str(state)),
-            registered_at=None if registered_at is None else float(str(registered_at)),
-            reason=str(reason),
-            status=None if status is None else str(status),
-            attempts=int(str(attempts)),
-            retry_at=None if retry_at is None else float(str(retry_at)),
-            seq=int(str(seq)),
-        )
+    def load_facts(self, order_id: str) -> frozenset[str]:
+        row = self._db.execute("SELECT facts FROM order_facts WHERE order_id = ?", (order_id,)).fetchone()
+        return frozenset() if row is None else frozenset(json.loads(row[0]))
 
-    _COLUMNS = "order_id, action, facts, state, registered_at, reason, status, attempts, retry_at, seq"
+    def save_facts(self, order_id: str, facts: frozenset[str]) -> None:
+        if facts:
+            self._db.execute(
+                "INSERT INTO order_facts (order_id, facts) VALUES (?, ?) "
+                "ON CONFLICT (order_id) DO UPDATE SET facts = excluded.facts",
+                (order_id, json.dumps(sorted(facts))),
+            )
+        else:
+            self._db.execute("DELETE FROM order_facts WHERE order_id = ?", (order_id,))
 
-    def get_deferred(self, order_id: str, action: str) -> Deferred | None:
-        row = self._db.execute(
-            f"SELECT {self._COLUMNS} FROM deferred WHERE order_id = ? AND action = ?",  # noqa: S608
-            (order_id, action),
-        ).fetchone()
-        return None if row is None else self._deferred(row)
+    def get_entry(self, key: str) -> Entry | None:
+        row = self._db.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
+        return None if row is None else _entry(row)
 
-    def open_deferred(self, order_id: str) -> list[Deferred]:
-        rows = self._db.execute(
-            f"SELECT {self._COLUMNS} FROM deferred "  # noqa: S608
-            "WHERE order_id = ? AND state IN ('pending', 'ready', 'retry') ORDER BY action",
-            (order_id,),
-        )
-        return [self._deferred(row) for row in rows]
-
-    def has_open(self, order_id: str) -> bool:
-        return order_id in self._open
-
-    def save_deferred(self, deferred: Deferred) -> None:
+    def save_entry(self, entry: Entry) -> None:
         self._db.execute(
-            f"INSERT OR REPLACE INTO deferred ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            f"INSERT OR REPLACE INTO entries ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",  # noqa: S608
             (
-                deferred.order_id,
-                deferred.action,
-                json.dumps(sorted(deferred.facts)),
-                str(deferred.state),
-                deferred.registered_at,
-                deferred.reason,
-                deferred.status,
-                deferred.attempts,
-                deferred.retry_at,
-                deferred.seq,
+                entry.key,
+                entry.order_id,
+                entry.action,
+                str(entry.state),
+                _payload_text(entry.payload),
+                json.dumps(sorted(entry.facts)),
+                entry.reason,
+                None if entry.drop is None else str(entry.drop),
+                entry.status,
+                entry.attempts,
+                entry.claims,
+                entry.registered_at,
+                entry.due,
+                entry.owner,
+                entry.updated_at,
+                entry.seq,
             ),
         )
-        if deferred.state in _OPEN:
-            self._open.add(deferred.order_id)
-        elif (
-            deferred.order_id in self._open
-            and not self._db.execute(
-                "SELECT 1 FROM deferred WHERE order_id = ? "
-                "AND state IN ('pending', 'ready', 'retry') LIMIT 1",
-                (deferred.order_id,),
-            ).fetchone()
-        ):
-            self._open.discard(deferred.order_id)
+
+    def open_entries(self, order_id: str) -> list[Entry]:
+        rows = self._db.execute(
+            f"{_SELECT} WHERE order_id = ? AND state IN ('pending', 'ready', 'claimed', 'sent', 'retry') "
+            "ORDER BY seq",
+            (order_id,),
+        )
+        return [_entry(row) for row in rows]
+
+    def claimable(self, now: float, limit: int) -> list[Entry]:
+        rows = self._db.execute(
+            f"{_SELECT} WHERE state IN ('ready', 'retry', 'claimed') AND due <= ? ORDER BY due, seq LIMIT ?",
+            (now, limit),
+        )
+        return [_entry(row) for row in rows]
+
+    def stale_entries(self, registered_before: float, limit: int) -> list[Entry]:
+        rows = self._db.execute(
+            f"{_SELECT} WHERE state IN ('pending', 'retry') AND registered_at < ? "
+            "ORDER BY registered_at LIMIT ?",
+            (registered_before, limit),
+        )
+        return [_entry(row) for row in rows]
+
+    def entries(self, *states: EntryState) -> list[Entry]:
+        if not states:
+            rows = self._db.execute(f"{_SELECT} ORDER BY seq")
+        else:
+            marks = ", ".join("?" * len(states))
+            rows = self._db.execute(
+                f"{_SELECT} WHERE state IN ({marks}) ORDER BY seq",
+                [str(s) for s in states],
+            )
+        return [_entry(row) for row in rows]
+
+    def counts(self) -> dict[EntryState, int]:
+        rows = self._db.execute("SELECT state, COUNT(*) FROM entries GROUP BY state")
+        return {EntryState(state): count for state, count in rows}
+
+    def prune(self, finished_before: float) -> int:
+        cursor = self._db.execute(
+            "DELETE FROM entries WHERE state IN ('done', 'dropped') AND updated_at < ?", (finished_before,)
+        )
+        return cursor.rowcount
 
     def add_anomaly(self, anomaly: Anomaly) -> None:
         self._db.execute(
@@ -351,11 +599,6 @@ class SQLiteStore:
             "SELECT order_id, status, changed_at FROM records ORDER BY order_id"
         ):
             yield OrderRecord(order_id, status, changed_at)
-
-    def deferred(self, *states: DeferredState) -> list[Deferred]:
-        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM deferred ORDER BY seq")  # noqa: S608
-        chosen = [self._deferred(row) for row in rows]
-        return [d for d in chosen if not states or d.state in states]
 
     def anomalies(self) -> list[Anomaly]:
         rows = self._db.execute(

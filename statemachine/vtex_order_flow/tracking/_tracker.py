@@ -1,17 +1,42 @@
-"""The tracker: VTEX's order events in, each order's status kept, deferred updates re-decided."""
+"""The tracker: VTEX's order events in, each order's status and facts kept, an outbox of updates
+released through one claim API the moment the model says VTEX will accept them."""
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from types import TracebackType
+from typing import Any, Self
 
-from .. import Advice, Facts, FlowModel, Verdict
-from ..errors import InvalidArgumentError, UnknownNameError, UnknownUpdateError, expect, expect_id
-from ._events import OrderEvent
+from .. import Advice, Decision, Facts, FlowModel, Verdict
+from ..errors import (
+    ContradictoryFactsError,
+    InvalidArgumentError,
+    LeaseLostError,
+    UnknownNameError,
+    UnknownUpdateError,
+    expect,
+    expect_id,
+)
+from ._events import TICKS_PER_SECOND, OrderEvent
 from ._stores import MemoryStore, Store
-from ._types import Anomaly, Applied, Deferred, DeferredState, OrderRecord, RetryPolicy
+from ._types import (
+    IN_FLIGHT,
+    Anomaly,
+    Applied,
+    DropClass,
+    Entry,
+    EntryState,
+    OrderRecord,
+    RetryPolicy,
+)
 
 __all__ = ["Tracker"]
 
@@ -27,28 +52,63 @@ def _check_event(event: object) -> None:
         )
 
 
+def _seconds(value: object, what: str, *, positive: bool = False) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (positive and value == 0)
+    ):
+        bound = "> 0" if positive else ">= 0"
+        raise InvalidArgumentError(f"{what} must be a finite number of seconds {bound}, not {value!r}")
+    return float(value)
+
+
+def _json_copy(payload: object) -> Any:
+    """The payload as stored: JSON data, copied (so that a caller's later change cannot alter it)."""
+    if payload is None:
+        return None
+    try:
+        return json.loads(json.dumps(payload, allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as error:
+        raise InvalidArgumentError(f"an entry's payload must be JSON data: {error}") from None
+
+
 _STORE_METHODS = (
     "transaction",
     "load_record",
     "save_record",
-    "get_deferred",
-    "open_deferred",
-    "save_deferred",
+    "load_facts",
+    "save_facts",
+    "get_entry",
+    "save_entry",
+    "open_entries",
+    "claimable",
 )
 
-_FINAL = (DeferredState.READY, DeferredState.SENT, DeferredState.DROPPED)
-"""States a second registration does not reopen."""
+_REOPENABLE = (EntryState.PENDING, EntryState.READY, EntryState.RETRY)
+"""States in which a second registration with new facts or payload updates the entry."""
 
 
 class Tracker:
-    """Keeps each order's current status from VTEX's hook and feed events, and re-decides the
-    updates the connector deferred every time an order's status changes.
+    """Keeps each order's status and facts from VTEX's hook and feed events, and an outbox of the
+    updates the connector wants VTEX to have.
 
-    VTEX delivers events at least once, unordered and duplicated: an event is applied once; an
-    event older than the record never moves the order back; a move the model does not have is
-    applied all the same (VTEX is the source of truth) and recorded as an `Anomaly`.
+    - **Events**: VTEX delivers them at least once, unordered and duplicated: an event is
+      applied once; an event older than the record never moves the order back; a move the
+      model does not have is applied all the same (VTEX is the source of truth) and recorded
+      as an `Anomaly`; an event dated more than `max_skew` seconds ahead of the clock is
+      recorded as an anomaly and not applied. Each applied move records the facts its
+      transition sets (``sets``) and forgets those it clears.
+    - **Outbox**: `register` an update (with an idempotency key and the payload to send); it is
+      decided at once and again at every change of its order (status or facts). Workers take
+      what is sendable with `claim(limit, lease)`, which decides each entry again, leases it,
+      and never gives one entry to two workers while its lease holds; then `sent`, `result`,
+      `release`. `withdraw`, `expire` and `prune` close and clean up.
 
-    Thread-safe: every call takes the tracker's lock. Use one tracker per store.
+    Thread-safe, and safe across processes on one SQLite file: every call is one store
+    transaction, and no state that decides correctness is kept in the process.
     """
 
     def __init__(
@@ -58,21 +118,25 @@ class Tracker:
         flow: str | None = None,
         store: Store | None = None,
         max_age: float | None = None,
+        max_skew: float | None = 3600.0,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        owner: str | None = None,
     ) -> None:
         from .. import bundled_model
 
         if model is not None:
             expect(model, FlowModel, "Tracker's model")
-        if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int | float)):
-            raise InvalidArgumentError(
-                f"Tracker's max_age must be a number of seconds or None, not {max_age!r}"
-            )
+        if max_age is not None:
+            _seconds(max_age, "Tracker's max_age")
+        if max_skew is not None:
+            _seconds(max_skew, "Tracker's max_skew")
         if not callable(clock):
             raise InvalidArgumentError(f"Tracker's clock must be a callable returning seconds, not {clock!r}")
         if retry is not None:
             expect(retry, RetryPolicy, "Tracker's retry")
+        if owner is not None:
+            expect_id(owner, "Tracker's owner")
         if store is not None and not all(callable(getattr(store, name, None)) for name in _STORE_METHODS):
             raise InvalidArgumentError(
                 f"Tracker's store must be a Store (MemoryStore, SQLiteStore), not {store!r}"
@@ -81,13 +145,48 @@ class Tracker:
         self.flow = self.model.flow_name(flow)
         self.store: Store = store if store is not None else MemoryStore()
         self.max_age = max_age
+        self.max_skew = max_skew
         self.retry = retry or RetryPolicy()
         self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        """The name this tracker claims under when `claim` is given none."""
         self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._woken = 0
         members = {s.id for s in self.model.statuses_in(self.flow)}
         self._members = frozenset(members)
         self._terminal = frozenset(s for s in members if self.model.statuses[s].terminal)
         self._reach = {status: self.model.reachable(status, self.flow) for status in members}
+        self._canonical = {
+            alias: status.id for status in self.model.statuses.values() for alias in status.aliases
+        }
+        self._places = self.model.fact_places(self.flow)
+        self._moves: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
+        for transition in self.model.transitions_in(self.flow):
+            if transition.is_self_loop:
+                continue
+            key = (transition.source, transition.dest)
+            sets = self.model.fact_closure(transition.sets)
+            if key in self._moves:  # several ways: only what every one of them sets
+                known_sets, known_clears = self._moves[key]
+                self._moves[key] = (known_sets & sets, known_clears | transition.clears)
+            else:
+                self._moves[key] = (sets, transition.clears)
+
+    # -- context ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the tracker's store."""
+        with self._lock:
+            self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -95,7 +194,7 @@ class Tracker:
         """Apply one event; it and everything it causes are stored in one transaction."""
         _check_event(event)
         with self._lock, self.store.transaction():
-            return self._apply(event)
+            return self._apply(event, self.clock())
 
     def apply_many(self, events: Iterable[OrderEvent], batch: int = 500) -> list[Applied]:
         """Apply events in order, `batch` per transaction (fewer commits, same atomicity: a
@@ -117,33 +216,57 @@ class Tracker:
 
     def _apply_chunk(self, chunk: list[OrderEvent]) -> list[Applied]:
         with self._lock, self.store.transaction():
-            return [self._apply(event) for event in chunk]
+            now = self.clock()
+            return [self._apply(event, now) for event in chunk]
 
-    def _apply(self, event: OrderEvent) -> Applied:
+    def _apply(self, event: OrderEvent, now: float) -> Applied:
         store = self.store
+        state = self._canonical.get(event.state, event.state)
+        if state != event.state:
+            event = replace(event, state=state)
         held = store.load_record(event.order_id)
+        if self.max_skew is not None and event.changed_at > (now + self.max_skew) * TICKS_PER_SECOND:
+            future = Anomaly(
+                event.order_id, held[0] if held else None, state, "future-time", event.changed_at
+            )
+            store.add_anomaly(future)
+            return Applied(event, "future", held[0] if held else None, future)
         if held is None:
-            store.save_record(event.order_id, event.state, event.changed_at)
+            store.save_record(event.order_id, state, event.changed_at)
             store.incr("applied")
-            anomaly = self._anomaly(None, event)
-            ready, dropped = self._redecide(event.order_id, event.state)
-            return Applied(event, "first", None, anomaly, ready, dropped)
+            return self._moved(event, "first", None, self._anomaly(None, event), now)
+        return self._apply_known(event, held, now)
+
+    def _apply_known(self, event: OrderEvent, held: tuple[str, int], now: float) -> Applied:
+        store = self.store
         status, changed_at = held
-        if event.changed_at < changed_at:
+        state = event.state
+        if event.changed_at < changed_at or (
+            # Two statuses at one time: the same one wins whatever the delivery order.
+            event.changed_at == changed_at and state < status
+        ):
             return Applied(event, "stale", status)
-        if event.changed_at == changed_at:
-            if event.state == status:
-                return Applied(event, "duplicate", status)
-            if event.state < status:
-                # Two statuses at one time: the same one wins whatever the delivery order.
-                return Applied(event, "stale", status)
-        store.save_record(event.order_id, event.state, event.changed_at)
+        if event.changed_at == changed_at and state == status:
+            return Applied(event, "duplicate", status)
+        store.save_record(event.order_id, state, event.changed_at)
         store.incr("applied")
         anomaly = self._anomaly(status, event, same_time=event.changed_at == changed_at)
-        if event.state == status:
+        if state == status:
             return Applied(event, "moved", status, anomaly)
-        ready, dropped = self._redecide(event.order_id, event.state)
-        return Applied(event, "moved", status, anomaly, ready, dropped)
+        move = self._moves.get((status, state))
+        if move is not None:
+            sets, clears = move
+            facts = store.load_facts(event.order_id)
+            changed = (facts - clears) | sets
+            if changed != facts:
+                store.save_facts(event.order_id, changed)
+        return self._moved(event, "moved", status, anomaly, now)
+
+    def _moved(
+        self, event: OrderEvent, outcome: str, previous: str | None, anomaly: Anomaly | None, now: float
+    ) -> Applied:
+        ready, dropped, done = self._redecide(event.order_id, now)
+        return Applied(event, outcome, previous, anomaly, ready, dropped, done)
 
     def _anomaly(self, previous: str | None, event: OrderEvent, same_time: bool = False) -> Anomaly | None:
         new = event.state
@@ -166,167 +289,463 @@ class Tracker:
         self.store.add_anomaly(anomaly)
         return anomaly
 
-    # -- deferred updates ------------------------------------------------------------------------
+    # -- decisions -------------------------------------------------------------------------------
 
-    def defer(self, order_id: str, action: str, facts: Facts = None) -> Deferred:
-        """Register an update that `decide()` deferred; it is decided again now (if the order is
-        known) and at every status change (a ready update not yet sent too: it goes back to
-        pending, or is dropped, if the order moves past where it was sendable).
+    def _visible(self, facts: frozenset[str], status: str) -> frozenset[str]:
+        """The order's facts that can hold in `status` (one carried past where it holds is not)."""
+        return frozenset(f for f in facts if f not in self._places or status in self._places[f])
 
-        Registering the same (order, action) again changes nothing unless its facts differ while
-        it is still open (then it is decided again with them): registration is idempotent."""
+    def _decided(self, entry: Entry, status: str, order_facts: frozenset[str], now: float) -> Entry:
+        """The entry as the model decides it in `status`: ready, pending or dropped."""
+        try:
+            decision = self.model.decide(
+                status, entry.action, self.flow, self._visible(order_facts, status) | entry.facts
+            )
+        except ContradictoryFactsError as error:
+            return replace(
+                entry,
+                state=EntryState.DROPPED,
+                status=status,
+                drop=DropClass.IMPOSSIBLE,
+                reason=str(error),
+                due=None,
+            )
+        except UnknownNameError as error:
+            return replace(
+                entry, state=EntryState.PENDING, status=status, reason=f"cannot decide yet: {error}", due=None
+            )
+        if decision.verdict is Verdict.SEND:
+            due = entry.due if entry.state is EntryState.READY and entry.due is not None else now
+            return replace(
+                entry, state=EntryState.READY, status=status, reason=decision.reason, due=due, drop=None
+            )
+        if decision.verdict is Verdict.DEFER:
+            return replace(
+                entry, state=EntryState.PENDING, status=status, reason=decision.reason, due=None, drop=None
+            )
+        drop = DropClass.ALREADY_DONE if decision.already_done else DropClass.IMPOSSIBLE
+        return replace(
+            entry, state=EntryState.DROPPED, status=status, reason=decision.reason, drop=drop, due=None
+        )
+
+    def _decided_now(self, entry: Entry, now: float) -> Entry:
+        held = self.store.load_record(entry.order_id)
+        if held is None:
+            return replace(
+                entry, state=EntryState.PENDING, reason="waiting for the order's first event", due=None
+            )
+        return self._decided(entry, held[0], self.store.load_facts(entry.order_id), now)
+
+    def _save(self, entry: Entry, now: float) -> Entry:
+        stamped = replace(entry, seq=self.store.incr("seq"), updated_at=now)
+        self.store.save_entry(stamped)
+        if stamped.state is EntryState.READY:
+            self._woken += 1
+            self._wake.notify_all()
+        return stamped
+
+    def _redecide(
+        self, order_id: str, now: float
+    ) -> tuple[tuple[Entry, ...], tuple[Entry, ...], tuple[Entry, ...]]:
+        """Decide the order's open entries again after its status or facts changed."""
+        ready: list[Entry] = []
+        dropped: list[Entry] = []
+        done: list[Entry] = []
+        entries = self.store.open_entries(order_id)
+        if not entries:
+            return (), (), ()
+        held = self.store.load_record(order_id)
+        if held is None:
+            return (), (), ()
+        status = held[0]
+        facts = self.store.load_facts(order_id)
+        for entry in entries:
+            if entry.state is EntryState.CLAIMED:
+                continue  # a worker is sending it; its answer (or its lease expiring) decides
+            decided = self._decided(entry, status, facts, now)
+            if entry.state is EntryState.SENT:
+                # Awaiting VTEX's answer, which decides, unless the order shows it was applied.
+                if decided.drop is not DropClass.ALREADY_DONE:
+                    continue
+                decided = replace(
+                    entry,
+                    state=EntryState.DONE,
+                    status=status,
+                    reason=f"the order reached {status}: VTEX applied it",
+                )
+            elif entry.state is EntryState.RETRY and decided.state is not EntryState.DROPPED:
+                continue  # waits for its retry time (decided again when claimed)
+            if decided == entry:
+                continue
+            saved = self._save(decided, now)
+            if saved.state is EntryState.READY and entry.state is not EntryState.READY:
+                ready.append(saved)
+            elif saved.state is EntryState.DROPPED:
+                dropped.append(saved)
+            elif saved.state is EntryState.DONE:
+                done.append(saved)
+        return tuple(ready), tuple(dropped), tuple(done)
+
+    # -- the outbox ------------------------------------------------------------------------------
+
+    def register(
+        self,
+        order_id: str,
+        action: str,
+        facts: Facts = None,
+        *,
+        key: str | None = None,
+        payload: Any = None,
+        replaces: str | None = None,
+    ) -> Entry:
+        """Put an update in the outbox; it is decided now (when the order is known) and again at
+        every change of its order, and goes out through `claim`.
+
+        `key` is the caller's idempotency key (default ``"{order_id}:{action}"``): registering
+        it again returns the same entry, updated with new `facts` or `payload` while it has not
+        gone out yet. An update equal to an open entry of the order (same action and payload)
+        is that entry, whatever its key: while one is claimed or sent, asking again answers
+        with it (on its way), not with a second send. `replaces` names an entry this one
+        supersedes (dropped as superseded unless it is already on its way).
+        """
         expect_id(order_id)
         action_id = self.model.action(action).name
         names = self.model.normalize_facts(facts)
+        if key is not None:
+            expect_id(key, "an entry's key")
+        if replaces is not None:
+            expect_id(replaces, "replaces")
+        data = _json_copy(payload)
+        name = key if key is not None else f"{order_id}:{action_id}"
         with self._lock, self.store.transaction():
-            existing = self.store.get_deferred(order_id, action_id)
-            if existing is not None and (existing.state in _FINAL or existing.facts == names):
-                return existing
-            held = self.store.load_record(order_id)
-            base = Deferred(
+            now = self.clock()
+            existing = self.store.get_entry(name)
+            if existing is not None and (existing.order_id, existing.action) != (order_id, action_id):
+                raise InvalidArgumentError(
+                    f"key {name!r} already names the {existing.action} of order {existing.order_id!r}, "
+                    f"not the {action_id} of {order_id!r}; use a key per update"
+                )
+            if existing is None:
+                existing = next(
+                    (
+                        e
+                        for e in self.store.open_entries(order_id)
+                        if e.action == action_id and e.payload == data
+                    ),
+                    None,
+                )
+            if replaces is not None and replaces != name:
+                self._supersede(replaces, name, now)
+            if existing is not None:
+                if existing.state not in _REOPENABLE or (existing.facts, existing.payload) == (names, data):
+                    return existing
+                return self._save(self._decided_now(replace(existing, facts=names, payload=data), now), now)
+            entry = Entry(
+                key=name,
                 order_id=order_id,
                 action=action_id,
+                state=EntryState.PENDING,
+                payload=data,
                 facts=names,
-                state=DeferredState.PENDING,
-                registered_at=existing.registered_at if existing else self.clock(),
-                reason="waiting for the order's first event",
+                registered_at=now,
             )
-            updated = self._decided(base, held[0]) if held else base
-            return self._save(updated)
+            return self._save(self._decided_now(entry, now), now)
 
-    def _save(self, deferred: Deferred) -> Deferred:
-        stamped = replace(deferred, seq=self.store.incr("seq"))
-        self.store.save_deferred(stamped)
-        return stamped
-
-    def _decided(self, deferred: Deferred, status: str) -> Deferred:
-        try:
-            decision = self.model.decide(status, deferred.action, self.flow, deferred.facts)
-        except UnknownNameError as error:
-            return replace(
-                deferred, state=DeferredState.PENDING, status=status, reason=f"cannot decide yet: {error}"
+    def _supersede(self, key: str, by: str, now: float) -> None:
+        old = self.store.get_entry(key)
+        if old is not None and old.state in _REOPENABLE:
+            self._save(
+                replace(
+                    old,
+                    state=EntryState.DROPPED,
+                    drop=DropClass.SUPERSEDED,
+                    reason=f"superseded by {by!r}",
+                    due=None,
+                ),
+                now,
             )
-        state = {
-            Verdict.SEND: DeferredState.READY,
-            Verdict.DEFER: DeferredState.PENDING,
-            Verdict.REJECT: DeferredState.DROPPED,
-        }[decision.verdict]
-        return replace(deferred, state=state, status=status, reason=decision.reason)
 
-    def _redecide(self, order_id: str, status: str) -> tuple[tuple[Deferred, ...], tuple[Deferred, ...]]:
-        if not self.store.has_open(order_id):
-            return (), ()
-        ready, dropped = [], []
-        for deferred in self.store.open_deferred(order_id):
-            if deferred.state is DeferredState.RETRY:
-                continue  # waits for its retry time, not for a status
-            updated = self._decided(deferred, status)
-            if updated == deferred:
-                continue
-            updated = self._save(updated)
-            # Reported once, when it becomes ready: a ready update not yet sent is decided again
-            # too, since the order may have moved past the status where it was sendable.
-            if updated.state is DeferredState.READY and deferred.state is not DeferredState.READY:
-                ready.append(updated)
-            elif updated.state is DeferredState.DROPPED:
-                dropped.append(updated)
-        return tuple(ready), tuple(dropped)
+    def claim(self, limit: int = 100, lease: float = 60.0, owner: str | None = None) -> list[Entry]:
+        """Take up to `limit` entries to send now, each leased to `owner` for `lease` seconds.
 
-    def mark_sent(self, order_id: str, action: str) -> Deferred:
-        """The connector sent a ready update."""
-        return self._set(order_id, action, DeferredState.SENT, "sent")
+        Looks at entries ready, retries that have come due, and claims whose lease expired
+        (a worker that died or hung); decides each again from the order's current status and
+        facts (one no longer sendable goes back to pending, or is dropped, and is not
+        returned). Atomic across threads and processes: no two workers get one entry while its
+        lease holds. Call `sent` (or `result`) for each, or `release` to hand it back.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidArgumentError(f"claim's limit must be an integer from 1 to 10000, not {limit!r}")
+        seconds = _seconds(lease, "claim's lease", positive=True)
+        holder = self.owner if owner is None else owner
+        expect_id(holder, "claim's owner")
+        claimed: list[Entry] = []
+        with self._lock, self.store.transaction():
+            now = self.clock()
+            while len(claimed) < limit:
+                batch = self.store.claimable(now, limit - len(claimed))
+                if not batch:
+                    break
+                for entry in batch:
+                    decided = self._decided_now(entry, now)
+                    if decided.state is EntryState.READY:
+                        expired = entry.state is EntryState.CLAIMED
+                        decided = replace(
+                            decided,
+                            state=EntryState.CLAIMED,
+                            owner=holder,
+                            due=now + seconds,
+                            claims=entry.claims + 1,
+                            reason=(
+                                f"claimed again after {entry.owner}'s lease expired"
+                                if expired
+                                else decided.reason
+                            ),
+                        )
+                        claimed.append(self._save(decided, now))
+                    else:
+                        self._save(decided, now)
+        return claimed
 
-    def result(self, order_id: str, action: str, advice: Advice) -> Deferred:
-        """What VTEX answered to a sent update (`interpret_notification`): done, retry later with
-        backoff, wait for the next status change, or give up."""
+    def _held(self, key: str, owner: str | None, what: str) -> Entry:
+        entry = self._existing(key)
+        if entry.state is not EntryState.CLAIMED or (owner is not None and entry.owner != owner):
+            raise LeaseLostError(
+                f"{what}: entry {key!r} is {entry.state}"
+                + (f" (held by {entry.owner})" if entry.state is EntryState.CLAIMED else "")
+                + f", not claimed by {owner or 'a worker'}"
+            )
+        return entry
+
+    def sent(self, key: str, owner: str | None = None) -> Entry:
+        """A claimed entry was put on the wire: it awaits VTEX's answer (`result`), or the order
+        reaching the action's goal. With `owner`, raises `LeaseLostError` unless that worker
+        still holds the claim. Saying it twice is harmless."""
+        expect_id(key, "an entry's key")
+        with self._lock, self.store.transaction():
+            now = self.clock()
+            current = self._existing(key)
+            if current.state is EntryState.SENT and (owner is None or current.owner == owner):
+                return current
+            held = self._held(key, owner, "sent")
+            return self._save(
+                replace(held, state=EntryState.SENT, due=None, reason="sent; awaiting VTEX's answer"), now
+            )
+
+    def release(self, key: str, owner: str | None = None) -> Entry:
+        """Hand a claimed entry back unsent (a graceful stop): it is claimable again at once."""
+        expect_id(key, "an entry's key")
+        with self._lock, self.store.transaction():
+            now = self.clock()
+            held = self._held(key, owner, "release")
+            return self._save(replace(held, state=EntryState.READY, due=now, reason="released unsent"), now)
+
+    def withdraw(self, key: str, reason: str = "withdrawn by the connector") -> Entry:
+        """Retract an entry the marketplace no longer wants. One already sent or done cannot be
+        recalled: it is returned unchanged (check its state)."""
+        expect_id(key, "an entry's key")
+        expect(reason, str, "withdraw's reason")
+        with self._lock, self.store.transaction():
+            now = self.clock()
+            current = self._existing(key)
+            if current.state in (EntryState.SENT, EntryState.DONE, EntryState.DROPPED):
+                return current
+            return self._save(
+                replace(current, state=EntryState.DROPPED, drop=DropClass.WITHDRAWN, reason=reason, due=None),
+                now,
+            )
+
+    def result(self, key: str, advice: Advice) -> Entry:
+        """What VTEX answered to a sent entry (`interpret_notification`, or the client's answer):
+        done; sent and awaiting the notification; retry later with backoff; decided again from
+        the order's known status; or given up. An answer to an entry already done or dropped
+        changes nothing."""
         from .. import FollowUp
 
+        expect_id(key, "an entry's key")
         expect(advice, Advice, "result's advice")
         with self._lock, self.store.transaction():
-            current = self._existing(order_id, action)
-            follow_up = advice.follow_up
-            if follow_up in (FollowUp.DONE, FollowUp.WAIT_FOR_NOTIFICATION):
-                updated = replace(
-                    current, state=DeferredState.SENT, reason=f"{advice.code}: {advice.meaning}"
-                )
-            elif follow_up is FollowUp.RETRY_WITH_BACKOFF:
-                attempts = current.attempts + 1
-                if attempts > self.retry.max_attempts:
-                    updated = replace(
-                        current,
-                        state=DeferredState.DROPPED,
-                        attempts=attempts,
-                        reason=f"gave up after {current.attempts} retries ({advice.code})",
-                    )
-                else:
-                    updated = replace(
-                        current,
-                        state=DeferredState.RETRY,
-                        attempts=attempts,
-                        retry_at=self.clock() + self.retry.delay(attempts),
-                        reason=f"{advice.code}: {advice.meaning}",
-                    )
-            elif follow_up is FollowUp.DEFER_UNTIL_STATUS_CHANGES:
-                updated = replace(
-                    current, state=DeferredState.PENDING, reason=f"{advice.code}: {advice.meaning}"
-                )
-            elif follow_up is FollowUp.DECIDE_AGAIN:
-                # "Not in this status": the order is not where we thought. Wait for its next status
-                # (pending), unless the model already says it can never succeed from the known one.
-                known = self.store.load_record(order_id)
-                decided = self._decided(current, known[0]) if known is not None else current
-                state = (
-                    DeferredState.DROPPED if decided.state is DeferredState.DROPPED else DeferredState.PENDING
-                )
-                updated = replace(
-                    decided, state=state, reason=f"{advice.code}: {advice.meaning}; {decided.reason}"
-                )
-            else:
-                updated = replace(
-                    current, state=DeferredState.DROPPED, reason=f"{advice.code}: {advice.meaning}"
-                )
-            return self._save(updated)
+            now = self.clock()
+            current = self._existing(key)
+            if current.state in (EntryState.DONE, EntryState.DROPPED):
+                return current  # a late or repeated answer
+            said = f"{advice.code}: {advice.meaning}"
+            if advice.follow_up is FollowUp.DONE:
+                return self._done(current, said, now)
+            if current.state not in IN_FLIGHT:
+                return current  # a late or repeated answer: the entry has moved on
+            return self._save(self._answered(current, advice, said, now), now)
 
-    def due(self, now: float | None = None) -> list[Deferred]:
-        """Retries whose time has come: they become ready."""
-        moment = self.clock() if now is None else now
+    def _answered(self, current: Entry, advice: Advice, said: str, now: float) -> Entry:
+        """An in-flight entry after VTEX's answer (anything but done)."""
+        from .. import FollowUp
+
+        follow_up = advice.follow_up
+        attempts = current.attempts + 1
+        if follow_up is FollowUp.WAIT_FOR_NOTIFICATION:
+            updated = replace(current, state=EntryState.SENT, due=None, reason=said)
+        elif follow_up in (FollowUp.GIVE_UP, FollowUp.NEEDS_PERSON) or not advice.known:
+            updated = self._gave_up(current, said)
+        elif attempts > self.retry.max_attempts:
+            updated = self._gave_up(
+                replace(current, attempts=attempts),
+                f"gave up after {current.attempts} attempts ({advice.code})",
+            )
+        elif follow_up is FollowUp.RETRY_WITH_BACKOFF:
+            updated = replace(
+                current,
+                state=EntryState.RETRY,
+                attempts=attempts,
+                due=now + self.retry.delay(attempts),
+                reason=said,
+            )
+        else:
+            # Not now (EOI011), not in this status (OMS003, 400): decide again from the known
+            # status. If the model still says send, VTEX has not caught up: retry with backoff.
+            decided = self._decided_now(replace(current, attempts=attempts), now)
+            if decided.state is EntryState.READY:
+                decided = replace(decided, state=EntryState.RETRY, due=now + self.retry.delay(attempts))
+            updated = replace(decided, reason=f"{said}; {decided.reason}")
+        return updated
+
+    @staticmethod
+    def _gave_up(entry: Entry, reason: str) -> Entry:
+        return replace(entry, state=EntryState.DROPPED, drop=DropClass.GAVE_UP, reason=reason, due=None)
+
+    def _done(self, entry: Entry, reason: str, now: float) -> Entry:
+        done = self._save(replace(entry, state=EntryState.DONE, due=None, reason=reason), now)
+        held = self.store.load_record(entry.order_id)
+        if held is not None:
+            # A self-loop of the action (a return invoice) changes no status: record its facts.
+            sets = frozenset(
+                fact
+                for t in self.model.ways_out(held[0], self.flow)
+                if t.is_self_loop and t.trigger == entry.action
+                for fact in self.model.fact_closure(t.sets)
+            )
+            if sets:
+                self._change_facts(entry.order_id, sets, frozenset(), now)
+        return done
+
+    def record_facts(self, order_id: str, facts: Facts) -> list[Entry]:
+        """Record facts the order now carries (true) or no longer does (false), e.g. an invoice
+        the connector registered; the order's open entries are decided again. Returns the
+        entries that changed."""
+        expect_id(order_id)
+        true = self.model.normalize_facts(facts)  # names, values and contradictions checked
+        false = (
+            frozenset(k for k, v in facts.items() if v is False)
+            if isinstance(facts, Mapping)
+            else frozenset()
+        )
         with self._lock, self.store.transaction():
-            return [
-                self._save(replace(d, state=DeferredState.READY, retry_at=None))
-                for d in self.store.deferred(DeferredState.RETRY)
-                if d.retry_at is not None and d.retry_at <= moment
-            ]
+            now = self.clock()
+            return self._change_facts(order_id, true, false, now)
 
-    def expire(self, now: float | None = None) -> list[Deferred]:
-        """Give up pending updates older than `max_age` seconds (none when it is None)."""
+    def _change_facts(
+        self, order_id: str, true: frozenset[str], false: frozenset[str], now: float
+    ) -> list[Entry]:
+        held = self.store.load_facts(order_id)
+        # A fact no longer held takes with it every fact that implies it.
+        gone = frozenset(f for f in held if self.model.fact_closure((f,)) & false)
+        changed = (held - gone) | true
+        if changed == held:
+            return []
+        self.store.save_facts(order_id, changed)
+        ready, dropped, done = self._redecide(order_id, now)
+        return [*ready, *dropped, *done]
+
+    def expire(self, now: float | None = None, limit: int = 10_000) -> list[Entry]:
+        """Drop (as expired) up to `limit` pending or retrying entries registered more than
+        `max_age` seconds ago (none when it is None)."""
         if self.max_age is None:
             return []
-        moment = self.clock() if now is None else now
-        limit = self.max_age
         with self._lock, self.store.transaction():
+            moment = self.clock() if now is None else now
+            limit_age = self.max_age
             return [
                 self._save(
                     replace(
-                        d,
-                        state=DeferredState.DROPPED,
-                        reason=f"still not sendable after {limit:g} s; gave up",
-                    )
+                        entry,
+                        state=EntryState.DROPPED,
+                        drop=DropClass.EXPIRED,
+                        reason=f"still not sendable after {limit_age:g} s; gave up",
+                        due=None,
+                    ),
+                    moment,
                 )
-                for d in self.store.deferred(DeferredState.PENDING, DeferredState.RETRY)
-                if d.registered_at is not None and moment - d.registered_at > limit
+                for entry in self.store.stale_entries(moment - limit_age, limit)
             ]
 
-    def _existing(self, order_id: str, action: str) -> Deferred:
-        found = self.store.get_deferred(order_id, action)
+    def prune(self, older_than: float) -> int:
+        """Delete entries done or dropped more than `older_than` seconds ago; how many."""
+        seconds = _seconds(older_than, "prune's older_than")
+        with self._lock, self.store.transaction():
+            return self.store.prune(self.clock() - seconds)
+
+    def wait(self, timeout: float) -> bool:
+        """Block until an entry becomes ready in this process (or `timeout` seconds pass);
+        whether one did. A dispatcher sleeps on it between claims; entries readied by another
+        process are found by its next claim."""
+        seconds = _seconds(timeout, "wait's timeout")
+        with self._wake:
+            seen = self._woken
+            return self._wake.wait_for(lambda: self._woken != seen, seconds)
+
+    def wake(self) -> None:
+        """Wake every thread in `wait` now."""
+        with self._wake:
+            self._woken += 1
+            self._wake.notify_all()
+
+    def _existing(self, key: str) -> Entry:
+        found = self.store.get_entry(key)
         if found is None:
-            raise UnknownUpdateError(f"no deferred update for order {order_id!r} and action {action!r}")
+            raise UnknownUpdateError(f"no outbox entry with key {key!r}")
         return found
 
-    def _set(self, order_id: str, action: str, state: DeferredState, reason: str) -> Deferred:
-        with self._lock, self.store.transaction():
-            return self._save(replace(self._existing(order_id, action), state=state, reason=reason))
-
     # -- reading ---------------------------------------------------------------------------------
+
+    def decide(self, order_id: str, action: str, facts: Facts = None) -> Decision | None:
+        """The decision for `action` on this order as the tracker knows it: its recorded status,
+        the facts it carries there, and `facts`; None when no event named the order yet."""
+        expect_id(order_id)
+        names = self.model.normalize_facts(facts)
+        with self._lock:
+            held = self.store.load_record(order_id)
+            carried = self.store.load_facts(order_id) if held is not None else frozenset()
+        if held is None:
+            return None
+        return self.model.decide(held[0], action, self.flow, self._visible(carried, held[0]) | names)
+
+    def entry(self, key: str) -> Entry | None:
+        """The entry with this key, or None."""
+        expect_id(key, "an entry's key")
+        with self._lock:
+            return self.store.get_entry(key)
+
+    def entries(self, *states: EntryState) -> list[Entry]:
+        """The entries in these states (every one when none is given), in the order they changed."""
+        with self._lock:
+            return self.store.entries(*states)
+
+    def in_flight(self, order_id: str) -> list[Entry]:
+        """The order's entries on their way to VTEX (claimed or sent)."""
+        expect_id(order_id)
+        with self._lock:
+            return [e for e in self.store.open_entries(order_id) if e.state in IN_FLIGHT]
+
+    def counts(self) -> dict[str, int]:
+        """How many entries are in each state (every state listed)."""
+        with self._lock:
+            held = self.store.counts()
+        return {str(state): held.get(state, 0) for state in EntryState}
+
+    def facts(self, order_id: str) -> frozenset[str]:
+        """The facts the order carries (set by its moves and recorded by the connector)."""
+        expect_id(order_id)
+        with self._lock:
+            return self.store.load_facts(order_id)
 
     def record(self, order_id: str) -> OrderRecord | None:
         """The order's current record, or None when no event named it yet."""
@@ -339,11 +758,6 @@ class Tracker:
         """Every order's record."""
         with self._lock:
             return list(self.store.records())
-
-    def updates(self, *states: DeferredState) -> list[Deferred]:
-        """The deferred updates in these states (every one when none is given)."""
-        with self._lock:
-            return self.store.deferred(*states)
 
     def anomalies(self) -> list[Anomaly]:
         """Every anomaly recorded, oldest first."""

@@ -1,4 +1,4 @@
-"""The tracker's records: orders, deferred updates, anomalies, and the retry policy."""
+"""The tracker's records: orders, outbox entries, anomalies, and the retry policy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,18 @@ from typing import Any
 from ..errors import InvalidArgumentError
 from ._events import OrderEvent, format_ticks
 
-__all__ = ["Anomaly", "Applied", "Deferred", "DeferredState", "OrderRecord", "RetryPolicy"]
+__all__ = [
+    "CLAIMABLE",
+    "IN_FLIGHT",
+    "OPEN_STATES",
+    "Anomaly",
+    "Applied",
+    "DropClass",
+    "Entry",
+    "EntryState",
+    "OrderRecord",
+    "RetryPolicy",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,59 +38,136 @@ class OrderRecord:
         return {"status": self.status, "changed_at": format_ticks(self.changed_at)}
 
 
-class DeferredState(enum.StrEnum):
-    """Where a deferred update is in its life."""
+class EntryState(enum.StrEnum):
+    """Where an outbox entry is in its life::
+
+    pending -> ready -> claimed (a lease) -> sent -> done
+                                          -> retry (due at) -> claimed ...
+    any open state -> dropped (with a `DropClass`)
+    """
 
     PENDING = "pending"
-    """Waiting for the order's status to change."""
+    """Waiting for the order's status (or facts) to change."""
     READY = "ready"
-    """Send it now (then call `Tracker.mark_sent`)."""
-    RETRY = "retry"
-    """VTEX said 'try again later': due at `retry_at` (see `Tracker.due`)."""
+    """Sendable now: the next `Tracker.claim` hands it to a worker (decided again first)."""
+    CLAIMED = "claimed"
+    """A worker holds it under a lease (`owner`, until `due`); when the lease expires without an
+    answer, it is claimable again."""
     SENT = "sent"
-    """The connector sent it (and VTEX did not ask for it again)."""
+    """Sent; VTEX's answer (a notification, or the order reaching the action's goal) is awaited."""
+    DONE = "done"
+    """VTEX applied it (or the order reached the action's goal): nothing more to send."""
+    RETRY = "retry"
+    """VTEX said 'try again later': claimable again once `due` has passed."""
     DROPPED = "dropped"
-    """It can never succeed, or it was given up: `reason` says why."""
+    """It can never succeed, or it was given up, withdrawn or superseded: `drop` says which."""
+
+
+OPEN_STATES = frozenset(
+    {EntryState.PENDING, EntryState.READY, EntryState.CLAIMED, EntryState.SENT, EntryState.RETRY}
+)
+"""States an entry can still leave: every state but done and dropped."""
+IN_FLIGHT = frozenset({EntryState.CLAIMED, EntryState.SENT})
+"""States in which the update is on its way to VTEX."""
+CLAIMABLE = frozenset({EntryState.READY, EntryState.RETRY, EntryState.CLAIMED})
+"""States `claim` looks at: ready, a retry that has come due, a claim whose lease expired."""
+
+
+class DropClass(enum.StrEnum):
+    """Why an entry was dropped, as a class a connector can act on."""
+
+    ALREADY_DONE = "already-done"
+    """The order already is where the update would take it."""
+    IMPOSSIBLE = "impossible"
+    """The model says VTEX can never accept it from the order's status (with its facts)."""
+    SUPERSEDED = "superseded"
+    """A newer registration replaced it."""
+    WITHDRAWN = "withdrawn"
+    """The connector withdrew it (`Tracker.withdraw`)."""
+    EXPIRED = "expired"
+    """Still not sendable after the tracker's `max_age`."""
+    GAVE_UP = "gave-up"
+    """VTEX refused it for good, asked for a person, or kept failing past the retry policy."""
 
 
 @dataclass(frozen=True, slots=True)
-class Deferred:
-    """An update the connector registered because `decide()` deferred it."""
+class Entry:
+    """One update the connector wants VTEX to have: an outbox entry.
 
+    Named by the caller's idempotency `key` (``"{order_id}:{action}"`` when none is given):
+    registering the same key again is the same entry. Two partial invoices of one order are
+    two keys, two entries.
+    """
+
+    key: str
     order_id: str
     action: str
-    facts: frozenset[str]
-    state: DeferredState
-    registered_at: float | None
-    """Seconds since the epoch on the tracker's clock (None: not aged, e.g. in a replay)."""
+    state: EntryState
+    payload: Any = None
+    """What the connector will send (an invoice's number and value, a tracking number, ...):
+    JSON data, kept as given."""
+    facts: frozenset[str] = frozenset()
+    """The update's own facts (an invoice is partial), added to the order's at every decision."""
     reason: str = ""
+    drop: DropClass | None = None
+    """Why it was dropped (None unless `state` is dropped)."""
     status: str | None = None
     """The order's status at the last decision."""
     attempts: int = 0
-    retry_at: float | None = None
+    """Answers from VTEX that asked to send it again (retry, not-now)."""
+    claims: int = 0
+    """How many times a worker claimed it."""
+    registered_at: float = 0.0
+    """Seconds since the epoch on the tracker's clock."""
+    due: float | None = None
+    """Ready: since when; retry: when it comes due; claimed: when the lease expires."""
+    owner: str | None = None
+    """The worker holding the lease (claimed), or the last one that held it."""
+    updated_at: float = 0.0
+    """When the entry last changed state (seconds since the epoch; `prune` reads it)."""
     seq: int = 0
-    """Order of the last change, so that every store lists updates in the same order."""
+    """Order of the last change, so that every store lists entries in the same order."""
 
     @property
-    def key(self) -> tuple[str, str]:
-        """(order id, action): what names a deferred update."""
-        return (self.order_id, self.action)
+    def retry_at(self) -> float | None:
+        """When a retry comes due (None unless `state` is retry)."""
+        return self.due if self.state is EntryState.RETRY else None
+
+    @property
+    def lease_until(self) -> float | None:
+        """When a claim's lease expires (None unless `state` is claimed)."""
+        return self.due if self.state is EntryState.CLAIMED else None
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether it is on its way to VTEX (claimed or sent)."""
+        return self.state in IN_FLIGHT
 
     def to_dict(self) -> dict[str, Any]:
-        """The update as JSON-ready data."""
+        """The entry as JSON-ready data."""
         data: dict[str, Any] = {
+            "key": self.key,
             "orderId": self.order_id,
             "action": self.action,
             "facts": sorted(self.facts),
             "state": str(self.state),
             "status": self.status,
         }
+        if self.payload is not None:
+            data["payload"] = self.payload
         if self.reason:
             data["reason"] = self.reason
+        if self.drop is not None:
+            data["drop"] = str(self.drop)
         if self.attempts:
             data["attempts"] = self.attempts
-        if self.retry_at is not None:
-            data["retry_at"] = self.retry_at
+        if self.claims:
+            data["claims"] = self.claims
+        if self.state is EntryState.RETRY:
+            data["retry_at"] = self.due
+        if self.state is EntryState.CLAIMED:
+            data["owner"] = self.owner
+            data["lease_until"] = self.due
         return data
 
 
@@ -93,7 +181,9 @@ class Anomaly:
     to_status: str
     kind: str
     """``unknown-status``, ``not-in-flow``, ``from-terminal`` (VTEX's known canceled -> cancel
-    flip), ``unreachable`` (no path in the model), or ``same-time`` (two statuses, one time)."""
+    flip), ``unreachable`` (no path in the model), ``same-time`` (two statuses, one time), or
+    ``future-time`` (an event dated too far ahead of the tracker's clock: recorded, not
+    applied, so that it cannot freeze the order)."""
     changed_at: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,11 +204,15 @@ class Applied:
     event: OrderEvent
     outcome: str
     """``first`` (a new order), ``moved``, ``duplicate`` (applied before), ``stale`` (older than
-    what the record holds: it never moves the order back)."""
+    what the record holds: it never moves the order back), ``future`` (dated too far ahead of
+    the tracker's clock: recorded as an anomaly, not applied)."""
     previous: str | None = None
     anomaly: Anomaly | None = None
-    ready: tuple[Deferred, ...] = ()
-    dropped: tuple[Deferred, ...] = ()
+    ready: tuple[Entry, ...] = ()
+    """Entries this event made sendable (a worker gets them from `Tracker.claim`)."""
+    dropped: tuple[Entry, ...] = ()
+    done: tuple[Entry, ...] = ()
+    """Sent entries the order's new status shows VTEX applied."""
 
     @property
     def changed(self) -> bool:

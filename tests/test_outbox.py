@@ -1,0 +1,671 @@
+"""The outbox's behaviour suite: every store (the `make_store` fixture: memory, SQLite, and
+PostgreSQL when configured) must pass every test here, unchanged.
+
+Each test names the reproduction it guards (the durable-outbox issue): stranded entries, lost
+results, stale decisions, double sends, bad events, slow listings, faults half-applied.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from vtex_order_flow import Advice, FollowUp, bundled_model, interpret_notification
+from vtex_order_flow.errors import InvalidArgumentError, LeaseLostError, UnknownUpdateError
+from vtex_order_flow.tracking import (
+    DropClass,
+    EntryState,
+    MemoryStore,
+    OrderEvent,
+    RetryPolicy,
+    SQLiteStore,
+    Store,
+    Tracker,
+    parse_ticks,
+)
+
+VTEX = bundled_model()
+T0 = parse_ticks("2026-01-05T10:00:00Z")
+SECOND = 10_000_000
+MakeStore = Callable[[], Store]
+
+
+def ev(order: str, state: str, at: int) -> OrderEvent:
+    return OrderEvent(order, state, T0 + at * SECOND)
+
+
+@dataclass
+class Clock:
+    """A clock the test moves: seconds since the epoch, starting just after T0."""
+
+    now: float = T0 / SECOND + 3600
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def tracker_on(store: Store, clock: Clock | None = None, **options: Any) -> Tracker:
+    return Tracker(store=store, clock=clock or Clock(), **options)
+
+
+def advice(code: str, flow: str = "ApproveOrder", success: bool = False) -> Advice:
+    return interpret_notification({"code": code, "flow": flow, "success": success})
+
+
+def orders_api(code: str) -> Advice:
+    """An Orders API answer (no Channel Order envelope), as the client builds its Advice."""
+    known = VTEX.codes[code]
+    return Advice(
+        code=code,
+        follow_up=known.follow_up,
+        next_step="",
+        meaning=known.meaning,
+        known=True,
+        consistent=True,
+        operation="",
+        success=False,
+        marketplace_order_id=None,
+        order_id=None,
+        operation_id=None,
+        errors=(),
+        confidence=known.confidence,
+    )
+
+
+# -- events ----------------------------------------------------------------------------------------
+
+
+def test_duplicates_are_applied_once_and_older_events_never_move_back(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    assert tracker.apply(ev("A", "window-to-cancel", 0)).outcome == "first"
+    assert tracker.apply(ev("A", "window-to-cancel", 0)).outcome == "duplicate"
+    assert tracker.apply(ev("A", "ready-for-handling", 10)).outcome == "moved"
+    assert tracker.apply(ev("A", "window-to-cancel", 5)).outcome == "stale"
+    assert tracker.record("A").status == "ready-for-handling"  # type: ignore[union-attr]
+    assert tracker.applied == 2
+
+
+def test_anomalies_are_applied_and_recorded(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("K9", "canceled", 0))
+    assert tracker.apply(ev("K9", "cancel", 1)).anomaly.kind == "from-terminal"  # type: ignore[union-attr]
+    tracker.apply(ev("B", "handling", 0))
+    assert tracker.apply(ev("B", "waiting-ffmt-authorization", 1)).anomaly.kind == "unreachable"  # type: ignore[union-attr]
+    assert tracker.apply(ev("C", "brand-new-status", 0)).anomaly.kind == "unknown-status"  # type: ignore[union-attr]
+    assert tracker.apply(ev("D", "payment-pending", 0)).anomaly.kind == "not-in-flow"  # type: ignore[union-attr]
+    assert [(a.order_id, a.kind) for a in tracker.anomalies()] == [
+        ("K9", "from-terminal"),
+        ("B", "unreachable"),
+        ("C", "unknown-status"),
+        ("D", "not-in-flow"),
+    ]
+
+
+def test_aliases_are_recorded_as_the_canonical_status(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "handling", 0))
+    applied = tracker.apply(ev("A", "cancelation-request", 1))  # VTEX's other spelling
+    assert applied.anomaly is None
+    assert tracker.record("A").status == "cancellation-requested"  # type: ignore[union-attr]
+
+
+def test_a_far_future_event_is_an_anomaly_and_never_freezes_the_order(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock)
+    tracker.apply(ev("A", "window-to-cancel", 0))
+    year_2099 = OrderEvent("A", "canceled", parse_ticks("2099-01-01T00:00:00Z"))
+    refused = tracker.apply(year_2099)
+    assert (refused.outcome, refused.anomaly.kind) == ("future", "future-time")  # type: ignore[union-attr]
+    assert tracker.record("A").status == "window-to-cancel"  # type: ignore[union-attr]
+    assert tracker.apply(ev("A", "ready-for-handling", 60)).outcome == "moved"  # later real events apply
+
+
+def test_moves_record_the_facts_their_transition_sets(make_store: MakeStore) -> None:
+    # invoice -> handling is a partial invoice: the order carries partial-invoice, so a later
+    # cancel is never judged sendable (VTEX would answer 400).
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "handling", 0))
+    tracker.apply(ev("A", "invoice", 1))
+    tracker.apply(ev("A", "handling", 2))
+    assert {"partial-invoice", "invoice-exists"} <= tracker.facts("A")
+    cancel = tracker.register("A", "cancel")
+    assert (cancel.state, cancel.drop) == (EntryState.DROPPED, DropClass.IMPOSSIBLE)
+    tracker.apply(ev("A", "invoice", 3))
+    tracker.apply(ev("A", "invoiced", 4))  # the full invoice clears partial-invoice
+    assert "partial-invoice" not in tracker.facts("A")
+
+
+# -- registration -----------------------------------------------------------------------------------
+
+
+def test_an_entry_per_update_with_the_callers_key(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "handling", 0))
+    first = tracker.register("A", "invoice", key="inv-1", payload={"invoiceNumber": "1", "invoiceValue": 500})
+    second = tracker.register(
+        "A", "invoice", key="inv-2", payload={"invoiceNumber": "2", "invoiceValue": 700}
+    )
+    assert (first.key, second.key) == ("inv-1", "inv-2")
+    again = tracker.register("A", "invoice", key="inv-1", payload={"invoiceNumber": "1", "invoiceValue": 500})
+    assert again == first  # the same key is the same entry
+    assert len(tracker.entries()) == 2
+    assert tracker.entry("inv-2").payload == {"invoiceNumber": "2", "invoiceValue": 700}  # type: ignore[union-attr]
+    with pytest.raises(InvalidArgumentError, match="inv-1"):
+        tracker.register("B", "invoice", key="inv-1")
+    with pytest.raises(InvalidArgumentError, match="JSON"):
+        tracker.register("A", "invoice", key="inv-3", payload={"value": float("nan")})
+
+
+def test_the_payload_is_a_copy(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    payload: dict[str, Any] = {"items": [1]}
+    tracker.register("A", "invoice", payload=payload)
+    payload["items"].append(2)
+    assert tracker.entry("A:invoice").payload == {"items": [1]}  # type: ignore[union-attr]
+
+
+def test_reregistering_with_new_facts_decides_again(make_store: MakeStore) -> None:
+    # Stale decisions: a ready cancel re-registered with a partial invoice must not stay ready.
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "handling", 0))
+    assert tracker.register("A", "cancel").state is EntryState.READY
+    again = tracker.register("A", "cancel", {"partial-invoice": True})
+    assert (again.state, again.drop) == (EntryState.DROPPED, DropClass.IMPOSSIBLE)
+
+
+def test_asking_again_while_in_flight_answers_on_its_way(make_store: MakeStore) -> None:
+    # The marketplace repeats "paid"; VTEX queued the approve (SOI003) and the status has not
+    # changed yet: asking again must not say send again.
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "waiting-ffmt-authorization", 0))
+    tracker.register("A", "approve", key="paid-event-1")
+    (claimed,) = tracker.claim(10, 30, owner="w1")
+    tracker.result(claimed.key, advice("SOI003", success=True))
+    for repeat in ("paid-event-2", "paid-event-3"):
+        answer = tracker.register("A", "approve", key=repeat)
+        assert (answer.key, answer.state) == ("paid-event-1", EntryState.SENT)
+    assert tracker.claim(10, 30) == []
+    assert [e.key for e in tracker.in_flight("A")] == ["paid-event-1"]
+    done = tracker.apply(ev("A", "ready-for-handling", 1))  # VTEX processed it
+    assert [(e.key, e.state) for e in done.done] == [("paid-event-1", EntryState.DONE)]
+    after = tracker.register("A", "approve", key="paid-event-4")  # once done, a repeat is already done
+    assert (after.state, after.drop) == (EntryState.DROPPED, DropClass.ALREADY_DONE)
+
+
+def test_withdraw_and_supersede(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "invoiced", 0))
+    old = tracker.register("A", "tracking", key="trk-1", payload={"trackingNumber": "X1"})
+    new = tracker.register("A", "tracking", key="trk-2", payload={"trackingNumber": "X2"}, replaces="trk-1")
+    assert new.state is EntryState.READY
+    replaced = tracker.entry(old.key)
+    assert (replaced.state, replaced.drop) == (EntryState.DROPPED, DropClass.SUPERSEDED)  # type: ignore[union-attr]
+    withdrawn = tracker.withdraw("trk-2")
+    assert (withdrawn.state, withdrawn.drop) == (EntryState.DROPPED, DropClass.WITHDRAWN)
+    assert tracker.claim(10, 30) == []
+    with pytest.raises(UnknownUpdateError, match="nope"):
+        tracker.withdraw("nope")
+
+
+def test_bad_arguments_are_typed_errors(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    for call in (
+        lambda: tracker.claim(0, 30),
+        lambda: tracker.claim(True, 30),
+        lambda: tracker.claim(10, 0),
+        lambda: tracker.claim(10, float("nan")),
+        lambda: tracker.claim(10, 30, owner=""),
+        lambda: tracker.register("", "approve"),
+        lambda: tracker.register("A", "approve", key=""),
+        lambda: tracker.prune(-1),
+        lambda: tracker.sent(None),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(InvalidArgumentError):
+            call()
+
+
+# -- claims -----------------------------------------------------------------------------------------
+
+
+def test_the_life_of_an_entry(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    pending = tracker.register("A", "approve")
+    assert (pending.state, pending.reason) == (EntryState.PENDING, "waiting for the order's first event")
+    assert tracker.claim(10, 30) == []
+    tracker.apply(ev("A", "waiting-for-manual-authorization", 0))
+    assert tracker.entry("A:approve").state is EntryState.PENDING  # type: ignore[union-attr]
+    moved = tracker.apply(ev("A", "waiting-ffmt-authorization", 1))
+    assert [(e.key, e.state) for e in moved.ready] == [("A:approve", EntryState.READY)]
+    (claimed,) = tracker.claim(10, 30, owner="w1")
+    assert (claimed.state, claimed.owner, claimed.claims) == (EntryState.CLAIMED, "w1", 1)
+    assert tracker.sent(claimed.key, owner="w1").state is EntryState.SENT
+    assert tracker.sent(claimed.key, owner="w1").state is EntryState.SENT  # twice is harmless
+    done = tracker.result(claimed.key, advice("SOI002", success=True))
+    assert done.state is EntryState.DONE
+    assert tracker.counts()["done"] == 1
+
+
+def test_no_two_workers_get_one_entry_while_its_lease_holds(make_store: MakeStore) -> None:
+    clock = Clock()
+    store = make_store()
+    tracker = tracker_on(store, clock)
+    for n in range(30):
+        tracker.apply(ev(f"O{n}", "ready-for-handling", 0))
+        tracker.register(f"O{n}", "start-handling")
+    first = tracker.claim(20, 60, owner="w1")
+    second = tracker.claim(20, 60, owner="w2")
+    assert len(first) == 20
+    assert len(second) == 10
+    assert not {e.key for e in first} & {e.key for e in second}
+    assert tracker.claim(20, 60, owner="w3") == []
+    clock.now += 61  # w1 and w2 died: their leases expire
+    third = tracker.claim(100, 60, owner="w3")
+    assert sorted(e.key for e in third) == sorted(e.key for e in first + second)
+    assert all(e.claims == 2 for e in third)
+    with pytest.raises(LeaseLostError, match="w3"):
+        tracker.sent(first[0].key, owner="w1")  # w1 woke up: it no longer holds it
+    assert tracker.sent(first[0].key, owner="w3").state is EntryState.SENT
+
+
+def test_release_hands_a_claim_back(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "ready-for-handling", 0))
+    tracker.register("A", "start-handling")
+    (claimed,) = tracker.claim(1, 30, owner="w1")
+    with pytest.raises(LeaseLostError):
+        tracker.release(claimed.key, owner="w2")
+    assert tracker.release(claimed.key, owner="w1").state is EntryState.READY
+    assert [e.key for e in tracker.claim(1, 30, owner="w2")] == [claimed.key]
+
+
+def test_every_claim_decides_again(make_store: MakeStore) -> None:
+    # A retry that comes due after the order was canceled is dropped, not released.
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock, retry=RetryPolicy(base=10, rng=random.Random(1)))
+    tracker.apply(ev("A", "waiting-ffmt-authorization", 0))
+    tracker.register("A", "approve")
+    (claimed,) = tracker.claim(1, 30)
+    retry = tracker.result(claimed.key, advice("EOI006"))
+    assert retry.state is EntryState.RETRY
+    assert retry.retry_at is not None
+    tracker.apply(ev("A", "canceled", 1))  # an event drops a retry that can never succeed
+    assert tracker.entry("A:approve").state is EntryState.DROPPED  # type: ignore[union-attr]
+    # ... and so does a claim, when the store learned it in a way no event re-decided
+    tracker.apply(ev("B", "waiting-ffmt-authorization", 0))
+    tracker.register("B", "approve")
+    (b,) = tracker.claim(1, 30)
+    tracker.result(b.key, advice("EOI006"))
+    tracker.store.save_record("B", "canceled", T0 + 5 * SECOND)  # (a second process, say)
+    clock.now += 3600
+    assert tracker.claim(10, 30) == []
+    dropped = tracker.entry("B:approve")
+    assert (dropped.state, dropped.drop) == (EntryState.DROPPED, DropClass.IMPOSSIBLE)  # type: ignore[union-attr]
+
+
+def test_retries_back_off_then_give_up(make_store: MakeStore) -> None:
+    clock = Clock()
+    policy = RetryPolicy(base=10, factor=2, max_delay=100, max_attempts=3, rng=random.Random(7))
+    tracker = tracker_on(make_store(), clock, retry=policy)
+    tracker.apply(ev("A", "waiting-ffmt-authorization", 0))
+    tracker.register("A", "approve")
+    for attempt in (1, 2, 3):
+        (claimed,) = tracker.claim(1, 30)
+        retry = tracker.result(claimed.key, advice("EOI006"))
+        assert (retry.state, retry.attempts) == (EntryState.RETRY, attempt)
+        wait = retry.retry_at - clock.now  # type: ignore[operator]
+        ceiling = min(100, 10 * 2 ** (attempt - 1))
+        assert ceiling / 2 <= wait <= ceiling
+        assert tracker.claim(1, 30) == []  # not yet
+        clock.now += wait
+    (claimed,) = tracker.claim(1, 30)
+    gave_up = tracker.result(claimed.key, advice("EOI006"))
+    assert (gave_up.state, gave_up.drop) == (EntryState.DROPPED, DropClass.GAVE_UP)
+
+
+def test_a_late_not_now_answer_when_the_order_already_accepts_is_retried(make_store: MakeStore) -> None:
+    # EOI011 ("not in this status") arrives after the order reached a status that accepts the
+    # approve: the entry must come back (with backoff), not wait for a change that came already.
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock, retry=RetryPolicy(base=10, rng=random.Random(2)))
+    tracker.apply(ev("A", "waiting-ffmt-authorization", 0))
+    tracker.register("A", "approve")
+    (claimed,) = tracker.claim(1, 30)
+    tracker.sent(claimed.key)
+    late = tracker.result(claimed.key, advice("EOI011"))
+    assert late.state is EntryState.RETRY
+    clock.now += 3600
+    assert [e.key for e in tracker.claim(1, 30)] == ["A:approve"]
+
+
+def test_not_in_this_status_waits_or_drops_as_the_known_status_says(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("B", "waiting-ffmt-authorization", 0))
+    tracker.apply(ev("C", "waiting-for-manual-authorization", 0))
+    tracker.register("C", "approve")
+    tracker.apply(ev("C", "waiting-ffmt-authorization", 1))
+    (c,) = tracker.claim(1, 30)
+    tracker.store.save_record("C", "waiting-for-manual-authorization", T0 + 2 * SECOND)
+    waiting = tracker.result(c.key, orders_api("OMS003"))
+    assert waiting.state is EntryState.PENDING
+    assert waiting.reason.startswith("OMS003: ")
+    tracker.apply(ev("D", "ready-for-handling", 0))
+    tracker.register("D", "start-handling")
+    (d,) = tracker.claim(1, 30)
+    tracker.apply(ev("D", "canceled", 1))  # the order moved past it meanwhile
+    assert tracker.result(d.key, orders_api("OMS003")).state is EntryState.DROPPED
+
+
+def test_answers_that_need_a_person_or_refuse_for_good_are_given_up(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "waiting-ffmt-authorization", 0))
+    tracker.register("A", "approve")
+    (a,) = tracker.claim(1, 30)
+    gave_up = tracker.result(a.key, advice("EOI009"))
+    assert (gave_up.state, gave_up.drop) == (EntryState.DROPPED, DropClass.GAVE_UP)
+    assert (
+        tracker.result(a.key, advice("SOI002", success=True)).state is EntryState.DROPPED
+    )  # late: no change
+    with pytest.raises(UnknownUpdateError):
+        tracker.result("nope", advice("SOI002", success=True))
+
+
+def test_a_return_invoice_done_readies_the_cancel_waiting_for_it(make_store: MakeStore) -> None:
+    # A return invoice is a self-loop: no status changes, but the order now carries
+    # return-invoice-registered, and the deferred cancel is decided again.
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "invoiced", 0))
+    assert tracker.register("A", "cancel").state is EntryState.PENDING
+    tracker.register("A", "return-invoice", payload={"type": "Input", "invoiceNumber": "R1"})
+    (returned,) = tracker.claim(10, 30)
+    assert returned.action == "return-invoice"
+    tracker.result(returned.key, orders_api("HTTP200") if "HTTP200" in VTEX.codes else _done_advice())
+    assert "return-invoice-registered" in tracker.facts("A")
+    assert tracker.entry("A:cancel").state is EntryState.READY  # type: ignore[union-attr]
+
+
+def _done_advice() -> Advice:
+    return Advice(
+        code="200",
+        follow_up=FollowUp.DONE,
+        next_step="",
+        meaning="OK",
+        known=True,
+        consistent=True,
+        operation="",
+        success=True,
+        marketplace_order_id=None,
+        order_id=None,
+        operation_id=None,
+        errors=(),
+        confidence=VTEX.codes["SOI002"].confidence,
+    )
+
+
+def test_recorded_facts_decide_the_orders_entries_again(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "invoiced", 0))
+    tracker.register("A", "cancel")
+    (changed,) = tracker.record_facts("A", {"return-invoice-registered": True})
+    assert (changed.key, changed.state) == ("A:cancel", EntryState.READY)
+    assert tracker.record_facts("A", {"return-invoice-registered": True}) == []  # no change, no work
+    tracker.record_facts("A", {"return-invoice-registered": False})
+    assert tracker.entry("A:cancel").state is EntryState.PENDING  # type: ignore[union-attr]
+
+
+# -- housekeeping -----------------------------------------------------------------------------------
+
+
+def test_expire_and_prune(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock, max_age=100)
+    tracker.apply(ev("A", "ready-for-handling", 0))
+    tracker.register("A", "start-handling")
+    (a,) = tracker.claim(1, 30)
+    tracker.result(a.key, _done_advice())
+    tracker.register("B", "approve")  # never an event
+    clock.now += 50
+    assert tracker.expire() == []
+    clock.now += 51
+    (expired,) = tracker.expire()
+    assert (expired.key, expired.state, expired.drop) == ("B:approve", EntryState.DROPPED, DropClass.EXPIRED)
+    tracker.register("C", "approve")  # open: never pruned
+    assert tracker.prune(older_than=1000) == 0
+    clock.now += 2000
+    assert tracker.prune(older_than=1000) == 2
+    assert [e.key for e in tracker.entries()] == ["C:approve"]
+
+
+def test_stores_and_trackers_are_context_managers(make_store: MakeStore) -> None:
+    store = make_store()
+    with store as inside:  # type: ignore[attr-defined]
+        assert inside is store
+    with Tracker(store=MemoryStore()) as tracker:
+        tracker.register("A", "approve")
+
+
+# -- faults -----------------------------------------------------------------------------------------
+
+
+class Faulty:
+    """Wraps a store; the `fail_at`-th call of `method` raises (the middle of an event)."""
+
+    def __init__(self, inner: Store, method: str, fail_at: int) -> None:
+        self.inner, self.method, self.fail_at, self.calls = inner, method, fail_at, 0
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.inner, name)
+        if name != self.method:
+            return found
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            if self.calls == self.fail_at:
+                raise OSError(f"injected failure in {name}")
+            return found(*args, **kwargs)
+
+        return wrapped
+
+
+def snapshot(tracker: Tracker) -> tuple[Any, ...]:
+    return (
+        tracker.records(),
+        tracker.entries(),
+        tracker.anomalies(),
+        tracker.applied,
+        {o: tracker.facts(o) for o in ("A", "B")},
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "fail_at"),
+    [("save_entry", 1), ("save_entry", 2), ("save_facts", 1), ("add_anomaly", 1), ("save_record", 1)],
+)
+def test_a_store_failing_in_the_middle_of_an_event_leaves_nothing_of_it(
+    make_store: MakeStore, method: str, fail_at: int
+) -> None:
+    clock = Clock()
+    store = make_store()
+    tracker = tracker_on(store, clock)
+    tracker.apply(ev("A", "handling", 0))
+    tracker.apply(ev("A", "invoice", 1))
+    tracker.register("A", "tracking", key="t1")
+    tracker.register("A", "cancel", key="c1")
+    tracker.register("A", "invoice", {"partial-invoice": True}, key="i1")
+    before = snapshot(tracker)
+    faulty = Tracker(store=Faulty(store, method, fail_at), clock=clock)
+    # invoice -> handling: a move that sets facts and decides three entries again; plus an
+    # unreachable move for an anomaly.
+    event = ev("A", "handling", 2) if method != "add_anomaly" else ev("A", "waiting-ffmt-authorization", 2)
+    with pytest.raises(OSError, match="injected"):
+        faulty.apply(event)
+    assert snapshot(tracker) == before
+    assert tracker.apply(event).changed  # and the event applies cleanly afterwards
+
+
+def test_a_store_failing_in_the_middle_of_a_claim_claims_nothing(make_store: MakeStore) -> None:
+    store = make_store()
+    tracker = tracker_on(store)
+    for n in range(5):
+        tracker.apply(ev(f"O{n}", "ready-for-handling", 0))
+        tracker.register(f"O{n}", "start-handling")
+    before = tracker.entries()
+    faulty = Tracker(store=Faulty(store, "save_entry", 3), clock=tracker.clock)
+    with pytest.raises(OSError, match="injected"):
+        faulty.claim(5, 30)
+    assert tracker.entries() == before
+    assert len(tracker.claim(5, 30)) == 5
+
+
+# -- concurrency: threads (every store) ---------------------------------------------------------------
+
+
+def _walks(orders: int, seed: int) -> tuple[list[OrderEvent], list[tuple[str, str]]]:
+    """Each order's happy walk as events, duplicated and shuffled; and the updates wanted."""
+    rng = random.Random(seed)
+    walk = [
+        "waiting-for-manual-authorization",
+        "waiting-ffmt-authorization",
+        "authorize-fulfillment",
+        "window-to-cancel",
+        "ready-for-handling",
+        "handling",
+        "invoice",
+        "invoiced",
+    ]
+    events: list[OrderEvent] = []
+    wanted: list[tuple[str, str]] = []
+    for n in range(orders):
+        order = f"MKP-{n:04d}"
+        steps = walk[: rng.randint(2, len(walk))]
+        events += [ev(order, state, i) for i, state in enumerate(steps)]
+        wanted += [(order, action) for action in rng.sample(["approve", "start-handling", "invoice"], k=2)]
+    events += rng.sample(events, k=len(events) // 3)
+    rng.shuffle(events)
+    return events, wanted
+
+
+def run_workers(trackers: list[Tracker], orders: int, seed: int) -> dict[str, int]:
+    """Each tracker in its own thread registers a share of the updates, applies a share of the
+    events and claims (then marks sent) what is ready, all at once; how many times each key was
+    claimed."""
+    events, wanted = _walks(orders, seed)
+    claimed: dict[str, int] = {}
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work(index: int, tracker: Tracker) -> None:
+        try:
+            mine_events = events[index :: len(trackers)]
+            mine_wanted = wanted[index :: len(trackers)]
+            for step in range(max(len(mine_events), len(mine_wanted))):
+                if step < len(mine_wanted):
+                    tracker.register(*mine_wanted[step])
+                if step < len(mine_events):
+                    tracker.apply(mine_events[step])
+                if step % 5 == 0:
+                    take(tracker)
+            take(tracker)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    def take(tracker: Tracker) -> None:
+        for entry in tracker.claim(50, 3600, owner=threading.current_thread().name):
+            with lock:
+                claimed[entry.key] = claimed.get(entry.key, 0) + 1
+            tracker.sent(entry.key, owner=entry.owner)
+
+    threads = [threading.Thread(target=work, args=(i, t), name=f"w{i}") for i, t in enumerate(trackers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    for tracker in trackers:  # the last claims, once every event is in
+        take(tracker)
+    return claimed
+
+
+def check_outcome(tracker: Tracker, claimed: dict[str, int], orders: int, seed: int) -> None:
+    events, _ = _walks(orders, seed)
+    reference = Tracker(clock=tracker.clock)
+    reference.apply_many(sorted(set(events), key=lambda e: (e.changed_at, e.state)))
+    assert [(r.order_id, r.status) for r in tracker.records()] == [
+        (r.order_id, r.status) for r in reference.records()
+    ]
+    assert all(count == 1 for count in claimed.values()), {k: v for k, v in claimed.items() if v > 1}
+    for entry in tracker.entries():
+        assert entry.state not in (EntryState.READY, EntryState.CLAIMED), entry
+        if entry.state is EntryState.PENDING:  # left pending only where the model says wait
+            status = tracker.record(entry.order_id).status  # type: ignore[union-attr]
+            assert (
+                VTEX.decide(status, entry.action, facts=tracker.facts(entry.order_id)).verdict.value
+                == "defer"
+            )
+    # every claim was sent; those whose goal the order reached since are done
+    assert set(claimed) == {e.key for e in tracker.entries(EntryState.SENT, EntryState.DONE)}
+
+
+def test_threads_each_with_their_own_tracker_on_one_store(make_store: MakeStore) -> None:
+    store = make_store()
+    clock = Clock()
+    if isinstance(store, SQLiteStore):  # a tracker and a connection per thread, one file
+        path = store.path
+        trackers = [Tracker(store=SQLiteStore(path), clock=clock) for _ in range(4)]
+    else:  # one store object shared: its trackers share its lock through one tracker
+        shared = Tracker(store=store, clock=clock)
+        trackers = [shared] * 4
+    try:
+        claimed = run_workers(trackers, orders=120, seed=11)
+        check_outcome(trackers[0], claimed, orders=120, seed=11)
+    finally:
+        for tracker in trackers:
+            if tracker.store is not store:
+                tracker.close()
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Any) -> str:
+    return str(tmp_path / "shared.db")
+
+
+def test_an_entry_registered_through_one_store_is_decided_by_the_other(sqlite_path: str) -> None:
+    # Stranded across processes: the other store's events must see entries it did not register.
+    with SQLiteStore(sqlite_path) as one, SQLiteStore(sqlite_path) as other:
+        registering, applying = Tracker(store=one, clock=Clock()), Tracker(store=other, clock=Clock())
+        for n in range(200):
+            registering.register(f"O{n}", "start-handling")
+        for n in range(200):
+            applying.apply(ev(f"O{n}", "ready-for-handling", 0))
+        assert len(registering.claim(500, 30)) == 200
+
+
+def test_an_old_schema_is_upgraded(sqlite_path: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(sqlite_path) as con:
+        con.executescript(
+            """
+            CREATE TABLE records (order_id TEXT PRIMARY KEY, status TEXT NOT NULL,
+                changed_at INTEGER NOT NULL);
+            CREATE TABLE deferred (order_id TEXT NOT NULL, action TEXT NOT NULL, facts TEXT NOT NULL,
+                state TEXT NOT NULL, registered_at REAL, reason TEXT NOT NULL, status TEXT,
+                attempts INTEGER NOT NULL, retry_at REAL, seq INTEGER NOT NULL,
+                PRIMARY KEY (order_id, action));
+            INSERT INTO records VALUES ('A', 'ready-for-handling', 0);
+            INSERT INTO deferred VALUES
+                ('A', 'start-handling', '[]', 'ready', 5.0, 'r', 'ready-for-handling', 0, NULL, 1),
+                ('A', 'approve', '[]', 'sent', 5.0, 'sent', 'ready-for-handling', 0, NULL, 2);
+            """
+        )
+    with SQLiteStore(sqlite_path) as store:
+        assert store.schema_version == 2
+        tracker = Tracker(store=store, clock=Clock())
+        assert tracker.entry("A:approve").state is EntryState.DONE  # type: ignore[union-attr]
+        assert [e.key for e in tracker.claim(10, 30)] == ["A:start-handling"]
+    with SQLiteStore(sqlite_path) as again:  # opening an upgraded file again changes nothing
+        assert again.schema_version == 2
