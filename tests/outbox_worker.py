@@ -1,0 +1,127 @@
+"""A worker process for the outbox's multi-process tests (run by tests/test_outbox_processes.py).
+
+python tests/outbox_worker.py run DB INDEX WORKERS ORDERS SEED THREADS [DIE_AFTER]
+    Its share of one shared history (events duplicated and shuffled, updates registered),
+    on THREADS threads, each with its own SQLite connection and tracker: register, apply,
+    claim and mark sent. Prints one JSON line per claim: {"key", "owner"}. With DIE_AFTER,
+    the process kills itself with SIGKILL at that entry write, in the middle of a
+    transaction.
+python tests/outbox_worker.py hold DB COUNT LEASE
+    Claims COUNT entries with a LEASE, prints their keys as one JSON line, then sleeps
+    (to be killed holding them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+
+from vtex_order_flow.tracking import Entry, OrderEvent, SQLiteStore, Tracker, parse_ticks
+
+T0 = parse_ticks("2026-01-05T10:00:00Z")
+SECOND = 10_000_000
+WALK = [
+    "waiting-for-manual-authorization",
+    "waiting-ffmt-authorization",
+    "authorize-fulfillment",
+    "window-to-cancel",
+    "ready-for-handling",
+    "handling",
+    "invoice",
+    "invoiced",
+]
+
+
+def history(orders: int, seed: int) -> tuple[list[OrderEvent], list[tuple[str, str]]]:
+    """Each order's walk as events, a third of them duplicated, all shuffled; two updates wanted
+    per order."""
+    rng = random.Random(seed)
+    events: list[OrderEvent] = []
+    wanted: list[tuple[str, str]] = []
+    for n in range(orders):
+        order = f"MKP-{n:05d}"
+        steps = WALK[: rng.randint(2, len(WALK))]
+        events += [OrderEvent(order, state, T0 + i * SECOND) for i, state in enumerate(steps)]
+        wanted += [(order, action) for action in rng.sample(["approve", "start-handling", "invoice"], k=2)]
+    events += rng.sample(events, k=len(events) // 3)
+    rng.shuffle(events)
+    return events, wanted
+
+
+def clock() -> float:
+    return T0 / SECOND + 3600
+
+
+class Mortal(SQLiteStore):
+    """An SQLite store whose process dies (SIGKILL) at its `die_after`-th entry write."""
+
+    writes = 0
+    die_after = 0
+    lock = threading.Lock()
+
+    def save_entry(self, entry: Entry) -> None:
+        super().save_entry(entry)
+        with Mortal.lock:
+            Mortal.writes += 1
+            if Mortal.writes == Mortal.die_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run(db: str, index: int, workers: int, orders: int, seed: int, threads: int, die_after: int = 0) -> None:
+    events, wanted = history(orders, seed)
+    events, wanted = events[index::workers], wanted[index::workers]
+    out = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work(part: int) -> None:
+        try:
+            Mortal.die_after = die_after
+            with Mortal(db, timeout=120) as store:
+                tracker = Tracker(store=store, clock=clock, owner=f"p{index}-t{part}")
+                mine_events, mine_wanted = events[part::threads], wanted[part::threads]
+                for step in range(max(len(mine_events), len(mine_wanted))):
+                    if step < len(mine_wanted):
+                        tracker.register(*mine_wanted[step])
+                    if step < len(mine_events):
+                        tracker.apply(mine_events[step])
+                    if step % 3 == 0:
+                        take(tracker)
+                take(tracker)
+        except BaseException as error:
+            failures.append(error)
+
+    def take(tracker: Tracker) -> None:
+        for entry in tracker.claim(20, 3600):
+            with out:
+                print(json.dumps({"key": entry.key, "owner": entry.owner}), flush=True)
+            tracker.sent(entry.key, owner=entry.owner)
+
+    pool = [threading.Thread(target=work, args=(part,)) for part in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def hold(db: str, count: int, lease: float) -> None:
+    with SQLiteStore(db) as store:
+        tracker = Tracker(store=store, owner="doomed")
+        keys = [entry.key for entry in tracker.claim(count, lease)]
+        print(json.dumps(keys), flush=True)
+        time.sleep(600)
+
+
+if __name__ == "__main__":
+    mode, *args = sys.argv[1:]
+    if mode == "run":
+        index, workers, orders, seed, threads = (int(a) for a in args[1:6])
+        run(args[0], index, workers, orders, seed, threads, int(args[6]) if len(args) > 6 else 0)
+    else:
+        hold(args[0], int(args[1]), float(args[2]))

@@ -1,0 +1,128 @@
+"""The outbox across processes on one SQLite file: several workers with several threads each,
+duplicated and reordered events, workers killed with SIGKILL (some holding claims)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import runpy
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vtex_order_flow import bundled_model
+from vtex_order_flow.tracking import EntryState, OrderEvent, SQLiteStore, Tracker
+
+WORKER = Path(__file__).with_name("outbox_worker.py")
+KIT: dict[str, Any] = runpy.run_path(str(WORKER))
+VTEX = bundled_model()
+
+
+def spawn(*args: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, str(WORKER), *map(str, args)], stdout=subprocess.PIPE, text=True)
+
+
+def claims_of(process: subprocess.Popen[str], timeout: float = 300) -> list[dict[str, str]]:
+    out, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, process.returncode
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def check_final(db: Path, orders: int, seed: int) -> Tracker:
+    """Records equal a one-at-a-time replay, nothing ready or pending where VTEX would accept it."""
+    events, wanted = KIT["history"](orders, seed)
+    reference = Tracker(clock=KIT["clock"])
+    reference.apply_many(sorted(set(events), key=lambda e: (e.changed_at, e.state)))
+    tracker = Tracker(store=SQLiteStore(db), clock=KIT["clock"])
+    assert [(r.order_id, r.status, r.changed_at) for r in tracker.records()] == [
+        (r.order_id, r.status, r.changed_at) for r in reference.records()
+    ]
+    assert {(e.order_id, e.action) for e in tracker.entries()} == set(wanted)  # nothing lost
+    for entry in tracker.entries(EntryState.PENDING, EntryState.READY):
+        decision = tracker.decide(entry.order_id, entry.action, entry.facts)
+        assert entry.state is EntryState.PENDING, entry
+        assert decision is None or decision.verdict.value == "defer", (entry, decision)
+    return tracker
+
+
+def test_four_processes_of_four_threads_claim_every_entry_once(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    SQLiteStore(db).close()
+    orders, seed = 300, 20261127
+    workers = [spawn("run", db, index, 4, orders, seed, 4) for index in range(4)]
+    claims = [claim for worker in workers for claim in claims_of(worker)]
+    counted = Counter(claim["key"] for claim in claims)
+    assert counted
+    assert max(counted.values()) == 1, counted.most_common(3)  # one claim per entry
+    tracker = check_final(db, orders, seed)
+    # every claim was sent; those whose goal the order reached since are done
+    assert set(counted) == {e.key for e in tracker.entries(EntryState.SENT, EntryState.DONE)}
+    tracker.close()
+
+
+def test_a_worker_killed_holding_claims_loses_them_only_until_their_lease_expires(tmp_path: Path) -> None:
+    db = tmp_path / "held.db"
+    with Tracker(store=SQLiteStore(db)) as setup:
+        for n in range(40):
+            setup.apply(OrderEvent(f"O{n}", "ready-for-handling", KIT["T0"]))
+            setup.register(f"O{n}", "start-handling")
+    doomed = spawn("hold", db, 10, 30)
+    assert doomed.stdout is not None
+    held = set(json.loads(doomed.stdout.readline()))
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(timeout=60)
+    doomed.stdout.close()
+    assert doomed.returncode == -signal.SIGKILL
+    assert len(held) == 10
+
+    with Tracker(store=SQLiteStore(db), owner="survivor") as survivor:
+        others = {e.key for e in survivor.claim(100, 30)}
+        assert len(others) == 30
+        assert not others & held  # the dead worker's leases still hold
+        for key in others:
+            survivor.sent(key, owner="survivor")
+    later = time.time() + 31
+    with Tracker(store=SQLiteStore(db), owner="heir", clock=lambda: later) as heir:
+        inherited = heir.claim(100, 30)
+        assert {e.key for e in inherited} == held  # exactly those, once more; nothing else
+        assert all(e.claims == 2 for e in inherited)
+        assert heir.claim(100, 30) == []
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_workers_killed_at_random_points_lose_nothing(tmp_path: Path, seed: int) -> None:
+    db = tmp_path / "killed.db"
+    SQLiteStore(db).close()
+    orders = 200
+    rng = random.Random(seed)
+    killed: list[dict[str, str]] = []
+    survivors = [spawn("run", db, index, 3, orders, seed, 2) for index in (1, 2)]
+    for _ in range(4):  # worker 0 kills itself at a random entry write, four times, and restarts
+        victim = spawn("run", db, 0, 3, orders, seed, 2, rng.randint(1, 150))
+        out, _ = victim.communicate(timeout=120)
+        assert victim.returncode == -signal.SIGKILL
+        killed += [json.loads(line) for line in out.splitlines() if line.endswith("}")]
+    finished = spawn("run", db, 0, 3, orders, seed, 2)
+    claims = killed + [claim for worker in [*survivors, finished] for claim in claims_of(worker)]
+    # A claim of a killed worker never expired: nobody took its entries while it held them.
+    counted = Counter(claim["key"] for claim in claims)
+    assert max(counted.values(), default=1) == 1, counted.most_common(3)
+    later = KIT["clock"]() + 7200
+    with Tracker(store=SQLiteStore(db), clock=lambda: later, owner="sweeper") as sweeper:
+        held = {e.key: e.owner for e in sweeper.entries(EntryState.CLAIMED)}
+        assert all(owner is not None and owner.startswith("p0-") for owner in held.values())
+        swept = {e.key for e in sweeper.claim(10_000, 60)}
+        for key in held:  # every claim the killed ones held was released, and decided again
+            entry = sweeper.entry(key)
+            assert entry is not None
+            assert entry.owner == "sweeper" or entry.state is not EntryState.CLAIMED, entry
+        for key in swept:
+            sweeper.sent(key)
+    check_final(db, orders, seed).close()
