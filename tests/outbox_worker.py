@@ -72,7 +72,8 @@ class Mortal(SQLiteStore):
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
-def run(db: str, index: int, workers: int, orders: int, seed: int, threads: int, die_after: int = 0) -> None:
+def run(db: str, share: tuple[int, int], orders: int, seed: int, threads: int, *, die_after: int = 0) -> None:
+    index, workers = share
     events, wanted = history(orders, seed)
     events, wanted = events[index::workers], wanted[index::workers]
     out = threading.Lock()
@@ -122,6 +123,6 @@ if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "run":
         index, workers, orders, seed, threads = (int(a) for a in args[1:6])
-        run(args[0], index, workers, orders, seed, threads, int(args[6]) if len(args) > 6 else 0)
+        run(args[0], (index, workers), orders, seed, threads, die_after=int(args[6]) if len(args) > 6 else 0)
     else:
         hold(args[0], int(args[1]), float(args[2]))

@@ -103,12 +103,15 @@ def test_workers_killed_at_random_points_lose_nothing(tmp_path: Path, seed: int)
     orders = 200
     rng = random.Random(seed)
     killed: list[dict[str, str]] = []
+    deaths = 0
     survivors = [spawn("run", db, index, 3, orders, seed, 2) for index in (1, 2)]
     for _ in range(4):  # worker 0 kills itself at a random entry write, four times, and restarts
-        victim = spawn("run", db, 0, 3, orders, seed, 2, rng.randint(1, 150))
+        victim = spawn("run", db, 0, 3, orders, seed, 2, rng.randint(1, 60))
         out, _ = victim.communicate(timeout=120)
-        assert victim.returncode == -signal.SIGKILL
+        assert victim.returncode in (0, -signal.SIGKILL)  # (a restart may find little left to write)
+        deaths += victim.returncode == -signal.SIGKILL
         killed += [json.loads(line) for line in out.splitlines() if line.endswith("}")]
+    assert deaths >= 2
     finished = spawn("run", db, 0, 3, orders, seed, 2)
     claims = killed + [claim for worker in [*survivors, finished] for claim in claims_of(worker)]
     # A claim of a killed worker never expired: nobody took its entries while it held them.
