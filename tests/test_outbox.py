@@ -507,17 +507,18 @@ def test_a_store_failing_in_the_middle_of_an_event_leaves_nothing_of_it(
     assert tracker.apply(event).changed  # and the event applies cleanly afterwards
 
 
-def test_a_store_failing_in_the_middle_of_a_claim_claims_nothing(make_store: MakeStore) -> None:
+@pytest.mark.parametrize("method", ["save_entries", "load_orders", "claimable"])
+def test_a_store_failing_in_the_middle_of_a_claim_claims_nothing(make_store: MakeStore, method: str) -> None:
     store = make_store()
     tracker = tracker_on(store)
     for n in range(5):
         tracker.apply(ev(f"O{n}", "ready-for-handling", 0))
         tracker.register(f"O{n}", "start-handling")
-    before = tracker.entries()
-    faulty = Tracker(store=Faulty(store, "save_entry", 3), clock=tracker.clock)
+    before = tracker.entries(), tracker.store.counter("seq")
+    faulty = Tracker(store=Faulty(store, method, 1), clock=tracker.clock)
     with pytest.raises(OSError, match="injected"):
         faulty.claim(5, 30)
-    assert tracker.entries() == before
+    assert (tracker.entries(), tracker.store.counter("seq")) == before
     assert len(tracker.claim(5, 30)) == 5
 
 

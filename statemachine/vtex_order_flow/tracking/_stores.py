@@ -11,7 +11,8 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
@@ -62,12 +63,21 @@ class Store(Protocol):
         """Replace the facts the order carries."""
         ...
 
+    def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
+        """Each known order's status, time and facts, in one go (orders without a record are
+        left out)."""
+        ...
+
     def get_entry(self, key: str) -> Entry | None:
         """The outbox entry with this key, or None."""
         ...
 
     def save_entry(self, entry: Entry) -> None:
         """Insert or replace an outbox entry (by key)."""
+        ...
+
+    def save_entries(self, entries: Sequence[Entry]) -> None:
+        """Insert or replace several entries, in one go."""
         ...
 
     def open_entries(self, order_id: str) -> list[Entry]:
@@ -217,8 +227,20 @@ class MemoryStore(_Closing):
             self._facts.pop(order_id, None)
         self._log(lambda: self._restore(self._facts, order_id, before))
 
+    def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
+        found = {}
+        for order_id in order_ids:
+            held = self.load_record(order_id)
+            if held is not None:
+                found[order_id] = (held[0], held[1], self.load_facts(order_id))
+        return found
+
     def get_entry(self, key: str) -> Entry | None:
         return self._entries.get(key)
+
+    def save_entries(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            self.save_entry(entry)
 
     def _put(self, key: str, entry: Entry | None) -> None:
         old = self._entries.get(key)
@@ -347,6 +369,32 @@ _COLUMNS = (
     "registered_at, due, owner, updated_at, seq"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM entries"  # noqa: S608 (constant text)
+# An upsert, not INSERT OR REPLACE: an update touches only the indexes of the columns it changes.
+_UPSERT = (
+    f"INSERT INTO entries ({_COLUMNS}) VALUES ({', '.join('?' * 16)}) ON CONFLICT (key) DO UPDATE SET "  # noqa: S608
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:])
+)
+
+
+def _row(entry: Entry) -> tuple[Any, ...]:
+    return (
+        entry.key,
+        entry.order_id,
+        entry.action,
+        str(entry.state),
+        _payload_text(entry.payload),
+        json.dumps(sorted(entry.facts)),
+        entry.reason,
+        None if entry.drop is None else str(entry.drop),
+        entry.status,
+        entry.attempts,
+        entry.claims,
+        entry.registered_at,
+        entry.due,
+        entry.owner,
+        entry.updated_at,
+        entry.seq,
+    )
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:
@@ -381,15 +429,33 @@ class SQLiteStore(_Closing):
     ``synchronous="NORMAL"`` (the default) survives a killed process; ``"FULL"`` also survives
     a power cut, at some cost in speed. The schema is versioned (`SCHEMA_VERSION`); a file of an
     older version is upgraded when opened.
+
+    WAL checkpoints (copying the log back into the database) run on a background thread every
+    `checkpoint` seconds, so that no hook event pays for one (they made one event in a hundred
+    take 4 ms instead of 0.15); SQLite's own checkpoint on commit stays as a backstop for a log
+    past 40 MB. ``checkpoint=None`` leaves checkpoints to SQLite alone.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL", timeout: float = 30.0
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "NORMAL",
+        timeout: float = 30.0,
+        checkpoint: float | None = 1.0,
     ) -> None:
         if not isinstance(synchronous, str) or synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
             raise InvalidArgumentError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout < 1e6:
             raise InvalidArgumentError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+        if checkpoint is not None and (
+            isinstance(checkpoint, bool)
+            or not isinstance(checkpoint, int | float)
+            or not 0 < checkpoint < 1e6
+        ):
+            raise InvalidArgumentError(
+                f"checkpoint must be a number of seconds > 0 or None, not {checkpoint!r}"
+            )
         try:
             self.path = os.fspath(path)
         except TypeError:
@@ -410,6 +476,27 @@ class SQLiteStore(_Closing):
             raise StoreError(f"cannot use {self.path!r} as an SQLite store: {error}") from None
         self._depth = 0
         self._pending_counts: dict[str, int] = {}
+        self._counted: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if checkpoint is not None and self.path not in ("", ":memory:"):
+            self._db.execute("PRAGMA wal_autocheckpoint=10000")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoints, args=(float(checkpoint),), name="vof-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoints(self, every: float) -> None:
+        """Checkpoint the WAL every `every` seconds on a connection of its own (PASSIVE: never
+        waits for, nor blocks, a reader or a writer)."""
+        try:
+            con = sqlite3.connect(self.path, isolation_level=None, timeout=0, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        with contextlib.closing(con):
+            while not self._stop.wait(every):
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _setup(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -479,6 +566,7 @@ class SQLiteStore(_Closing):
         finally:
             self._depth = 0
             self._pending_counts.clear()
+            self._counted.clear()
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         row = self._db.execute(
@@ -507,32 +595,30 @@ class SQLiteStore(_Closing):
         else:
             self._db.execute("DELETE FROM order_facts WHERE order_id = ?", (order_id,))
 
+    def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
+        found: dict[str, tuple[str, int, frozenset[str]]] = {}
+        ids = list(order_ids)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            rows = self._db.execute(
+                "SELECT r.order_id, r.status, r.changed_at, f.facts FROM records AS r "  # noqa: S608
+                "LEFT JOIN order_facts AS f ON f.order_id = r.order_id "
+                f"WHERE r.order_id IN ({', '.join('?' * len(part))})",
+                part,
+            )
+            for order_id, status, changed_at, facts in rows:
+                found[order_id] = (status, changed_at, frozenset(json.loads(facts)) if facts else frozenset())
+        return found
+
     def get_entry(self, key: str) -> Entry | None:
         row = self._db.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
         return None if row is None else _entry(row)
 
+    def save_entries(self, entries: Sequence[Entry]) -> None:
+        self._db.executemany(_UPSERT, [_row(entry) for entry in entries])
+
     def save_entry(self, entry: Entry) -> None:
-        self._db.execute(
-            f"INSERT OR REPLACE INTO entries ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",  # noqa: S608
-            (
-                entry.key,
-                entry.order_id,
-                entry.action,
-                str(entry.state),
-                _payload_text(entry.payload),
-                json.dumps(sorted(entry.facts)),
-                entry.reason,
-                None if entry.drop is None else str(entry.drop),
-                entry.status,
-                entry.attempts,
-                entry.claims,
-                entry.registered_at,
-                entry.due,
-                entry.owner,
-                entry.updated_at,
-                entry.seq,
-            ),
-        )
+        self._db.execute(_UPSERT, _row(entry))
 
     def open_entries(self, order_id: str) -> list[Entry]:
         rows = self._db.execute(
@@ -544,14 +630,16 @@ class SQLiteStore(_Closing):
 
     def claimable(self, now: float, limit: int) -> list[Entry]:
         rows = self._db.execute(
-            f"{_SELECT} WHERE state IN ('ready', 'retry', 'claimed') AND due <= ? ORDER BY due, seq LIMIT ?",
+            # INDEXED BY: without statistics the planner would take entries_state and sort.
+            f"{_SELECT} INDEXED BY entries_due WHERE state IN ('ready', 'retry', 'claimed') AND due <= ? "
+            "ORDER BY due, seq LIMIT ?",
             (now, limit),
         )
         return [_entry(row) for row in rows]
 
     def stale_entries(self, registered_before: float, limit: int) -> list[Entry]:
         rows = self._db.execute(
-            f"{_SELECT} WHERE state IN ('pending', 'retry') AND registered_at < ? "
+            f"{_SELECT} INDEXED BY entries_waiting WHERE state IN ('pending', 'retry') AND registered_at < ? "
             "ORDER BY registered_at LIMIT ?",
             (registered_before, limit),
         )
@@ -586,13 +674,20 @@ class SQLiteStore(_Closing):
         )
 
     def incr(self, name: str, by: int = 1) -> int:
-        # Counted in memory and written at commit: one statement per transaction, not per event.
+        # Counted in memory and written at commit: one statement per transaction, not per
+        # event; the stored value is read once per transaction (no other writer can change it
+        # while this one holds the write lock).
         self._pending_counts[name] = self._pending_counts.get(name, 0) + by
         return self.counter(name)
 
     def counter(self, name: str) -> int:
-        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
-        return (row[0] if row else 0) + self._pending_counts.get(name, 0)
+        base = self._counted.get(name)
+        if base is None:
+            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+            base = row[0] if row else 0
+            if self._depth:
+                self._counted[name] = base
+        return base + self._pending_counts.get(name, 0)
 
     def records(self) -> Iterator[OrderRecord]:
         for order_id, status, changed_at in self._db.execute(
@@ -607,4 +702,7 @@ class SQLiteStore(_Closing):
         return [Anomaly(*row) for row in rows]
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None and self._checkpointer is not threading.current_thread():
+            self._checkpointer.join()
         self._db.close()

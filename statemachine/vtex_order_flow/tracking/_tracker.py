@@ -295,49 +295,66 @@ class Tracker:
         """The order's facts that can hold in `status` (one carried past where it holds is not)."""
         return frozenset(f for f in facts if f not in self._places or status in self._places[f])
 
-    def _decided(self, entry: Entry, status: str, order_facts: frozenset[str], now: float) -> Entry:
-        """The entry as the model decides it in `status`: ready, pending or dropped."""
+    def _verdict(self, entry: Entry, status: str, order_facts: frozenset[str], now: float) -> dict[str, Any]:
+        """The changes that make `entry` what the model decides in `status`: ready, pending or
+        dropped (as fields, so that a caller adds its own and copies the entry once)."""
         try:
             decision = self.model.decide(
                 status, entry.action, self.flow, self._visible(order_facts, status) | entry.facts
             )
         except ContradictoryFactsError as error:
-            return replace(
-                entry,
-                state=EntryState.DROPPED,
-                status=status,
-                drop=DropClass.IMPOSSIBLE,
-                reason=str(error),
-                due=None,
-            )
+            return {
+                "state": EntryState.DROPPED,
+                "status": status,
+                "drop": DropClass.IMPOSSIBLE,
+                "reason": str(error),
+                "due": None,
+            }
         except UnknownNameError as error:
-            return replace(
-                entry, state=EntryState.PENDING, status=status, reason=f"cannot decide yet: {error}", due=None
-            )
+            reason = f"cannot decide yet: {error}"
+            return {"state": EntryState.PENDING, "status": status, "reason": reason, "due": None}
         if decision.verdict is Verdict.SEND:
             due = entry.due if entry.state is EntryState.READY and entry.due is not None else now
-            return replace(
-                entry, state=EntryState.READY, status=status, reason=decision.reason, due=due, drop=None
-            )
+            return {
+                "state": EntryState.READY,
+                "status": status,
+                "reason": decision.reason,
+                "due": due,
+                "drop": None,
+            }
         if decision.verdict is Verdict.DEFER:
-            return replace(
-                entry, state=EntryState.PENDING, status=status, reason=decision.reason, due=None, drop=None
-            )
+            return {
+                "state": EntryState.PENDING,
+                "status": status,
+                "reason": decision.reason,
+                "due": None,
+                "drop": None,
+            }
         drop = DropClass.ALREADY_DONE if decision.already_done else DropClass.IMPOSSIBLE
-        return replace(
-            entry, state=EntryState.DROPPED, status=status, reason=decision.reason, drop=drop, due=None
-        )
+        return {
+            "state": EntryState.DROPPED,
+            "status": status,
+            "reason": decision.reason,
+            "drop": drop,
+            "due": None,
+        }
 
-    def _decided_now(self, entry: Entry, now: float) -> Entry:
+    def _verdict_now(self, entry: Entry, now: float) -> dict[str, Any]:
         held = self.store.load_record(entry.order_id)
         if held is None:
-            return replace(
-                entry, state=EntryState.PENDING, reason="waiting for the order's first event", due=None
-            )
-        return self._decided(entry, held[0], self.store.load_facts(entry.order_id), now)
+            return {"state": EntryState.PENDING, "reason": "waiting for the order's first event", "due": None}
+        return self._verdict(entry, held[0], self.store.load_facts(entry.order_id), now)
 
-    def _save(self, entry: Entry, now: float) -> Entry:
-        stamped = replace(entry, seq=self.store.incr("seq"), updated_at=now)
+    def _decided(self, entry: Entry, status: str, order_facts: frozenset[str], now: float) -> Entry:
+        """The entry as the model decides it in `status`: ready, pending or dropped."""
+        return replace(entry, **self._verdict(entry, status, order_facts, now))
+
+    def _decided_now(self, entry: Entry, now: float) -> Entry:
+        """The entry as the model decides it from the order's recorded status and facts."""
+        return replace(entry, **self._verdict_now(entry, now))
+
+    def _save(self, entry: Entry, now: float, **changes: Any) -> Entry:
+        stamped = replace(entry, seq=self.store.incr("seq"), updated_at=now, **changes)
         self.store.save_entry(stamped)
         if stamped.state is EntryState.READY:
             self._woken += 1
@@ -486,25 +503,35 @@ class Tracker:
                 batch = self.store.claimable(now, limit - len(claimed))
                 if not batch:
                     break
-                for entry in batch:
-                    decided = self._decided_now(entry, now)
-                    if decided.state is EntryState.READY:
-                        expired = entry.state is EntryState.CLAIMED
-                        decided = replace(
-                            decided,
-                            state=EntryState.CLAIMED,
-                            owner=holder,
-                            due=now + seconds,
-                            claims=entry.claims + 1,
-                            reason=(
-                                f"claimed again after {entry.owner}'s lease expired"
-                                if expired
-                                else decided.reason
-                            ),
-                        )
-                        claimed.append(self._save(decided, now))
-                    else:
-                        self._save(decided, now)
+                claimed += self._claim_batch(batch, holder, now, now + seconds)
+        return claimed
+
+    def _claim_batch(self, batch: list[Entry], holder: str, now: float, until: float) -> list[Entry]:
+        """Decide a batch of claimable entries again and lease what is still sendable, with one
+        read of their orders and one write (what a networked store needs to be fast)."""
+        orders = self.store.load_orders({entry.order_id for entry in batch})
+        first = self.store.incr("seq", len(batch)) - len(batch) + 1
+        updated: list[Entry] = []
+        claimed: list[Entry] = []
+        for offset, entry in enumerate(batch):
+            held = orders.get(entry.order_id)
+            if held is None:
+                changes: dict[str, Any] = {
+                    "state": EntryState.PENDING,
+                    "reason": "waiting for the order's first event",
+                    "due": None,
+                }
+            else:
+                changes = self._verdict(entry, held[0], held[2], now)
+            if changes["state"] is EntryState.READY:
+                if entry.state is EntryState.CLAIMED:
+                    changes["reason"] = f"claimed again after {entry.owner}'s lease expired"
+                changes.update(state=EntryState.CLAIMED, owner=holder, due=until, claims=entry.claims + 1)
+            new = replace(entry, seq=first + offset, updated_at=now, **changes)
+            updated.append(new)
+            if new.state is EntryState.CLAIMED:
+                claimed.append(new)
+        self.store.save_entries(updated)
         return claimed
 
     def _held(self, key: str, owner: str | None, what: str) -> Entry:
