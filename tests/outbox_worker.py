@@ -62,11 +62,11 @@ class Mortal(SQLiteStore):
 
     writes = 0
     die_after = 0
-    lock = threading.Lock()
+    write_lock = threading.Lock()
 
     def save_entry(self, entry: Entry) -> None:
         super().save_entry(entry)
-        with Mortal.lock:
+        with Mortal.write_lock:
             Mortal.writes += 1
             if Mortal.writes == Mortal.die_after:
                 os.kill(os.getpid(), signal.SIGKILL)

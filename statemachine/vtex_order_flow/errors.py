@@ -207,6 +207,11 @@ def expect_id(value: object, what: str = "an order id") -> None:
     """Refuse anything but a non-empty string as an id, with `InvalidArgumentError`."""
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{what} is a non-empty string, not {shown(value)}")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate: no file, database or JSON can carry it
+            raise InvalidArgumentError(f"{what} is not valid Unicode text: {shown(value)}") from None
 
 
 class UnknownUpdateError(VtexOrderFlowError, KeyError):

@@ -119,7 +119,8 @@ def floor_claim(path: Path, rounds: int) -> list[float]:
         start = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
         rows = con.execute(
-            "SELECT key FROM entries INDEXED BY entries_due WHERE state IN ('ready', 'retry', 'claimed') AND due <= ? "
+            "SELECT key FROM entries INDEXED BY entries_due WHERE state IN ('ready', 'retry', 'claimed', 'sent') "
+            "AND due <= ? "
             "ORDER BY due, seq LIMIT 100",
             (NOW,),
         ).fetchall()

@@ -41,7 +41,10 @@ def parse_ticks(text: str) -> int:
             raise EventError(f"not a UTC offset: {text!r} (-23:59 to +23:59)")
         offset = int(found.group(10)) * 3600 + int(found.group(11)) * 60
         seconds -= offset if found.group(9) == "+" else -offset
-    return seconds * TICKS_PER_SECOND + int(fraction)
+    ticks = seconds * TICKS_PER_SECOND + int(fraction)
+    if not 0 <= ticks < _MAX_TICKS:
+        raise EventError(f"not a time from 1970 to 9999 (UTC): {text!r}")
+    return ticks
 
 
 _MAX_TICKS = 253402300800 * 10_000_000  # 10000-01-01T00:00:00Z

@@ -140,13 +140,16 @@ class HookEndpoint:
             applied = future.result(timeout=self.timeout)
         except FutureTimeout:
             return _json(503, {"ok": False, "error": "busy; deliver again"})
-        except Exception as error:  # the store failed: nothing was applied, VTEX delivers again
-            log.exception("applying %s failed", event)
+        except Exception as error:  # the store failed (logged by _apply): VTEX delivers again
             return _json(503, {"ok": False, "error": f"not applied ({type(error).__name__}); deliver again"})
         return _json(200, {"ok": True, "outcome": applied.outcome})
 
     def _apply(self, event: OrderEvent) -> Applied:
-        applied = self.tracker.apply(event)
+        try:
+            applied = self.tracker.apply(event)
+        except Exception:  # logged here: the answer may have gone (503) before it failed
+            log.exception("applying %s failed; nothing of it was applied", event)
+            raise
         if applied.ready and self.on_ready is not None:
             with contextlib.suppress(RuntimeError):  # closing: they stay ready, claimable later
                 self._dispatcher.submit(self.deliver)

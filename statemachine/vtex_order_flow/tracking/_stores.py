@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
 import json
 import os
 import sqlite3
@@ -22,6 +23,7 @@ from ._types import CLAIMABLE, OPEN_STATES, Anomaly, DropClass, Entry, EntryStat
 __all__ = ["SCHEMA_VERSION", "MemoryStore", "SQLiteStore", "Store"]
 
 _V = TypeVar("_V")
+_WAITING = (EntryState.PENDING, EntryState.RETRY)
 
 SCHEMA_VERSION = 2
 """The SQLite store's schema version (1: the tracker's deferred updates before the outbox)."""
@@ -41,7 +43,14 @@ class Store(Protocol):
       first (anomalies); `claimable` by ``due`` then ``seq``.
     - **Cost**: `open_entries`, `claimable`, `stale_entries` and `prune` cost in proportion to
       what they return, not to the history kept (indexes).
+    - **Threads**: `lock` (re-entrant) serialises every use of one store object; trackers
+      sharing the store take it for each call, and `transaction()` holds it.
     """
+
+    @property
+    def lock(self) -> contextlib.AbstractContextManager[Any]:
+        """The store's re-entrant lock."""
+        ...
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """A context in which writes happen together or not at all (nested: joins the outer one)."""
@@ -85,7 +94,7 @@ class Store(Protocol):
         ...
 
     def claimable(self, now: float, limit: int) -> list[Entry]:
-        """Up to `limit` entries ready, retrying or claimed whose ``due`` is at or before `now`,
+        """Up to `limit` entries ready, retrying, claimed or sent whose ``due`` is at or before `now`,
         earliest ``due`` first (a store that can, locks them for the transaction)."""
         ...
 
@@ -140,6 +149,9 @@ class _Closing:
     def close(self) -> None:
         """Release the store's resources."""
 
+    def _closed_error(self) -> StoreError:
+        return StoreError(f"the {type(self).__name__} is closed")
+
     def __enter__(self) -> Self:
         return self
 
@@ -166,27 +178,41 @@ class MemoryStore(_Closing):
         self._facts: dict[str, frozenset[str]] = {}
         self._entries: dict[str, Entry] = {}
         self._open: dict[str, set[str]] = {}
-        self._claimable: set[str] = set()
-        self._waiting: set[str] = set()
+        # Indexes as heaps, each item checked against the entry when it comes up (an entry
+        # that changed since is skipped and forgotten): claims by due time, expiry by age,
+        # pruning by the time an entry finished. Each costs what it returns.
+        self._due: list[tuple[float, int, str]] = []
+        self._due_count = 0
+        self._waiting: list[tuple[float, int, str]] = []
+        self._waiting_count = 0
+        self._finished: list[tuple[float, int, str]] = []
         self._anomalies: list[Anomaly] = []
         self._counters: dict[str, int] = {}
         self._undo: list[Callable[[], object]] | None = None
+        self._closed = False
+        self.lock = threading.RLock()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        if self._undo is not None:
-            yield
-            return
-        self._undo = []
-        try:
-            yield
-        except BaseException:
-            undo, self._undo = self._undo, None
-            for step in reversed(undo):
-                step()
-            raise
-        finally:
-            self._undo = None
+        with self.lock:
+            if self._closed:
+                raise self._closed_error()
+            if self._undo is not None:
+                yield
+                return
+            self._undo = []
+            try:
+                yield
+            except BaseException:
+                undo, self._undo = self._undo, None
+                for step in reversed(undo):
+                    step()
+                raise
+            finally:
+                self._undo = None
+
+    def close(self) -> None:
+        self._closed = True
 
     @staticmethod
     def _restore(held: dict[str, _V], key: str, before: _V | None) -> None:
@@ -250,18 +276,74 @@ class MemoryStore(_Closing):
                 keys.discard(key)
                 if not keys:
                     del self._open[old.order_id]
-            self._claimable.discard(key)
-            self._waiting.discard(key)
+            self._due_count -= old.state in CLAIMABLE and old.due is not None
+            self._waiting_count -= old.state in _WAITING
         if entry is None:
             self._entries.pop(key, None)
             return
         self._entries[key] = entry
         if entry.state in OPEN_STATES:
             self._open.setdefault(entry.order_id, set()).add(key)
-        if entry.state in CLAIMABLE:
-            self._claimable.add(key)
-        if entry.state in (EntryState.PENDING, EntryState.RETRY):
-            self._waiting.add(key)
+        if entry.state in CLAIMABLE and entry.due is not None:
+            self._due_count += 1
+            self._push(self._due, (entry.due, entry.seq, key), self._due_count, self._due_items)
+        if entry.state in _WAITING:
+            self._waiting_count += 1
+            self._push(
+                self._waiting, (entry.registered_at, entry.seq, key), self._waiting_count, self._waiting_items
+            )
+        if entry.state not in OPEN_STATES:
+            self._push(
+                self._finished, (entry.updated_at, entry.seq, key), len(self._entries), self._finished_items
+            )
+
+    @staticmethod
+    def _push(
+        heap: list[tuple[float, int, str]],
+        item: tuple[float, int, str],
+        live: int,
+        rebuild: Callable[[], list[tuple[float, int, str]]],
+    ) -> None:
+        heapq.heappush(heap, item)
+        if len(heap) > 2 * live + 1024:  # mostly stale items: rebuild from the live entries
+            heap[:] = rebuild()
+            heapq.heapify(heap)
+
+    def _due_items(self) -> list[tuple[float, int, str]]:
+        return [
+            (e.due, e.seq, k) for k, e in self._entries.items() if e.state in CLAIMABLE and e.due is not None
+        ]
+
+    def _waiting_items(self) -> list[tuple[float, int, str]]:
+        return [(e.registered_at, e.seq, k) for k, e in self._entries.items() if e.state in _WAITING]
+
+    def _finished_items(self) -> list[tuple[float, int, str]]:
+        return [(e.updated_at, e.seq, k) for k, e in self._entries.items() if e.state not in OPEN_STATES]
+
+    def _take(
+        self,
+        heap: list[tuple[float, int, str]],
+        bound: float,
+        limit: int,
+        live: Callable[[Entry, tuple[float, int, str]], bool],
+        strict: bool,
+    ) -> list[Entry]:
+        """Up to `limit` live entries of a heap whose first field is below `bound` (at most,
+        unless `strict`), in heap order; stale items met are dropped, live ones put back."""
+        found: list[Entry] = []
+        kept: list[tuple[float, int, str]] = []
+        seen: set[str] = set()
+        while heap and len(found) < limit and (heap[0][0] < bound or (not strict and heap[0][0] == bound)):
+            item = heapq.heappop(heap)
+            entry = self._entries.get(item[2])
+            if entry is None or item[2] in seen or not live(entry, item):
+                continue
+            seen.add(item[2])
+            found.append(entry)
+            kept.append(item)
+        for item in kept:
+            heapq.heappush(heap, item)
+        return found
 
     def save_entry(self, entry: Entry) -> None:
         before = self._entries.get(entry.key)
@@ -272,14 +354,22 @@ class MemoryStore(_Closing):
         return sorted((self._entries[k] for k in self._open.get(order_id, ())), key=lambda e: e.seq)
 
     def claimable(self, now: float, limit: int) -> list[Entry]:
-        found = [e for e in (self._entries[k] for k in self._claimable) if e.due is not None and e.due <= now]
-        found.sort(key=lambda e: (e.due or 0.0, e.seq))
-        return found[:limit]
+        return self._take(
+            self._due,
+            now,
+            limit,
+            lambda e, item: e.state in CLAIMABLE and (e.due, e.seq) == item[:2],
+            strict=False,
+        )
 
     def stale_entries(self, registered_before: float, limit: int) -> list[Entry]:
-        found = [e for e in (self._entries[k] for k in self._waiting) if e.registered_at < registered_before]
-        found.sort(key=lambda e: e.seq)
-        return found[:limit]
+        return self._take(
+            self._waiting,
+            registered_before,
+            limit,
+            lambda e, item: e.state in _WAITING and e.seq == item[1],
+            strict=True,
+        )
 
     def entries(self, *states: EntryState) -> list[Entry]:
         chosen = [e for e in self._entries.values() if not states or e.state in states]
@@ -292,9 +382,13 @@ class MemoryStore(_Closing):
         return counted
 
     def prune(self, finished_before: float) -> int:
-        doomed = [
-            e for e in self._entries.values() if e.state not in OPEN_STATES and e.updated_at < finished_before
-        ]
+        doomed = self._take(
+            self._finished,
+            finished_before,
+            len(self._entries),
+            lambda e, item: e.state not in OPEN_STATES and (e.updated_at, e.seq) == item[:2],
+            strict=True,
+        )
         for entry in doomed:
             self._put(entry.key, None)
             self._log(functools.partial(self._put, entry.key, entry))
@@ -340,7 +434,8 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE INDEX IF NOT EXISTS entries_open ON entries (order_id, seq)
     WHERE state IN ('pending', 'ready', 'claimed', 'sent', 'retry');
-CREATE INDEX IF NOT EXISTS entries_due ON entries (due, seq) WHERE state IN ('ready', 'retry', 'claimed');
+CREATE INDEX IF NOT EXISTS entries_due ON entries (due, seq)
+    WHERE state IN ('ready', 'retry', 'claimed', 'sent');
 CREATE INDEX IF NOT EXISTS entries_waiting ON entries (registered_at) WHERE state IN ('pending', 'retry');
 CREATE INDEX IF NOT EXISTS entries_finished ON entries (updated_at) WHERE state IN ('done', 'dropped');
 CREATE INDEX IF NOT EXISTS entries_state ON entries (state, seq);
@@ -477,6 +572,8 @@ class SQLiteStore(_Closing):
         self._depth = 0
         self._pending_counts: dict[str, int] = {}
         self._counted: dict[str, int] = {}
+        self.lock = threading.RLock()
+        self._closed = False
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         if checkpoint is not None and self.path not in ("", ":memory:"):
@@ -507,6 +604,8 @@ class SQLiteStore(_Closing):
             version = None
             if "meta" in tables:
                 row = self._db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+                if row is not None and not str(row[0]).isdigit():
+                    raise StoreError(f"its schema version is {row[0]!r}, not a number: not a tracker's file?")
                 version = None if row is None else int(row[0])
             if version is not None and version > SCHEMA_VERSION:
                 raise StoreError(
@@ -520,6 +619,10 @@ class SQLiteStore(_Closing):
                 for statement in _UPGRADE_1.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
+                self._db.execute(
+                    "INSERT INTO counters (name, value) SELECT 'seq', COALESCE(MAX(seq), 0) FROM entries "
+                    "WHERE true ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)"
+                )
             self._db.execute(
                 "INSERT INTO meta (name, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -538,35 +641,42 @@ class SQLiteStore(_Closing):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        if self._depth:
-            self._depth += 1
+        with self.lock:
+            if self._closed:
+                raise self._closed_error()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot write to {self.path!r}: {error}") from None
+            self._depth = 1
             try:
                 yield
+                for name, value in self._pending_counts.items():
+                    self._db.execute(
+                        "INSERT INTO counters (name, value) VALUES (?, ?) "
+                        "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                        (name, value),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException as error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):  # a full disk, a corrupt file: typed, rolled back
+                    raise StoreError(
+                        f"{self.path!r}: {error}; nothing of this transaction was written"
+                    ) from error
+                raise
             finally:
-                self._depth -= 1
-            return
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            raise StoreError(f"cannot write to {self.path!r}: {error}") from None
-        self._depth = 1
-        try:
-            yield
-            for name, value in self._pending_counts.items():
-                self._db.execute(
-                    "INSERT INTO counters (name, value) VALUES (?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
-                    (name, value),
-                )
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        finally:
-            self._depth = 0
-            self._pending_counts.clear()
-            self._counted.clear()
+                self._depth = 0
+                self._pending_counts.clear()
+                self._counted.clear()
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         row = self._db.execute(
@@ -631,7 +741,8 @@ class SQLiteStore(_Closing):
     def claimable(self, now: float, limit: int) -> list[Entry]:
         rows = self._db.execute(
             # INDEXED BY: without statistics the planner would take entries_state and sort.
-            f"{_SELECT} INDEXED BY entries_due WHERE state IN ('ready', 'retry', 'claimed') AND due <= ? "
+            f"{_SELECT} INDEXED BY entries_due "
+            "WHERE state IN ('ready', 'retry', 'claimed', 'sent') AND due <= ? "
             "ORDER BY due, seq LIMIT ?",
             (now, limit),
         )
@@ -662,7 +773,9 @@ class SQLiteStore(_Closing):
 
     def prune(self, finished_before: float) -> int:
         cursor = self._db.execute(
-            "DELETE FROM entries WHERE state IN ('done', 'dropped') AND updated_at < ?", (finished_before,)
+            "DELETE FROM entries INDEXED BY entries_finished "
+            "WHERE state IN ('done', 'dropped') AND updated_at < ?",
+            (finished_before,),
         )
         return cursor.rowcount
 
@@ -702,7 +815,9 @@ class SQLiteStore(_Closing):
         return [Anomaly(*row) for row in rows]
 
     def close(self) -> None:
-        self._stop.set()
-        if self._checkpointer is not None and self._checkpointer is not threading.current_thread():
-            self._checkpointer.join()
-        self._db.close()
+        with self.lock:
+            self._closed = True
+            self._stop.set()
+            if self._checkpointer is not None and self._checkpointer is not threading.current_thread():
+                self._checkpointer.join()
+            self._db.close()

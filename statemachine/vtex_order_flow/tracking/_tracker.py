@@ -15,7 +15,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
 
-from .. import Advice, Decision, Facts, FlowModel, Verdict
+from .. import Advice, Decision, Facts, FlowModel, FollowUp, Verdict
 from ..errors import (
     ContradictoryFactsError,
     InvalidArgumentError,
@@ -122,6 +122,7 @@ class Tracker:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
+        answer_timeout: float | None = 3600.0,
     ) -> None:
         from .. import bundled_model
 
@@ -131,6 +132,8 @@ class Tracker:
             _seconds(max_age, "Tracker's max_age")
         if max_skew is not None:
             _seconds(max_skew, "Tracker's max_skew")
+        if answer_timeout is not None:
+            _seconds(answer_timeout, "Tracker's answer_timeout", positive=True)
         if not callable(clock):
             raise InvalidArgumentError(f"Tracker's clock must be a callable returning seconds, not {clock!r}")
         if retry is not None:
@@ -146,11 +149,13 @@ class Tracker:
         self.store: Store = store if store is not None else MemoryStore()
         self.max_age = max_age
         self.max_skew = max_skew
+        self.answer_timeout = answer_timeout
         self.retry = retry or RetryPolicy()
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         """The name this tracker claims under when `claim` is given none."""
-        self._lock = threading.RLock()
+        # Trackers sharing one store object share its lock; a tracker's calls are each atomic.
+        self._lock: Any = getattr(self.store, "lock", None) or threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._woken = 0
         members = {s.id for s in self.model.statuses_in(self.flow)}
@@ -161,6 +166,7 @@ class Tracker:
             alias: status.id for status in self.model.statuses.values() for alias in status.aliases
         }
         self._places = self.model.fact_places(self.flow)
+        self._repeatable = frozenset(a for a in self.model.actions if self._can_repeat(a))
         self._moves: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
         for transition in self.model.transitions_in(self.flow):
             if transition.is_self_loop:
@@ -172,6 +178,16 @@ class Tracker:
                 self._moves[key] = (known_sets & sets, known_clears | transition.clears)
             else:
                 self._moves[key] = (sets, transition.clears)
+
+    def _can_repeat(self, action: str) -> bool:
+        """Whether one order may need `action` more than once (partial invoices, tracking per
+        invoice): VTEX accepts it again somewhere after its goal. Such updates differ by payload;
+        any other is one per order."""
+        after = frozenset().union(
+            *(self.model.reachable(s, self.flow) for s in self.model.goal_statuses(self.flow, action))
+        )
+        table = self.model.table(self.flow)
+        return any(table.decide(status, action).verdict is Verdict.SEND for status in after)
 
     # -- context ---------------------------------------------------------------------------------
 
@@ -420,10 +436,13 @@ class Tracker:
 
         `key` is the caller's idempotency key (default ``"{order_id}:{action}"``): registering
         it again returns the same entry, updated with new `facts` or `payload` while it has not
-        gone out yet. An update equal to an open entry of the order (same action and payload)
-        is that entry, whatever its key: while one is claimed or sent, asking again answers
-        with it (on its way), not with a second send. `replaces` names an entry this one
-        supersedes (dropped as superseded unless it is already on its way).
+        gone out yet. An update that repeats an open entry of the order is that entry, whatever
+        its key: while one is claimed or sent, asking again answers with it (on its way), not
+        with a second send. An update repeats an entry of the same action, except for actions
+        an order may need several times (``invoice``, ``tracking``, ``return-invoice``: VTEX
+        accepts them again after their goal), where it must also have the same payload.
+        `replaces` names an entry this one supersedes (dropped as superseded unless it is
+        already on its way).
         """
         expect_id(order_id)
         action_id = self.model.action(action).name
@@ -442,17 +461,10 @@ class Tracker:
                     f"key {name!r} already names the {existing.action} of order {existing.order_id!r}, "
                     f"not the {action_id} of {order_id!r}; use a key per update"
                 )
-            if existing is None:
-                existing = next(
-                    (
-                        e
-                        for e in self.store.open_entries(order_id)
-                        if e.action == action_id and e.payload == data
-                    ),
-                    None,
-                )
             if replaces is not None and replaces != name:
                 self._supersede(replaces, name, now)
+            if existing is None:
+                existing = self._same_update(order_id, action_id, data)
             if existing is not None:
                 if existing.state not in _REOPENABLE or (existing.facts, existing.payload) == (names, data):
                     return existing
@@ -467,6 +479,14 @@ class Tracker:
                 registered_at=now,
             )
             return self._save(self._decided_now(entry, now), now)
+
+    def _same_update(self, order_id: str, action: str, payload: Any) -> Entry | None:
+        """The order's open entry this update would repeat: any of the action's (one per order),
+        or, for an action an order may need several times, the one with the same payload."""
+        for entry in self.store.open_entries(order_id):
+            if entry.action == action and (action not in self._repeatable or entry.payload == payload):
+                return entry
+        return None
 
     def _supersede(self, key: str, by: str, now: float) -> None:
         old = self.store.get_entry(key)
@@ -494,6 +514,8 @@ class Tracker:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise InvalidArgumentError(f"claim's limit must be an integer from 1 to 10000, not {limit!r}")
         seconds = _seconds(lease, "claim's lease", positive=True)
+        if seconds < 0.001:
+            raise InvalidArgumentError(f"claim's lease must be at least 0.001 s, not {lease!r}")
         holder = self.owner if owner is None else owner
         expect_id(holder, "claim's owner")
         claimed: list[Entry] = []
@@ -523,9 +545,15 @@ class Tracker:
                 }
             else:
                 changes = self._verdict(entry, held[0], held[2], now)
+            if entry.state is EntryState.SENT and changes.get("drop") is DropClass.ALREADY_DONE:
+                changes.update(
+                    state=EntryState.DONE, drop=None, reason=f"the order reached {changes['status']}"
+                )
             if changes["state"] is EntryState.READY:
                 if entry.state is EntryState.CLAIMED:
                     changes["reason"] = f"claimed again after {entry.owner}'s lease expired"
+                elif entry.state is EntryState.SENT:
+                    changes["reason"] = f"sent again: no answer from VTEX within {self.answer_timeout:g} s"
                 changes.update(state=EntryState.CLAIMED, owner=holder, due=until, claims=entry.claims + 1)
             new = replace(entry, seq=first + offset, updated_at=now, **changes)
             updated.append(new)
@@ -555,8 +583,9 @@ class Tracker:
             if current.state is EntryState.SENT and (owner is None or current.owner == owner):
                 return current
             held = self._held(key, owner, "sent")
+            waited = None if self.answer_timeout is None else now + self.answer_timeout
             return self._save(
-                replace(held, state=EntryState.SENT, due=None, reason="sent; awaiting VTEX's answer"), now
+                replace(held, state=EntryState.SENT, due=waited, reason="sent; awaiting VTEX's answer"), now
             )
 
     def release(self, key: str, owner: str | None = None) -> Entry:
@@ -568,29 +597,33 @@ class Tracker:
             return self._save(replace(held, state=EntryState.READY, due=now, reason="released unsent"), now)
 
     def withdraw(self, key: str, reason: str = "withdrawn by the connector") -> Entry:
-        """Retract an entry the marketplace no longer wants. One already sent or done cannot be
-        recalled: it is returned unchanged (check its state)."""
+        """Retract an entry the marketplace no longer wants. One a worker holds (claimed), sent
+        or finished cannot be recalled: it is returned unchanged (check its state)."""
         expect_id(key, "an entry's key")
         expect(reason, str, "withdraw's reason")
         with self._lock, self.store.transaction():
             now = self.clock()
             current = self._existing(key)
-            if current.state in (EntryState.SENT, EntryState.DONE, EntryState.DROPPED):
+            if current.state in (EntryState.CLAIMED, EntryState.SENT, EntryState.DONE, EntryState.DROPPED):
                 return current
             return self._save(
                 replace(current, state=EntryState.DROPPED, drop=DropClass.WITHDRAWN, reason=reason, due=None),
                 now,
             )
 
-    def result(self, key: str, advice: Advice) -> Entry:
+    def result(self, key: str, advice: Advice, owner: str | None = None) -> Entry:
         """What VTEX answered to a sent entry (`interpret_notification`, or the client's answer):
         done; sent and awaiting the notification; retry later with backoff; decided again from
         the order's known status; or given up. An answer to an entry already done or dropped
-        changes nothing."""
+        changes nothing; "done" is taken from anyone. With `owner` (the worker that sent it),
+        any other answer raises `LeaseLostError` when another worker holds the entry now: a
+        late answer never moves a live claim."""
         from .. import FollowUp
 
         expect_id(key, "an entry's key")
         expect(advice, Advice, "result's advice")
+        if owner is not None:
+            expect_id(owner, "result's owner")
         with self._lock, self.store.transaction():
             now = self.clock()
             current = self._existing(key)
@@ -601,6 +634,10 @@ class Tracker:
                 return self._done(current, said, now)
             if current.state not in IN_FLIGHT:
                 return current  # a late or repeated answer: the entry has moved on
+            if owner is not None and current.owner != owner:
+                raise LeaseLostError(
+                    f"result: entry {key!r} is {current.state} by {current.owner} now, not by {owner}"
+                )
             return self._save(self._answered(current, advice, said, now), now)
 
     def _answered(self, current: Entry, advice: Advice, said: str, now: float) -> Entry:
@@ -684,22 +721,24 @@ class Tracker:
 
     def expire(self, now: float | None = None, limit: int = 10_000) -> list[Entry]:
         """Drop (as expired) up to `limit` pending or retrying entries registered more than
-        `max_age` seconds ago (none when it is None)."""
+        `max_age` seconds ago, oldest first (none when `max_age` is None)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidArgumentError(f"expire's limit must be an integer >= 1, not {limit!r}")
+        if now is not None:
+            _seconds(now, "expire's now")
         if self.max_age is None:
             return []
+        limit_age = self.max_age
         with self._lock, self.store.transaction():
             moment = self.clock() if now is None else now
-            limit_age = self.max_age
             return [
                 self._save(
-                    replace(
-                        entry,
-                        state=EntryState.DROPPED,
-                        drop=DropClass.EXPIRED,
-                        reason=f"still not sendable after {limit_age:g} s; gave up",
-                        due=None,
-                    ),
+                    entry,
                     moment,
+                    state=EntryState.DROPPED,
+                    drop=DropClass.EXPIRED,
+                    reason=f"still not sendable after {limit_age:g} s; gave up",
+                    due=None,
                 )
                 for entry in self.store.stale_entries(moment - limit_age, limit)
             ]
@@ -735,7 +774,9 @@ class Tracker:
 
     def decide(self, order_id: str, action: str, facts: Facts = None) -> Decision | None:
         """The decision for `action` on this order as the tracker knows it: its recorded status,
-        the facts it carries there, and `facts`; None when no event named the order yet."""
+        the facts it carries there, and `facts`; None when no event named the order yet. While
+        an entry of the action is claimed or sent (for an action an order needs once), a SEND
+        becomes a DEFER that says it is already on its way."""
         expect_id(order_id)
         names = self.model.normalize_facts(facts)
         with self._lock:
@@ -743,7 +784,32 @@ class Tracker:
             carried = self.store.load_facts(order_id) if held is not None else frozenset()
         if held is None:
             return None
-        return self.model.decide(held[0], action, self.flow, self._visible(carried, held[0]) | names)
+        decision = self.model.decide(held[0], action, self.flow, self._visible(carried, held[0]) | names)
+        if decision.verdict is Verdict.SEND:
+            with self._lock:
+                going = next(
+                    (
+                        e
+                        for e in self.store.open_entries(order_id)
+                        if e.action == decision.action and e.in_flight
+                    ),
+                    None,
+                )
+            if going is not None and decision.action not in self._repeatable:
+                return replace(
+                    decision,
+                    verdict=Verdict.DEFER,
+                    reason=(
+                        f"{decision.action} is already on its way to VTEX "
+                        f"(entry {going.key!r} is {going.state})"
+                    ),
+                    path=(),
+                    next_actor="platform",
+                    remedy=(),
+                    moves_to=None,
+                    follow_up=FollowUp.WAIT_FOR_NOTIFICATION,
+                )
+        return decision
 
     def entry(self, key: str) -> Entry | None:
         """The entry with this key, or None."""

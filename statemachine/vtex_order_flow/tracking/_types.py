@@ -69,8 +69,9 @@ OPEN_STATES = frozenset(
 """States an entry can still leave: every state but done and dropped."""
 IN_FLIGHT = frozenset({EntryState.CLAIMED, EntryState.SENT})
 """States in which the update is on its way to VTEX."""
-CLAIMABLE = frozenset({EntryState.READY, EntryState.RETRY, EntryState.CLAIMED})
-"""States `claim` looks at: ready, a retry that has come due, a claim whose lease expired."""
+CLAIMABLE = frozenset({EntryState.READY, EntryState.RETRY, EntryState.CLAIMED, EntryState.SENT})
+"""States `claim` looks at once their `due` has passed: ready, a retry come due, a claim whose
+lease expired, a send VTEX never answered (the tracker's `answer_timeout`)."""
 
 
 class DropClass(enum.StrEnum):
@@ -120,7 +121,8 @@ class Entry:
     registered_at: float = 0.0
     """Seconds since the epoch on the tracker's clock."""
     due: float | None = None
-    """Ready: since when; retry: when it comes due; claimed: when the lease expires."""
+    """Ready: since when; retry: when it comes due; claimed: when the lease expires; sent: when
+    to stop waiting for VTEX's answer (None: never)."""
     owner: str | None = None
     """The worker holding the lease (claimed), or the last one that held it."""
     updated_at: float = 0.0
