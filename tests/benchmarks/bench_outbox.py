@@ -102,7 +102,8 @@ def floor_event(path: Path, orders: list[str]) -> list[float]:
         con.execute("SELECT status, changed_at FROM records WHERE order_id = ?", (order,)).fetchone()
         con.execute("UPDATE records SET changed_at = changed_at WHERE order_id = ?", (order,))
         con.execute(
-            "SELECT * FROM entries WHERE order_id = ? AND state IN ('pending', 'ready', 'claimed', 'sent', 'retry')",
+            "SELECT * FROM entries WHERE order_id = ? "
+            "AND state IN ('pending', 'ready', 'claimed', 'sent', 'retry')",
             (order,),
         ).fetchall()
         con.execute("UPDATE entries SET seq = seq WHERE key = ?", (f"{order}:approve",))
@@ -119,7 +120,8 @@ def floor_claim(path: Path, rounds: int) -> list[float]:
         start = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
         rows = con.execute(
-            "SELECT key FROM entries INDEXED BY entries_due WHERE state IN ('ready', 'retry', 'claimed', 'sent') "
+            "SELECT key FROM entries INDEXED BY entries_due "
+            "WHERE state IN ('ready', 'retry', 'claimed', 'sent') "
             "AND due <= ? "
             "ORDER BY due, seq LIMIT 100",
             (NOW,),
@@ -132,7 +134,9 @@ def floor_claim(path: Path, rounds: int) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--open", type=int, default=1_000_000, help="open entries (default 1,000,000)")
     parser.add_argument("--finished", type=int, default=200_000, help="finished entries (default 200,000)")
     parser.add_argument("--events", type=int, default=5_000, help="hook events timed (default 5,000)")
@@ -183,7 +187,8 @@ def main() -> int:
 
             begin = time.perf_counter()
             expired = Tracker(store=store, clock=clock, max_age=10**9).expire()
-            print(f"\nexpire() with nothing to expire: {(time.perf_counter() - begin) * 1e3:.2f} ms ({len(expired)})")
+            took = (time.perf_counter() - begin) * 1e3
+            print(f"\nexpire() with nothing to expire: {took:.2f} ms ({len(expired)})")
             begin = time.perf_counter()
             pruned = tracker.prune(older_than=86_400)
             print(f"prune(1 day) of {pruned:,} finished entries: {time.perf_counter() - begin:.2f} s")
