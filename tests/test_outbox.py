@@ -19,6 +19,7 @@ from vtex_order_flow import Advice, FollowUp, bundled_model, interpret_notificat
 from vtex_order_flow.errors import InvalidArgumentError, LeaseLostError, UnknownUpdateError
 from vtex_order_flow.tracking import (
     DropClass,
+    Entry,
     EntryState,
     MemoryStore,
     OrderEvent,
@@ -219,6 +220,7 @@ def test_bad_arguments_are_typed_errors(make_store: MakeStore) -> None:
         lambda: tracker.claim(True, 30),
         lambda: tracker.claim(10, 0),
         lambda: tracker.claim(10, float("nan")),
+        lambda: tracker.claim(10, 1e-9),
         lambda: tracker.claim(10, 30, owner=""),
         lambda: tracker.register("", "approve"),
         lambda: tracker.register("A", "approve", key=""),
@@ -668,5 +670,196 @@ def test_an_old_schema_is_upgraded(sqlite_path: str) -> None:
         tracker = Tracker(store=store, clock=Clock())
         assert tracker.entry("A:approve").state is EntryState.DONE  # type: ignore[union-attr]
         assert [e.key for e in tracker.claim(10, 30)] == ["A:start-handling"]
+        tracker.register("B", "approve")  # the sequence goes on from the old file's
+        assert [e.key for e in tracker.entries()][-1] == "B:approve"
     with SQLiteStore(sqlite_path) as again:  # opening an upgraded file again changes nothing
         assert again.schema_version == 2
+    import sqlite3
+
+    with sqlite3.connect(sqlite_path) as con:
+        con.execute("UPDATE meta SET value = 'abc' WHERE name = 'schema_version'")
+    from vtex_order_flow.errors import StoreError
+
+    with pytest.raises(StoreError, match="abc"):
+        SQLiteStore(sqlite_path)
+
+
+# -- regressions from the adversarial review ----------------------------------------------------------
+
+
+def test_a_late_answer_from_an_expired_worker_never_moves_the_new_claim(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock, retry=RetryPolicy(base=0))
+    tracker.apply(ev("A", "ready-for-handling", 0))
+    tracker.register("A", "start-handling")
+    (a,) = tracker.claim(1, 10, owner="A")
+    clock.now += 11
+    (b,) = tracker.claim(1, 10, owner="B")
+    with pytest.raises(LeaseLostError, match="by B"):
+        tracker.result(a.key, advice("EOI006"), owner="A")
+    assert tracker.claim(1, 10, owner="C") == []  # B's lease holds
+    assert tracker.sent(b.key, owner="B").state is EntryState.SENT
+
+
+def test_trackers_sharing_one_store_object_claim_each_entry_once(make_store: MakeStore) -> None:
+    store = make_store()
+    trackers = [Tracker(store=store, clock=Clock()) for _ in range(4)]
+    claimed = run_workers(trackers, orders=120, seed=5)
+    check_outcome(trackers[0], claimed, orders=120, seed=5)
+
+
+def test_replacing_an_equal_update_keeps_the_new_one(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "ready-for-handling", 0))
+    tracker.register("A", "start-handling", key="k1")
+    new = tracker.register("A", "start-handling", key="k2", replaces="k1")
+    assert (new.key, new.state) == ("k2", EntryState.READY)
+    assert tracker.entry("k1").drop is DropClass.SUPERSEDED  # type: ignore[union-attr]
+    assert [e.key for e in tracker.claim(10, 30)] == ["k2"]
+
+
+def test_an_action_needed_once_is_one_entry_whatever_its_payload(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "ready-for-handling", 0))
+    tracker.register("A", "start-handling", key="first")
+    (claimed,) = tracker.claim(1, 30, owner="w1")
+    again = tracker.register("A", "start-handling", key="second", payload={"note": "again"})
+    assert (again.key, again.state) == ("first", EntryState.CLAIMED)  # on its way
+    on_its_way = tracker.decide("A", "start-handling")
+    assert on_its_way is not None
+    assert on_its_way.verdict.value == "defer"
+    assert "already on its way" in on_its_way.reason
+    assert tracker.withdraw(claimed.key).state is EntryState.CLAIMED  # a worker holds it: not recalled
+    # an action an order needs several times (partial invoices) differs by payload
+    tracker.apply(ev("B", "handling", 0))
+    one = tracker.register("B", "invoice", payload={"invoiceNumber": "1"})
+    two = tracker.register("B", "invoice", key="B:invoice:2", payload={"invoiceNumber": "2"})
+    assert one.key != two.key
+
+
+def test_a_send_never_answered_is_decided_again_after_the_answer_timeout(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock, answer_timeout=600)
+    for order in ("A", "B"):
+        tracker.apply(ev(order, "waiting-ffmt-authorization", 0))
+        tracker.register(order, "approve")
+    for entry in tracker.claim(10, 30):
+        tracker.sent(entry.key)
+    assert tracker.claim(10, 30) == []
+    tracker.store.save_record("B", "ready-for-handling", T0 + SECOND)  # VTEX applied B's (no event seen)
+    clock.now += 601
+    (again,) = tracker.claim(10, 30)
+    assert again.key == "A:approve"
+    assert "no answer" in again.reason
+    assert tracker.entry("B:approve").state is EntryState.DONE  # type: ignore[union-attr]
+
+
+def test_expire_drops_the_oldest_registrations_first_in_every_store(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock, max_age=10)
+    tracker.register("O1", "approve", payload={"n": 1})
+    clock.now += 1
+    tracker.register("O2", "approve")
+    tracker.register("O1", "approve", payload={"n": 2})  # changed later, registered first
+    clock.now += 20
+    assert [e.key for e in tracker.expire(limit=1)] == ["O1:approve"]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InvalidArgumentError):
+            tracker.expire(limit=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        tracker.expire(now="x")  # type: ignore[arg-type]
+
+
+def test_ids_that_no_store_can_hold_are_refused(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    for bad in ("A" + chr(0xD800), chr(0xDFFF)):
+        with pytest.raises(InvalidArgumentError, match="Unicode"):
+            tracker.register(bad, "approve")
+        with pytest.raises(InvalidArgumentError, match="Unicode"):
+            tracker.register("A", "approve", key=bad)
+
+
+def test_a_closed_store_is_a_store_error(make_store: MakeStore) -> None:
+    from vtex_order_flow.errors import StoreError
+
+    store = make_store()
+    tracker = tracker_on(store)
+    tracker.register("A", "approve")
+    tracker.close()
+    for call in (
+        lambda: tracker.entry("A:approve"),
+        tracker.counts,
+        tracker.records,
+        lambda: tracker.register("B", "approve"),
+        lambda: tracker.claim(1, 30),
+    ):
+        with pytest.raises(StoreError, match="closed"):
+            call()
+
+
+def test_claims_expiry_and_pruning_do_not_read_the_history(make_store: MakeStore) -> None:
+    """With thousands of finished entries and retries not yet due, claim, expire and prune
+    touch only what they return: SQLite's plans use the partial indexes (no scan, no sort);
+    the memory store visits only the items it returns."""
+    clock = Clock()
+    store = make_store()
+    tracker = tracker_on(store, clock, max_age=10**6)
+    with store.transaction():
+        for n in range(3000):
+            for key, state, due in (
+                (f"done-{n}", EntryState.DONE, None),
+                (f"later-{n}", EntryState.RETRY, 10**12),
+            ):
+                store.save_entry(
+                    Entry(
+                        key=key,
+                        order_id=f"H{n}",
+                        action="approve",
+                        state=state,
+                        due=due,
+                        seq=n,
+                        registered_at=clock.now,
+                        updated_at=clock.now,
+                    )
+                )
+    tracker.apply(ev("A", "ready-for-handling", 0))
+    tracker.register("A", "start-handling")
+    seen = _watch(store)
+    assert [e.key for e in tracker.claim(10, 30)] == ["A:start-handling"]
+    assert tracker.expire() == []
+    assert tracker.prune(older_than=10**6) == 0
+    assert seen() <= 50, seen()
+
+
+def _watch(store: Store) -> Callable[[], int]:
+    """How much of the history the store reads from now on: rows SQLite would scan or sort
+    (each statement's plan), or entries the memory store looks up."""
+    if isinstance(store, SQLiteStore):
+        import sqlite3
+
+        statements: list[str] = []
+        store._db.set_trace_callback(statements.append)
+
+        def bad_plans() -> int:
+            store._db.set_trace_callback(None)
+            probe = sqlite3.connect(store.path)
+            count = 0
+            for sql in statements:
+                if sql.startswith(("SELECT", "DELETE")) and "entries" in sql:
+                    plan = " | ".join(row[3] for row in probe.execute("EXPLAIN QUERY PLAN " + sql))
+                    count += 1000 * ("SCAN entries" in plan or "TEMP B-TREE" in plan)
+            probe.close()
+            return count
+
+        return bad_plans
+    assert isinstance(store, MemoryStore)
+    looked: list[str] = []
+    entries = store._entries
+
+    class Counting(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            looked.append(key)
+            return super().get(key, default)
+
+    store._entries = Counting(entries)
+    return lambda: len(looked)

@@ -9,7 +9,16 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
-from vtex_order_flow import Verdict, bundled_model, decide, fire, interpret_notification
+from vtex_order_flow import (
+    Advice,
+    Confidence,
+    FollowUp,
+    Verdict,
+    bundled_model,
+    decide,
+    fire,
+    interpret_notification,
+)
 from vtex_order_flow.testing import (
     SimulatedVTEX,
     Walk,
@@ -137,6 +146,24 @@ def test_events_can_be_duplicated_and_reordered() -> None:
 # -- the library's own stateful test ---------------------------------------------------------
 
 
+ACCEPTED = Advice(
+    code="200",
+    follow_up=FollowUp.DONE,
+    next_step="nothing",
+    meaning="VTEX accepted the update",
+    known=True,
+    consistent=True,
+    operation="",
+    success=True,
+    marketplace_order_id=None,
+    order_id=None,
+    operation_id=None,
+    errors=(),
+    confidence=Confidence.DOCUMENTED,
+)
+"""VTEX's answer to an update it accepted (what the client reports for a 200)."""
+
+
 class ConnectorAgainstSimulatedVTEX(RuleBasedStateMachine):
     """A connector that follows decide(), fed by the simulator's hook events, while the seller,
     the customer and the clock act on their own."""
@@ -181,6 +208,7 @@ class ConnectorAgainstSimulatedVTEX(RuleBasedStateMachine):
                 ok, code = self.send(update.order_id, update.action)
                 assert ok, (update, code)
                 self.tracker.sent(update.key)
+                self.tracker.result(update.key, ACCEPTED)  # (a return invoice records its fact)
             if not delivered and not ready:
                 return
         raise AssertionError("events kept coming")

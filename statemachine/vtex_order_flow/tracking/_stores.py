@@ -214,6 +214,11 @@ class MemoryStore(_Closing):
     def close(self) -> None:
         self._closed = True
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called (every use since raises `StoreError`)."""
+        return self._closed
+
     @staticmethod
     def _restore(held: dict[str, _V], key: str, before: _V | None) -> None:
         if before is None:
@@ -513,6 +518,24 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         updated_at=updated_at,
         seq=seq,
     )
+
+
+class _ClosedConnection:
+    """What a closed SQLite store holds instead of its connection: every use is a StoreError."""
+
+    in_transaction = False
+
+    def __init__(self, error: StoreError) -> None:
+        self.error = error
+
+    def execute(self, *args: Any) -> Any:
+        raise self.error
+
+    def executemany(self, *args: Any) -> Any:
+        raise self.error
+
+    def close(self) -> None:
+        return None
 
 
 class SQLiteStore(_Closing):
@@ -821,3 +844,9 @@ class SQLiteStore(_Closing):
             if self._checkpointer is not None and self._checkpointer is not threading.current_thread():
                 self._checkpointer.join()
             self._db.close()
+            self._db = _ClosedConnection(self._closed_error())  # type: ignore[assignment]
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called (every use since raises `StoreError`)."""
+        return self._closed

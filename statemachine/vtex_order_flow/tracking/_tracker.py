@@ -3,6 +3,7 @@ released through one claim API the moment the model says VTEX will accept them."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -10,7 +11,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
@@ -20,6 +21,7 @@ from ..errors import (
     ContradictoryFactsError,
     InvalidArgumentError,
     LeaseLostError,
+    StoreError,
     UnknownNameError,
     UnknownUpdateError,
     expect,
@@ -181,13 +183,31 @@ class Tracker:
 
     def _can_repeat(self, action: str) -> bool:
         """Whether one order may need `action` more than once (partial invoices, tracking per
-        invoice): VTEX accepts it again somewhere after its goal. Such updates differ by payload;
-        any other is one per order."""
-        after = frozenset().union(
-            *(self.model.reachable(s, self.flow) for s in self.model.goal_statuses(self.flow, action))
-        )
+        invoice): VTEX accepts it again where the action and the platform's own moves after it
+        (with the facts they set) take the order. Such updates differ by payload; any other is
+        one per order."""
+        from .._graph import AUTOMATIC
+
         table = self.model.table(self.flow)
-        return any(table.decide(status, action).verdict is Verdict.SEND for status in after)
+        outs = self.model.outs(self.flow)
+        for move in self.model.transitions_in(self.flow):
+            if move.trigger != action:
+                continue
+            facts = self.model.fact_closure(move.sets)
+            frontier, seen = [move.dest], {move.dest}
+            while frontier:
+                status = frontier.pop()
+                try:
+                    if table.decide(status, action, facts).verdict is Verdict.SEND:
+                        return True
+                except UnknownNameError:  # (contradictory facts there: not this way)
+                    pass
+                for then in outs.get(status, ()):
+                    if not then.by_action and then.cause in AUTOMATIC and then.dest not in seen:
+                        seen.add(then.dest)
+                        facts = (facts - then.clears) | self.model.fact_closure(then.sets)
+                        frontier.append(then.dest)
+        return False
 
     # -- context ---------------------------------------------------------------------------------
 
@@ -758,6 +778,13 @@ class Tracker:
             seen = self._woken
             return self._wake.wait_for(lambda: self._woken != seen, seconds)
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock:
+            if getattr(self.store, "closed", False):
+                raise StoreError(f"the tracker's store ({type(self.store).__name__}) is closed")
+            yield
+
     def wake(self) -> None:
         """Wake every thread in `wait` now."""
         with self._wake:
@@ -779,14 +806,14 @@ class Tracker:
         becomes a DEFER that says it is already on its way."""
         expect_id(order_id)
         names = self.model.normalize_facts(facts)
-        with self._lock:
+        with self._reading():
             held = self.store.load_record(order_id)
             carried = self.store.load_facts(order_id) if held is not None else frozenset()
         if held is None:
             return None
         decision = self.model.decide(held[0], action, self.flow, self._visible(carried, held[0]) | names)
         if decision.verdict is Verdict.SEND:
-            with self._lock:
+            with self._reading():
                 going = next(
                     (
                         e
@@ -814,51 +841,51 @@ class Tracker:
     def entry(self, key: str) -> Entry | None:
         """The entry with this key, or None."""
         expect_id(key, "an entry's key")
-        with self._lock:
+        with self._reading():
             return self.store.get_entry(key)
 
     def entries(self, *states: EntryState) -> list[Entry]:
         """The entries in these states (every one when none is given), in the order they changed."""
-        with self._lock:
+        with self._reading():
             return self.store.entries(*states)
 
     def in_flight(self, order_id: str) -> list[Entry]:
         """The order's entries on their way to VTEX (claimed or sent)."""
         expect_id(order_id)
-        with self._lock:
+        with self._reading():
             return [e for e in self.store.open_entries(order_id) if e.state in IN_FLIGHT]
 
     def counts(self) -> dict[str, int]:
         """How many entries are in each state (every state listed)."""
-        with self._lock:
+        with self._reading():
             held = self.store.counts()
         return {str(state): held.get(state, 0) for state in EntryState}
 
     def facts(self, order_id: str) -> frozenset[str]:
         """The facts the order carries (set by its moves and recorded by the connector)."""
         expect_id(order_id)
-        with self._lock:
+        with self._reading():
             return self.store.load_facts(order_id)
 
     def record(self, order_id: str) -> OrderRecord | None:
         """The order's current record, or None when no event named it yet."""
         expect_id(order_id)
-        with self._lock:
+        with self._reading():
             held = self.store.load_record(order_id)
         return None if held is None else OrderRecord(order_id, held[0], held[1])
 
     def records(self) -> list[OrderRecord]:
         """Every order's record."""
-        with self._lock:
+        with self._reading():
             return list(self.store.records())
 
     def anomalies(self) -> list[Anomaly]:
         """Every anomaly recorded, oldest first."""
-        with self._lock:
+        with self._reading():
             return self.store.anomalies()
 
     @property
     def applied(self) -> int:
         """How many events changed a record (duplicates and stale events excluded)."""
-        with self._lock:
+        with self._reading():
             return self.store.counter("applied")
