@@ -403,13 +403,16 @@ def test_a_store_failure_answers_503_and_applies_nothing() -> None:
         {**HOOK, "CurrentChange": "2026-01-00T00:00:00Z"},
         {**HOOK, "CurrentChange": "2026-01-01T99:99:99Z"},
         {**HOOK, "CurrentChange": "2026-01-01T00:00:00+99:99"},
+        {**HOOK, "CurrentChange": "0001-01-01T00:00:00Z"},
+        {**HOOK, "CurrentChange": "1969-12-31T23:59:59Z"},
+        {**HOOK, "CurrentChange": "9999-12-31T23:59:59-23:59"},
     ],
 )
 def test_impossible_times_are_400(body: dict[str, Any]) -> None:
     with HookEndpoint(Tracker()) as endpoint:
         response = endpoint.handle(json.dumps(body))
     assert response.status == 400
-    assert "2026-" in json.loads(response.body)["error"]
+    assert body["CurrentChange"] in json.loads(response.body)["error"]
 
 
 def test_unknown_fields_are_kept_not_refused() -> None:
@@ -427,3 +430,18 @@ def test_unknown_fields_are_kept_not_refused() -> None:
 def test_a_lone_surrogate_is_an_event_error() -> None:
     with pytest.raises(EventError, match="not JSON"):
         parse_event('{"OrderId": "' + chr(0xD800) + '"}')
+
+
+def test_a_store_failure_after_the_503_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    class SlowThenBroken(MemoryStore):
+        def save_record(self, order_id: str, status: str, changed_at: int) -> None:
+            time.sleep(0.3)
+            raise OSError("disk gone")
+
+    tracker = Tracker(store=SlowThenBroken())
+    endpoint = HookEndpoint(tracker, timeout=0.05)
+    assert endpoint.handle(json.dumps(HOOK)).status == 503
+    endpoint.close()  # waits for the worker
+    assert "nothing of it was applied" in caplog.text
+    assert "disk gone" in caplog.text
+    assert tracker.records() == []
