@@ -139,7 +139,7 @@ def main() -> int:
     )
     parser.add_argument("--open", type=int, default=1_000_000, help="open entries (default 1,000,000)")
     parser.add_argument("--finished", type=int, default=200_000, help="finished entries (default 200,000)")
-    parser.add_argument("--events", type=int, default=5_000, help="hook events timed (default 5,000)")
+    parser.add_argument("--events", type=int, default=20_000, help="hook events timed (default 20,000)")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
     with tempfile.TemporaryDirectory(prefix="vof-outbox-") as tmp:
@@ -183,6 +183,10 @@ def main() -> int:
             print(f"\nclaim(100) over the backlog ({rounds} claims of 100, each decided again):")
             print(f"  floor: raw SELECT + updates     {percentiles(floor_c)}")
             print(f"  Tracker.claim(100)              {percentiles(claims)}   (target p99 <= 5 ms)")
+            slowest = ", ".join(
+                f"#{i} {t * 1e3:.1f} ms" for t, i in sorted(zip(claims, range(len(claims))))[-3:]
+            )
+            print(f"  slowest claims: {slowest}")
             claim_p99 = sorted(claims)[int(len(claims) * 0.99)]
 
             begin = time.perf_counter()

@@ -390,7 +390,7 @@ class Tracker:
         return replace(entry, **self._verdict_now(entry, now))
 
     def _save(self, entry: Entry, now: float, **changes: Any) -> Entry:
-        stamped = replace(entry, seq=self.store.incr("seq"), updated_at=now, **changes)
+        stamped = entry.evolve(seq=self.store.incr("seq"), updated_at=now, **changes)
         self.store.save_entry(stamped)
         if stamped.state is EntryState.READY:
             self._woken += 1
@@ -575,7 +575,7 @@ class Tracker:
                 elif entry.state is EntryState.SENT:
                     changes["reason"] = f"sent again: no answer from VTEX within {self.answer_timeout:g} s"
                 changes.update(state=EntryState.CLAIMED, owner=holder, due=until, claims=entry.claims + 1)
-            new = replace(entry, seq=first + offset, updated_at=now, **changes)
+            new = entry.evolve(seq=first + offset, updated_at=now, **changes)
             updated.append(new)
             if new.state is EntryState.CLAIMED:
                 claimed.append(new)
