@@ -358,7 +358,10 @@ class MemoryStore(_Closing):
         self._log(lambda: self._put(entry.key, before))
 
     def open_entries(self, order_id: str) -> list[Entry]:
-        return sorted((self._entries[k] for k in self._open.get(order_id, ())), key=lambda e: e.seq)
+        keys = self._open.get(order_id)
+        if not keys:
+            return []
+        return sorted((self._entries[k] for k in keys), key=lambda e: e.seq)
 
     def claimable(self, now: float, limit: int) -> list[Entry]:
         return self._take(

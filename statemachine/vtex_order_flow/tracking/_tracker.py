@@ -89,6 +89,8 @@ _STORE_METHODS = (
     "claimable",
 )
 
+_NOTHING: tuple[tuple[Entry, ...], tuple[Entry, ...], tuple[Entry, ...]] = ((), (), ())
+
 _REOPENABLE = (EntryState.PENDING, EntryState.READY, EntryState.RETRY)
 """States in which a second registration with new facts or payload updates the entry."""
 
@@ -302,7 +304,9 @@ class Tracker:
         self, event: OrderEvent, outcome: str, previous: str | None, anomaly: Anomaly | None, now: float
     ) -> Applied:
         ready, dropped, done = self._redecide(event.order_id, now)
-        return Applied(event, outcome, previous, anomaly, ready, dropped, done)
+        if ready or dropped or done:
+            return Applied(event, outcome, previous, anomaly, ready, dropped, done)
+        return Applied(event, outcome, previous, anomaly)
 
     def _anomaly(self, previous: str | None, event: OrderEvent, same_time: bool = False) -> Anomaly | None:
         new = event.state
@@ -401,12 +405,12 @@ class Tracker:
         self, order_id: str, now: float
     ) -> tuple[tuple[Entry, ...], tuple[Entry, ...], tuple[Entry, ...]]:
         """Decide the order's open entries again after its status or facts changed."""
+        entries = self.store.open_entries(order_id)
+        if not entries:
+            return _NOTHING
         ready: list[Entry] = []
         dropped: list[Entry] = []
         done: list[Entry] = []
-        entries = self.store.open_entries(order_id)
-        if not entries:
-            return (), (), ()
         held = self.store.load_record(order_id)
         if held is None:
             return (), (), ()
