@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vtex_order_flow import Advice, FollowUp, bundled_model, interpret_notification
-from vtex_order_flow.errors import InvalidArgumentError, LeaseLostError, UnknownUpdateError
+from vtex_order_flow.errors import (
+    InvalidArgumentError,
+    LeaseLostError,
+    UnknownUpdateError,
+    VtexOrderFlowError,
+)
 from vtex_order_flow.tracking import (
     DropClass,
     Entry,
@@ -745,6 +753,7 @@ def test_a_send_never_answered_is_decided_again_after_the_answer_timeout(make_st
         tracker.register(order, "approve")
     for entry in tracker.claim(10, 30):
         tracker.sent(entry.key)
+        tracker.result(entry.key, advice("SOI003", success=True))  # queued: the notification is awaited
     assert tracker.claim(10, 30) == []
     tracker.store.save_record("B", "ready-for-handling", T0 + SECOND)  # VTEX applied B's (no event seen)
     clock.now += 601
@@ -863,3 +872,86 @@ def _watch(store: Store) -> Callable[[], int]:
 
     store._entries = Counting(entries)
     return lambda: len(looked)
+
+
+# -- the stores agree on every sequence of operations ---------------------------------------------
+
+SELLER = [s.id for s in VTEX.statuses_in("seller")]
+ANSWERS = ["SOI002", "SOI003", "EOI006", "EOI011", "EOI009"]
+
+
+@st.composite
+def operations(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Registrations, events (some at one time, duplicated, reordered), claims, sends, VTEX's
+    answers and the clock moving, interleaved."""
+    orders = st.sampled_from(["A", "B", "C"])
+    one = st.one_of(
+        st.tuples(
+            st.just("register"),
+            orders,
+            st.sampled_from(sorted(VTEX.actions)),
+            st.sampled_from([None, "k1", "k2"]),
+        ),
+        st.tuples(
+            st.just("event"),
+            orders,
+            st.sampled_from([*SELLER, "mystery", "cancelation-request"]),
+            st.integers(0, 20),
+        ),
+        st.tuples(st.just("claim"), st.integers(1, 4), st.sampled_from(["w1", "w2"])),
+        st.tuples(st.just("sent"), st.integers(0, 9)),
+        st.tuples(st.just("answer"), st.integers(0, 9), st.sampled_from(ANSWERS)),
+        st.tuples(st.just("tick"), st.sampled_from([1, 30, 90, 4000])),
+        st.tuples(st.just("fact"), orders, st.booleans()),
+    )
+    return draw(st.lists(one, max_size=40))
+
+
+def play(tracker: Tracker, clock: Clock, ops: list[tuple[Any, ...]]) -> list[str]:
+    """Run the operations; what each answered (errors included, by type)."""
+    out: list[str] = []
+    for op in ops:
+        try:
+            kind = op[0]
+            if kind == "register":
+                key = None if op[3] is None else f"{op[1]}-{op[3]}"
+                out.append(repr(tracker.register(op[1], op[2], key=key).state))
+            elif kind == "event":
+                out.append(tracker.apply(ev(op[1], op[2], op[3])).outcome)
+            elif kind == "claim":
+                out.append(repr([e.key for e in tracker.claim(op[1], 60, owner=op[2])]))
+            elif kind in ("sent", "answer"):
+                keys = [e.key for e in tracker.entries()]
+                if keys:
+                    key = keys[op[1] % len(keys)]
+                    if kind == "sent":
+                        out.append(repr(tracker.sent(key).state))
+                    else:
+                        out.append(
+                            repr(tracker.result(key, advice(op[2], success=op[2].startswith("SOI"))).state)
+                        )
+            elif kind == "tick":
+                clock.now += op[1]
+            else:
+                out.append(repr(tracker.record_facts(op[1], {"return-invoice-registered": op[2]})))
+        except VtexOrderFlowError as error:
+            out.append(type(error).__name__)
+    return out
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60, deadline=None)
+@given(ops=operations())
+def test_memory_and_sqlite_agree_on_every_sequence(tmp_path: Any, ops: list[tuple[Any, ...]]) -> None:
+    path = tmp_path / f"agree-{time.monotonic_ns()}.db"
+    policy = RetryPolicy(base=10, rng=random.Random(3))
+    clocks = Clock(), Clock()
+    memory = Tracker(store=MemoryStore(), clock=clocks[0], retry=policy, owner="w")
+    with Tracker(
+        store=SQLiteStore(path), clock=clocks[1], retry=RetryPolicy(base=10, rng=random.Random(3)), owner="w"
+    ) as durable:
+        assert play(memory, clocks[0], ops) == play(durable, clocks[1], ops)
+        assert memory.records() == durable.records()
+        assert memory.entries() == durable.entries()
+        assert memory.anomalies() == durable.anomalies()
+        assert memory.applied == durable.applied
+        assert memory.counts() == durable.counts()

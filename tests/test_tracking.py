@@ -7,11 +7,10 @@ import json
 import random
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from vtex_order_flow import (
@@ -29,7 +28,6 @@ from vtex_order_flow.tracking import (
     MemoryStore,
     OrderEvent,
     Ping,
-    SQLiteStore,
     Tracker,
     format_ticks,
     parse_event,
@@ -169,34 +167,6 @@ def test_any_permutation_and_duplication_leaves_the_same_final_record(
     other.apply_many(shuffled)
     assert final(other) == final(reference)
     assert other.applied <= len(set(events))
-
-
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
-@given(
-    histories(), st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.sampled_from(sorted(VTEX.actions))))
-)
-def test_memory_and_sqlite_agree_on_every_sequence(
-    tmp_path: Path, events: list[OrderEvent], defers: list[tuple[str, str]]
-) -> None:
-    path = tmp_path / f"agree-{time.monotonic_ns()}.db"
-    memory = Tracker(store=MemoryStore(), clock=lambda: 0.0)
-    durable_store = SQLiteStore(path)
-    durable = Tracker(store=durable_store, clock=lambda: 0.0)
-    try:
-        for tracker in (memory, durable):
-            for order, action in defers[: len(defers) // 2]:
-                tracker.register(order, action)
-            tracker.apply_many(events[: len(events) // 2], batch=3)
-            for order, action in defers[len(defers) // 2 :]:
-                tracker.register(order, action)
-            for event in events[len(events) // 2 :]:
-                tracker.apply(event)
-        assert memory.records() == durable.records()
-        assert memory.entries() == durable.entries()
-        assert memory.anomalies() == durable.anomalies()
-        assert memory.applied == durable.applied
-    finally:
-        durable_store.close()
 
 
 @st.composite
@@ -445,3 +415,20 @@ def test_a_store_failure_after_the_503_is_logged(caplog: pytest.LogCaptureFixtur
     assert "nothing of it was applied" in caplog.text
     assert "disk gone" in caplog.text
     assert tracker.records() == []
+
+
+def test_entries_ready_before_a_restart_reach_on_ready(tmp_path: Path) -> None:
+    db = tmp_path / "restart.db"
+    with Tracker(store=SQLiteStore(db)) as before:
+        before.apply(ev("A", "ready-for-handling", 0))
+        before.register("A", "start-handling")  # ready; then the process stops
+    handed: list[Entry] = []
+    got = threading.Event()
+
+    def on_ready(entries: list[Entry]) -> None:
+        handed.extend(entries)
+        got.set()
+
+    with Tracker(store=SQLiteStore(db)) as after, HookEndpoint(after, on_ready=on_ready, sweep=0.05):
+        assert got.wait(10)
+    assert [e.key for e in handed] == ["A:start-handling"]

@@ -671,7 +671,8 @@ class Tracker:
         follow_up = advice.follow_up
         attempts = current.attempts + 1
         if follow_up is FollowUp.WAIT_FOR_NOTIFICATION:
-            updated = replace(current, state=EntryState.SENT, due=None, reason=said)
+            waited = None if self.answer_timeout is None else now + self.answer_timeout
+            updated = replace(current, state=EntryState.SENT, due=waited, reason=said)
         elif follow_up in (FollowUp.GIVE_UP, FollowUp.NEEDS_PERSON) or not advice.known:
             updated = self._gave_up(current, said)
         elif attempts > self.retry.max_attempts:
