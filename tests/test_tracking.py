@@ -7,6 +7,7 @@ import json
 import random
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from vtex_order_flow.tracking import (
     MemoryStore,
     OrderEvent,
     Ping,
+    SQLiteStore,
     Tracker,
     format_ticks,
     parse_event,
