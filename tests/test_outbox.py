@@ -955,3 +955,10 @@ def test_memory_and_sqlite_agree_on_every_sequence(tmp_path: Any, ops: list[tupl
         assert memory.anomalies() == durable.anomalies()
         assert memory.applied == durable.applied
         assert memory.counts() == durable.counts()
+
+
+def test_which_actions_an_order_may_need_more_than_once_is_derived_from_the_model() -> None:
+    needed_again = {flow: {a for a in VTEX.actions if VTEX.repeatable(flow, a)} for flow in VTEX.flows}
+    assert needed_again["seller"] == {"invoice", "tracking"}  # partial invoices; tracking per invoice
+    assert "return-invoice" not in needed_again["seller"]  # once registered, a second is refused
+    assert "cancel" in needed_again["complete"]  # requested, then confirmed after the seller's decision

@@ -500,6 +500,33 @@ class ModelData:
 
         return self._cached(("done", flow, action), compute)
 
+    def repeatable(self, flow: str, action: str) -> bool:
+        """Whether one order of `flow` may need `action` more than once (a further partial
+        invoice, tracking for each invoice), derived from the graph: after a move of the action,
+        the platform and timers alone (with the facts they all set and clear) carry the order
+        to a status where a move of the action holds again. An outbox keeps one entry per order
+        for any other action."""
+
+        def compute() -> bool:
+            outs = self.outs(flow)
+            for move in self.transitions_in(flow):
+                if move.trigger != action:
+                    continue
+                facts = self.fact_closure(move.sets)
+                frontier, seen = [move.dest], {move.dest}
+                while frontier:
+                    status = frontier.pop()
+                    for then in outs.get(status, ()):
+                        if then.trigger == action and then.holds(facts):
+                            return True
+                        if not then.by_action and then.cause in _graph.AUTOMATIC and then.dest not in seen:
+                            seen.add(then.dest)
+                            facts = (facts - then.clears) | self.fact_closure(then.sets)
+                            frontier.append(then.dest)
+            return False
+
+        return self._cached(("repeatable", flow, action), compute)
+
     def allowed_before(self, action: str, status: str) -> frozenset[str]:
         """The connector actions that may precede `action` for an order that starts in `status`.
 

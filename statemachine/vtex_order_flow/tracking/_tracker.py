@@ -170,7 +170,7 @@ class Tracker:
             alias: status.id for status in self.model.statuses.values() for alias in status.aliases
         }
         self._places = self.model.fact_places(self.flow)
-        self._repeatable = frozenset(a for a in self.model.actions if self._can_repeat(a))
+        self._repeatable = frozenset(a for a in self.model.actions if self.model.repeatable(self.flow, a))
         self._moves: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
         for transition in self.model.transitions_in(self.flow):
             if transition.is_self_loop:
@@ -182,34 +182,6 @@ class Tracker:
                 self._moves[key] = (known_sets & sets, known_clears | transition.clears)
             else:
                 self._moves[key] = (sets, transition.clears)
-
-    def _can_repeat(self, action: str) -> bool:
-        """Whether one order may need `action` more than once (partial invoices, tracking per
-        invoice): VTEX accepts it again where the action and the platform's own moves after it
-        (with the facts they set) take the order. Such updates differ by payload; any other is
-        one per order."""
-        from .._graph import AUTOMATIC
-
-        table = self.model.table(self.flow)
-        outs = self.model.outs(self.flow)
-        for move in self.model.transitions_in(self.flow):
-            if move.trigger != action:
-                continue
-            facts = self.model.fact_closure(move.sets)
-            frontier, seen = [move.dest], {move.dest}
-            while frontier:
-                status = frontier.pop()
-                try:
-                    if table.decide(status, action, facts).verdict is Verdict.SEND:
-                        return True
-                except UnknownNameError:  # (contradictory facts there: not this way)
-                    pass
-                for then in outs.get(status, ()):
-                    if not then.by_action and then.cause in AUTOMATIC and then.dest not in seen:
-                        seen.add(then.dest)
-                        facts = (facts - then.clears) | self.model.fact_closure(then.sets)
-                        frontier.append(then.dest)
-        return False
 
     # -- context ---------------------------------------------------------------------------------
 
