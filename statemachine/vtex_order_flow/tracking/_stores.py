@@ -58,6 +58,15 @@ class Store(Protocol):
         """A context in which writes happen together or not at all (nested: joins the outer one)."""
         ...
 
+    def lock_order(self, order_id: str) -> None:
+        """Serialise the rest of this transaction with every other transaction on the same order
+        (a store whose transactions already exclude each other does nothing)."""
+        ...
+
+    def next_seqs(self, count: int) -> list[int]:
+        """`count` new, increasing sequence numbers (``seq``: the order entries changed in)."""
+        ...
+
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         """The order's status and when it entered it (100 ns ticks), or None."""
         ...
@@ -231,6 +240,13 @@ class MemoryStore(_Closing):
     def _log(self, step: Callable[[], object]) -> None:
         if self._undo is not None:
             self._undo.append(step)
+
+    def lock_order(self, order_id: str) -> None:
+        return None  # a transaction holds the store's lock: it excludes every other
+
+    def next_seqs(self, count: int) -> list[int]:
+        last = self.incr("seq", count)
+        return list(range(last - count + 1, last + 1))
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         packed = self._records.get(order_id)
@@ -724,6 +740,13 @@ class SQLiteStore(_Closing):
                 self._depth = 0
                 self._pending_counts.clear()
                 self._counted.clear()
+
+    def lock_order(self, order_id: str) -> None:
+        return None  # BEGIN IMMEDIATE: a transaction excludes every other writer
+
+    def next_seqs(self, count: int) -> list[int]:
+        last = self.incr("seq", count)
+        return list(range(last - count + 1, last + 1))
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         row = self._db.execute(

@@ -79,6 +79,8 @@ def _json_copy(payload: object) -> Any:
 
 _STORE_METHODS = (
     "transaction",
+    "lock_order",
+    "next_seqs",
     "load_record",
     "save_record",
     "load_facts",
@@ -160,7 +162,7 @@ class Tracker:
         """The name this tracker claims under when `claim` is given none."""
         # Trackers sharing one store object share its lock; a tracker's calls are each atomic.
         self._lock: Any = getattr(self.store, "lock", None) or threading.RLock()
-        self._wake = threading.Condition(self._lock)
+        self._wake = threading.Condition()
         self._woken = 0
         members = {s.id for s in self.model.statuses_in(self.flow)}
         self._members = frozenset(members)
@@ -234,6 +236,7 @@ class Tracker:
         state = self._canonical.get(event.state, event.state)
         if state != event.state:
             event = replace(event, state=state)
+        store.lock_order(event.order_id)  # the same event delivered to two workers: one applies it
         held = store.load_record(event.order_id)
         if self.max_skew is not None and event.changed_at > (now + self.max_skew) * TICKS_PER_SECOND:
             future = Anomaly(
@@ -366,11 +369,10 @@ class Tracker:
         return replace(entry, **self._verdict_now(entry, now))
 
     def _save(self, entry: Entry, now: float, **changes: Any) -> Entry:
-        stamped = entry.evolve(seq=self.store.incr("seq"), updated_at=now, **changes)
+        stamped = entry.evolve(seq=self.store.next_seqs(1)[0], updated_at=now, **changes)
         self.store.save_entry(stamped)
         if stamped.state is EntryState.READY:
-            self._woken += 1
-            self._wake.notify_all()
+            self.wake()
         return stamped
 
     def _redecide(
@@ -451,6 +453,7 @@ class Tracker:
         name = key if key is not None else f"{order_id}:{action_id}"
         with self._lock, self.store.transaction():
             now = self.clock()
+            self.store.lock_order(order_id)
             existing = self.store.get_entry(name)
             if existing is not None and (existing.order_id, existing.action) != (order_id, action_id):
                 raise InvalidArgumentError(
@@ -528,7 +531,7 @@ class Tracker:
         """Decide a batch of claimable entries again and lease what is still sendable, with one
         read of their orders and one write (what a networked store needs to be fast)."""
         orders = self.store.load_orders({entry.order_id for entry in batch})
-        first = self.store.incr("seq", len(batch)) - len(batch) + 1
+        seqs = self.store.next_seqs(len(batch))
         updated: list[Entry] = []
         claimed: list[Entry] = []
         for offset, entry in enumerate(batch):
@@ -551,7 +554,7 @@ class Tracker:
                 elif entry.state is EntryState.SENT:
                     changes["reason"] = f"sent again: no answer from VTEX within {self.answer_timeout:g} s"
                 changes.update(state=EntryState.CLAIMED, owner=holder, due=until, claims=entry.claims + 1)
-            new = entry.evolve(seq=first + offset, updated_at=now, **changes)
+            new = entry.evolve(seq=seqs[offset], updated_at=now, **changes)
             updated.append(new)
             if new.state is EntryState.CLAIMED:
                 claimed.append(new)
@@ -622,6 +625,7 @@ class Tracker:
             expect_id(owner, "result's owner")
         with self._lock, self.store.transaction():
             now = self.clock()
+            self.store.lock_order(self._existing(key).order_id)
             current = self._existing(key)
             if current.state in (EntryState.DONE, EntryState.DROPPED):
                 return current  # a late or repeated answer
@@ -701,6 +705,7 @@ class Tracker:
         )
         with self._lock, self.store.transaction():
             now = self.clock()
+            self.store.lock_order(order_id)
             return self._change_facts(order_id, true, false, now)
 
     def _change_facts(
@@ -747,12 +752,24 @@ class Tracker:
             return self.store.prune(self.clock() - seconds)
 
     def wait(self, timeout: float) -> bool:
-        """Block until an entry becomes ready in this process (or `timeout` seconds pass);
-        whether one did. A dispatcher sleeps on it between claims; entries readied by another
-        process are found by its next claim."""
+        """Block until an entry becomes ready (or `timeout` seconds pass); whether one did. A
+        dispatcher sleeps on it between claims. In-process readiness always wakes it; a store
+        that can hear other processes (PostgreSQL's LISTEN/NOTIFY) wakes it for theirs too;
+        otherwise their entries are found by the next claim."""
         seconds = _seconds(timeout, "wait's timeout")
+        listen = getattr(self.store, "wait_ready", None)
         with self._wake:
             seen = self._woken
+        if callable(listen):
+            deadline = time.monotonic() + seconds
+            while self._woken == seen:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if listen(min(left, 0.25)):  # short slices: an in-process wake is seen soon
+                    return True
+            return True
+        with self._wake:
             return self._wake.wait_for(lambda: self._woken != seen, seconds)
 
     @contextlib.contextmanager
