@@ -80,24 +80,64 @@ Mutator = Callable[[dict[str, Any]], None]
 
 # -- the outbox's stores: one behaviour suite, every store ---------------------------------------
 
-STORES = ["memory", "sqlite"]
+STORES = ["memory", "sqlite", "postgres"]
+
+POSTGRES_DSN = os.environ.get("VOF_POSTGRES_DSN", "")
+HOW_TO_RUN_POSTGRES = (
+    "PostgreSQL tests need a server: set VOF_POSTGRES_DSN to a database the tests may create "
+    "schemas in (e.g. postgresql://vof:vof@127.0.0.1:5432/vof); .ci/run starts one"
+)
+
+
+def postgres_dsn() -> str:
+    """The test database's DSN; without one the test skips (locally) or fails (in CI)."""
+    if not POSTGRES_DSN:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but VOF_POSTGRES_DSN is not: " + HOW_TO_RUN_POSTGRES)
+        pytest.skip(HOW_TO_RUN_POSTGRES)
+    return POSTGRES_DSN
+
+
+def fresh_postgres_store(**options: Any) -> Any:
+    """A PostgresStore on a schema of its own (dropped by `drop_schema`)."""
+    import uuid
+
+    from vtex_order_flow.tracking import PostgresStore
+
+    return PostgresStore(postgres_dsn(), schema=f"t_{uuid.uuid4().hex[:12]}", **options)
 
 
 @pytest.fixture(params=STORES)
 def make_store(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
     """A factory of fresh, empty stores of one kind (every test using it runs once per kind);
-    each call is a new store, closed at the end of the test."""
+    each call is a new store, closed (and a PostgreSQL one's schema dropped) at the end."""
     from vtex_order_flow.tracking import MemoryStore, SQLiteStore, Store
 
     made: list[Store] = []
+    if request.param == "postgres":
+        postgres_dsn()
 
     def factory() -> Store:
-        store: Store = (
-            MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / f"t{len(made)}.db")
-        )
+        store: Store
+        if request.param == "memory":
+            store = MemoryStore()
+        elif request.param == "sqlite":
+            store = SQLiteStore(tmp_path / f"t{len(made)}.db")
+        else:
+            store = fresh_postgres_store()
         made.append(store)
         return store
 
     yield factory
     for store in made:
         store.close()
+        if request.param == "postgres":
+            drop_postgres_schema(store.schema)  # type: ignore[attr-defined]
+
+
+def drop_postgres_schema(schema: str) -> None:
+    """Remove a test's schema (on a connection of its own: the store may be closed)."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -861,6 +861,34 @@ def _watch(store: Store) -> Callable[[], int]:
             return count
 
         return bad_plans
+    if type(store).__name__ == "PostgresStore":
+        import psycopg
+
+        from conftest import POSTGRES_DSN
+
+        seen: list[tuple[str, Any]] = []
+        run = store._run  # type: ignore[attr-defined]
+
+        def traced(sql: str, params: Any = ()) -> Any:
+            seen.append((sql, params))
+            return run(sql, params)
+
+        store._run = traced  # type: ignore[attr-defined]
+
+        def seq_scans() -> int:
+            count = 0
+            examined = 0
+            with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+                conn.execute(f'ANALYZE "{store.schema}".entries')  # type: ignore[attr-defined]
+                for sql, params in seen:
+                    if sql.startswith(("SELECT", "WITH")) and ".entries" in sql:
+                        examined += 1
+                        plan = " | ".join(row[0] for row in conn.execute("EXPLAIN " + sql, params))
+                        count += 1000 * ("Seq Scan on entries" in plan)
+            assert examined >= 3, seen  # the claim's, expiry's and pruning's statements
+            return count
+
+        return seq_scans
     assert isinstance(store, MemoryStore)
     looked: list[str] = []
     entries = store._entries

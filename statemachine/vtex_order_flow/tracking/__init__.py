@@ -19,6 +19,7 @@ model says VTEX will accept it.
 
 from ._events import TICKS_PER_SECOND, EventError, OrderEvent, Ping, format_ticks, parse_event, parse_ticks
 from ._hook import HookEndpoint, HookResponse
+from ._postgres import POSTGRES_SCHEMA_VERSION, PostgresStore
 from ._replay import ReplayResult, numbered_lines, register_deferred, replay, replay_report
 from ._stores import SCHEMA_VERSION, MemoryStore, SQLiteStore, Store
 from ._tracker import Tracker
@@ -39,6 +40,7 @@ __all__ = [
     "CLAIMABLE",
     "IN_FLIGHT",
     "OPEN_STATES",
+    "POSTGRES_SCHEMA_VERSION",
     "SCHEMA_VERSION",
     "TICKS_PER_SECOND",
     "Anomaly",
@@ -53,6 +55,7 @@ __all__ = [
     "OrderEvent",
     "OrderRecord",
     "Ping",
+    "PostgresStore",
     "ReplayResult",
     "RetryPolicy",
     "SQLiteStore",
