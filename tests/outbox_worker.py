@@ -13,6 +13,7 @@ python tests/outbox_worker.py hold DB COUNT LEASE
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -20,9 +21,13 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from vtex_order_flow.tracking import Entry, OrderEvent, SQLiteStore, Tracker, parse_ticks
+from vtex_order_flow.errors import StoreError
+from vtex_order_flow.tracking import Entry, OrderEvent, PostgresStore, SQLiteStore, Tracker, parse_ticks
 
+T = TypeVar("T")
 T0 = parse_ticks("2026-01-05T10:00:00Z")
 SECOND = 10_000_000
 WALK = [
@@ -53,23 +58,54 @@ def history(orders: int, seed: int) -> tuple[list[OrderEvent], list[tuple[str, s
     return events, wanted
 
 
+def retrying(call: Callable[[], T]) -> T:
+    """A call retried while the store is unreachable (a server restarting): each failed
+    attempt wrote nothing."""
+    for _ in range(300):
+        try:
+            return call()
+        except StoreError:
+            time.sleep(0.1)
+    return call()
+
+
 def clock() -> float:
     return T0 / SECOND + 3600
 
 
-class Mortal(SQLiteStore):
-    """An SQLite store whose process dies (SIGKILL) at its `die_after`-th entry write."""
+class Mortal:
+    """Counts entry writes; the process dies (SIGKILL) at the `die_after`-th, in the middle of
+    its transaction."""
 
     writes = 0
     die_after = 0
     write_lock = threading.Lock()
 
+    @classmethod
+    def wrote(cls) -> None:
+        with cls.write_lock:
+            cls.writes += 1
+            if cls.writes == cls.die_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+class MortalSQLite(SQLiteStore):
     def save_entry(self, entry: Entry) -> None:
         super().save_entry(entry)
-        with Mortal.write_lock:
-            Mortal.writes += 1
-            if Mortal.writes == Mortal.die_after:
-                os.kill(os.getpid(), signal.SIGKILL)
+        Mortal.wrote()
+
+
+class MortalPostgres(PostgresStore):
+    def save_entries(self, entries: Sequence[Entry]) -> None:
+        super().save_entries(entries)
+        Mortal.wrote()
+
+
+def open_store(db: str, **options: Any) -> SQLiteStore | PostgresStore:
+    """The store DB names (killable when Mortal.die_after is set)."""
+    if db.startswith("postgres:"):
+        return MortalPostgres(os.environ["VOF_POSTGRES_DSN"], schema=db.split(":", 1)[1], max_size=2)
+    return MortalSQLite(db, timeout=120, **options)
 
 
 def run(db: str, share: tuple[int, int], orders: int, seed: int, threads: int, *, die_after: int = 0) -> None:
@@ -82,14 +118,14 @@ def run(db: str, share: tuple[int, int], orders: int, seed: int, threads: int, *
     def work(part: int) -> None:
         try:
             Mortal.die_after = die_after
-            with Mortal(db, timeout=120) as store:
+            with open_store(db) as store:
                 tracker = Tracker(store=store, clock=clock, owner=f"p{index}-t{part}")
                 mine_events, mine_wanted = events[part::threads], wanted[part::threads]
                 for step in range(max(len(mine_events), len(mine_wanted))):
                     if step < len(mine_wanted):
-                        tracker.register(*mine_wanted[step])
+                        retrying(functools.partial(tracker.register, *mine_wanted[step]))
                     if step < len(mine_events):
-                        tracker.apply(mine_events[step])
+                        retrying(functools.partial(tracker.apply, mine_events[step]))
                     if step % 3 == 0:
                         take(tracker)
                 take(tracker)
@@ -97,10 +133,10 @@ def run(db: str, share: tuple[int, int], orders: int, seed: int, threads: int, *
             failures.append(error)
 
     def take(tracker: Tracker) -> None:
-        for entry in tracker.claim(20, 3600):
+        for entry in retrying(lambda: tracker.claim(20, 3600)):
             with out:
                 print(json.dumps({"key": entry.key, "owner": entry.owner}), flush=True)
-            tracker.sent(entry.key, owner=entry.owner)
+            retrying(functools.partial(tracker.sent, entry.key, owner=entry.owner))
 
     pool = [threading.Thread(target=work, args=(part,)) for part in range(threads)]
     for thread in pool:
@@ -112,7 +148,7 @@ def run(db: str, share: tuple[int, int], orders: int, seed: int, threads: int, *
 
 
 def hold(db: str, count: int, lease: float) -> None:
-    with SQLiteStore(db) as store:
+    with open_store(db) as store:
         tracker = Tracker(store=store, owner="doomed")
         keys = [entry.key for entry in tracker.claim(count, lease)]
         print(json.dumps(keys), flush=True)

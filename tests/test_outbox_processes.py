@@ -1,5 +1,6 @@
-"""The outbox across processes on one SQLite file: several workers with several threads each,
-duplicated and reordered events, workers killed with SIGKILL (some holding claims)."""
+"""The outbox across processes on one store (an SQLite file; a PostgreSQL database when
+VOF_POSTGRES_DSN is set): several workers with several threads each, duplicated and reordered
+events, workers killed with SIGKILL (some holding claims), a database server restarted."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import drop_postgres_schema, fresh_postgres_store, postgres_dsn
 from vtex_order_flow import bundled_model
-from vtex_order_flow.tracking import EntryState, OrderEvent, SQLiteStore, Tracker
+from vtex_order_flow.tracking import EntryState, OrderEvent, PostgresStore, SQLiteStore, Store, Tracker
 
 WORKER = Path(__file__).with_name("outbox_worker.py")
 KIT: dict[str, Any] = runpy.run_path(str(WORKER))
@@ -35,12 +38,32 @@ def claims_of(process: subprocess.Popen[str], timeout: float = 300) -> list[dict
     return [json.loads(line) for line in out.splitlines()]
 
 
-def check_final(db: Path, orders: int, seed: int) -> Tracker:
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where the workers meet: an SQLite file, or a fresh PostgreSQL schema (``postgres:NAME``)."""
+    if request.param == "sqlite":
+        path = str(tmp_path / "shared.db")
+        SQLiteStore(path).close()
+        yield path
+        return
+    store = fresh_postgres_store()
+    store.close()
+    yield f"postgres:{store.schema}"
+    drop_postgres_schema(store.schema)
+
+
+def open_db(db: str) -> Store:
+    if db.startswith("postgres:"):
+        return PostgresStore(postgres_dsn(), schema=db.split(":", 1)[1])
+    return SQLiteStore(db)
+
+
+def check_final(db: str, orders: int, seed: int) -> Tracker:
     """Records equal a one-at-a-time replay, nothing ready or pending where VTEX would accept it."""
     events, wanted = KIT["history"](orders, seed)
     reference = Tracker(clock=KIT["clock"])
     reference.apply_many(sorted(set(events), key=lambda e: (e.changed_at, e.state)))
-    tracker = Tracker(store=SQLiteStore(db), clock=KIT["clock"])
+    tracker = Tracker(store=open_db(db), clock=KIT["clock"])
     assert [(r.order_id, r.status, r.changed_at) for r in tracker.records()] == [
         (r.order_id, r.status, r.changed_at) for r in reference.records()
     ]
@@ -52,9 +75,7 @@ def check_final(db: Path, orders: int, seed: int) -> Tracker:
     return tracker
 
 
-def test_four_processes_of_four_threads_claim_every_entry_once(tmp_path: Path) -> None:
-    db = tmp_path / "shared.db"
-    SQLiteStore(db).close()
+def test_four_processes_of_four_threads_claim_every_entry_once(db: str) -> None:
     orders, seed = 300, 20261127
     workers = [spawn("run", db, index, 4, orders, seed, 4) for index in range(4)]
     claims = [claim for worker in workers for claim in claims_of(worker)]
@@ -67,9 +88,8 @@ def test_four_processes_of_four_threads_claim_every_entry_once(tmp_path: Path) -
     tracker.close()
 
 
-def test_a_worker_killed_holding_claims_loses_them_only_until_their_lease_expires(tmp_path: Path) -> None:
-    db = tmp_path / "held.db"
-    with Tracker(store=SQLiteStore(db)) as setup:
+def test_a_worker_killed_holding_claims_loses_them_only_until_their_lease_expires(db: str) -> None:
+    with Tracker(store=open_db(db)) as setup:
         for n in range(40):
             setup.apply(OrderEvent(f"O{n}", "ready-for-handling", KIT["T0"]))
             setup.register(f"O{n}", "start-handling")
@@ -82,14 +102,14 @@ def test_a_worker_killed_holding_claims_loses_them_only_until_their_lease_expire
     assert doomed.returncode == -signal.SIGKILL
     assert len(held) == 10
 
-    with Tracker(store=SQLiteStore(db), owner="survivor") as survivor:
+    with Tracker(store=open_db(db), owner="survivor") as survivor:
         others = {e.key for e in survivor.claim(100, 30)}
         assert len(others) == 30
         assert not others & held  # the dead worker's leases still hold
         for key in others:
             survivor.sent(key, owner="survivor")
     later = time.time() + 31
-    with Tracker(store=SQLiteStore(db), owner="heir", clock=lambda: later) as heir:
+    with Tracker(store=open_db(db), owner="heir", clock=lambda: later) as heir:
         inherited = heir.claim(100, 30)
         assert {e.key for e in inherited} == held  # exactly those, once more; nothing else
         assert all(e.claims == 2 for e in inherited)
@@ -97,9 +117,7 @@ def test_a_worker_killed_holding_claims_loses_them_only_until_their_lease_expire
 
 
 @pytest.mark.parametrize("seed", [7, 8, 9])
-def test_workers_killed_at_random_points_lose_nothing(tmp_path: Path, seed: int) -> None:
-    db = tmp_path / "killed.db"
-    SQLiteStore(db).close()
+def test_workers_killed_at_random_points_lose_nothing(db: str, seed: int) -> None:
     orders = 200
     rng = random.Random(seed)
     killed: list[dict[str, str]] = []
@@ -118,7 +136,7 @@ def test_workers_killed_at_random_points_lose_nothing(tmp_path: Path, seed: int)
     counted = Counter(claim["key"] for claim in claims)
     assert max(counted.values(), default=1) == 1, counted.most_common(3)
     later = KIT["clock"]() + 7200
-    with Tracker(store=SQLiteStore(db), clock=lambda: later, owner="sweeper") as sweeper:
+    with Tracker(store=open_db(db), clock=lambda: later, owner="sweeper") as sweeper:
         held = {e.key: e.owner for e in sweeper.entries(EntryState.CLAIMED)}
         assert all(owner is not None and owner.startswith("p0-") for owner in held.values())
         swept = {e.key for e in sweeper.claim(10_000, 60)}
