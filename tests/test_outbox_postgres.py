@@ -1,0 +1,201 @@
+"""What only the PostgreSQL store has: its schema (configurable, versioned, upgraded), waking
+dispatchers in other processes (LISTEN/NOTIFY), the same event delivered to two workers at once,
+and connections lost when the server restarts. The behaviour suite (test_outbox.py) and the
+multi-process tests (test_outbox_processes.py) run on it as well."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from conftest import drop_postgres_schema, fresh_postgres_store, postgres_dsn
+from vtex_order_flow.errors import InvalidArgumentError, StoreError
+from vtex_order_flow.tracking import (
+    POSTGRES_SCHEMA_VERSION,
+    EntryState,
+    OrderEvent,
+    PostgresStore,
+    Tracker,
+    parse_ticks,
+)
+from vtex_order_flow.tracking._postgres import _SCHEMA_V1, _statements
+
+T0 = parse_ticks("2026-01-05T10:00:00Z")
+SECOND = 10_000_000
+WORKER = Path(__file__).with_name("outbox_worker.py")
+
+
+@pytest.fixture
+def store() -> Iterator[PostgresStore]:
+    made = fresh_postgres_store()
+    yield made
+    made.close()
+    drop_postgres_schema(made.schema)
+
+
+def test_the_schema_is_configurable_and_checked() -> None:
+    dsn = postgres_dsn()
+    for bad in ("", "Upper", "has space", 'x"; DROP TABLE t; --', "a" * 64, 5):
+        with pytest.raises(InvalidArgumentError, match="schema"):
+            PostgresStore(dsn, schema=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        PostgresStore(dsn, min_size=3, max_size=2)
+
+
+def test_two_schemas_are_two_outboxes(store: PostgresStore) -> None:
+    other = fresh_postgres_store()
+    try:
+        Tracker(store=store).register("A", "approve")
+        assert Tracker(store=other).entries() == []
+        assert store.schema_version == other.schema_version == POSTGRES_SCHEMA_VERSION
+    finally:
+        other.close()
+        drop_postgres_schema(other.schema)
+
+
+def test_an_older_schema_is_upgraded_and_a_newer_one_refused() -> None:
+    schema = "t_upgrade_" + str(os.getpid())
+    drop_postgres_schema(schema)
+    with psycopg.connect(postgres_dsn(), autocommit=True) as conn:
+        for statement in _statements(_SCHEMA_V1, f'"{schema}"'):
+            conn.execute(statement)
+        conn.execute(f'INSERT INTO "{schema}".meta VALUES (%s, %s)', ("schema_version", "1"))
+        conn.execute(
+            f'INSERT INTO "{schema}".entries VALUES '
+            "('A:approve', 'A', 'approve', 'sent', NULL, '[]', 'sent', NULL, 'x', 0, 1, 1.0, 5.0, 'w', 1.0, 1)"
+        )
+    try:
+        with PostgresStore(postgres_dsn(), schema=schema) as upgraded:
+            assert upgraded.schema_version == 2
+            with psycopg.connect(postgres_dsn()) as conn:
+                (index,) = conn.execute(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = 'entries_due'",
+                    (schema,),
+                ).fetchone()  # type: ignore[misc]
+            assert "'sent'" in index  # v2: sends awaiting an answer are due at their timeout
+            tracker = Tracker(store=upgraded, clock=lambda: 10.0)
+            assert tracker.entry("A:approve").state is EntryState.SENT  # type: ignore[union-attr]
+            assert [e.key for e in tracker.claim(10, 30)] == []  # (no record: decided pending)
+        with psycopg.connect(postgres_dsn(), autocommit=True) as conn:
+            conn.execute(f"UPDATE \"{schema}\".meta SET value = '99' WHERE name = 'schema_version'")
+        with pytest.raises(StoreError, match="newer"):
+            PostgresStore(postgres_dsn(), schema=schema)
+    finally:
+        drop_postgres_schema(schema)
+
+
+def test_the_same_event_delivered_to_many_workers_at_once_is_applied_once(store: PostgresStore) -> None:
+    # VTEX delivers at least once, to any replica: eight threads apply the same events together.
+    tracker = Tracker(store=store, clock=lambda: T0 / SECOND + 3600)
+    for n in range(20):
+        tracker.register(f"O{n}", "start-handling")
+    events = [OrderEvent(f"O{n}", "ready-for-handling", T0 + SECOND) for n in range(20)]
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def deliver() -> None:
+        start.wait()
+        for event in events:
+            outcome = tracker.apply(event).outcome
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert Counter(outcomes) == {"first": 20, "duplicate": 140}
+    assert tracker.applied == 20
+    assert len(tracker.claim(100, 30)) == 20
+
+
+def test_a_dispatcher_in_another_process_is_woken_when_entries_become_ready(store: PostgresStore) -> None:
+    waiter = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from vtex_order_flow.tracking import PostgresStore, Tracker;"
+            f"t = Tracker(store=PostgresStore({postgres_dsn()!r}, schema={store.schema!r}));"
+            "t.store.wait_ready(0.01); print('listening', flush=True); began = time.monotonic();"
+            "woken = t.wait(20); print(woken, round(time.monotonic() - began, 3), flush=True)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert waiter.stdout is not None
+    assert waiter.stdout.readline().strip() == "listening"
+    time.sleep(0.3)
+    tracker = Tracker(store=store)
+    tracker.apply(OrderEvent("A", "ready-for-handling", T0))
+    tracker.register("A", "start-handling")  # ready: NOTIFY at commit
+    out, _ = waiter.communicate(timeout=30)
+    woken, waited = out.split()
+    assert woken == "True"
+    assert float(waited) < 10  # woken by the notification, not by the 20 s timeout
+
+
+def _restart_server() -> None:
+    """Restart PostgreSQL with VOF_POSTGRES_RESTART (the command .ci/run sets), or else cut
+    every connection of the test database from the server's side."""
+    command = os.environ.get("VOF_POSTGRES_RESTART")
+    if command:
+        subprocess.run(shlex.split(command), check=True, timeout=120)
+        return
+    with psycopg.connect(postgres_dsn(), autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def test_workers_reconnect_when_the_server_restarts_and_the_outcome_is_the_same(store: PostgresStore) -> None:
+    kit: dict[str, Any] = __import__("runpy").run_path(str(WORKER))
+    orders, seed = 900, 31
+    db = f"postgres:{store.schema}"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), "run", db, str(i), "3", str(orders), str(seed), "2"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    time.sleep(1.0)
+    assert all(w.poll() is None for w in workers), (
+        "the workers finished before the restart: make the run longer"
+    )
+    _restart_server()
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0]
+    claims = Counter(json.loads(line)["key"] for out in outputs for line in out.splitlines())
+    assert max(claims.values(), default=1) == 1
+    events, wanted = kit["history"](orders, seed)
+    reference = Tracker(clock=kit["clock"])
+    reference.apply_many(sorted(set(events), key=lambda e: (e.changed_at, e.state)))
+    after = Tracker(store=store, clock=lambda: kit["clock"]() + 7200, owner="sweeper")
+    assert [(r.order_id, r.status) for r in after.records()] == [
+        (r.order_id, r.status) for r in reference.records()
+    ]
+    assert {(e.order_id, e.action) for e in after.entries()} == set(wanted)  # nothing lost
+    # Claims still held at the end are those whose commit the restart cut before the worker
+    # heard of it: never handed out, and claimable again once their lease expires.
+    held = {e.key for e in after.entries(EntryState.CLAIMED)}
+    assert not held & set(claims)
+    assert held <= {e.key for e in after.claim(10_000, 60)}
+    for entry in after.entries(EntryState.PENDING):
+        decision = after.decide(entry.order_id, entry.action, entry.facts)
+        assert decision is None or decision.verdict.value == "defer", (entry, decision)
