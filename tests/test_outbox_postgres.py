@@ -74,7 +74,8 @@ def test_an_older_schema_is_upgraded_and_a_newer_one_refused() -> None:
         conn.execute(f'INSERT INTO "{schema}".meta VALUES (%s, %s)', ("schema_version", "1"))
         conn.execute(
             f'INSERT INTO "{schema}".entries VALUES '
-            "('A:approve', 'A', 'approve', 'sent', NULL, '[]', 'sent', NULL, 'x', 0, 1, 1.0, 5.0, 'w', 1.0, 1)"
+            "('A:approve', 'A', 'approve', 'sent', NULL, '[]', 'sent', NULL, 'x', "
+            "0, 1, 1.0, 5.0, 'w', 1.0, 1)"
         )
     try:
         with PostgresStore(postgres_dsn(), schema=schema) as upgraded:
