@@ -173,9 +173,9 @@ def test_an_entry_per_update_with_the_callers_key(make_store: MakeStore) -> None
 def test_the_payload_is_a_copy(make_store: MakeStore) -> None:
     tracker = tracker_on(make_store())
     payload: dict[str, Any] = {"items": [1]}
-    tracker.register("A", "invoice", payload=payload)
+    registered = tracker.register("A", "invoice", payload=payload)
     payload["items"].append(2)
-    assert tracker.entry("A:invoice").payload == {"items": [1]}  # type: ignore[union-attr]
+    assert tracker.entry(registered.key).payload == {"items": [1]}  # type: ignore[union-attr]
 
 
 def test_reregistering_with_new_facts_decides_again(make_store: MakeStore) -> None:
@@ -990,3 +990,76 @@ def test_which_actions_an_order_may_need_more_than_once_is_derived_from_the_mode
     assert needed_again["seller"] == {"invoice", "tracking"}  # partial invoices; tracking per invoice
     assert "return-invoice" not in needed_again["seller"]  # once registered, a second is refused
     assert "cancel" in needed_again["complete"]  # requested, then confirmed after the seller's decision
+
+
+# -- regressions from the second review -------------------------------------------------------------
+
+
+def test_partial_invoices_without_keys_are_separate_entries(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "handling", 0))
+    one = tracker.register("A", "invoice", payload={"invoiceNumber": "INV1"})
+    two = tracker.register("A", "invoice", payload={"invoiceNumber": "INV2"})
+    again = tracker.register("A", "invoice", payload={"invoiceNumber": "INV1"})
+    assert one.key != two.key
+    assert again.key == one.key
+    assert {e.payload["invoiceNumber"] for e in tracker.entries()} == {"INV1", "INV2"}
+
+
+def test_another_domains_events_are_not_this_flows(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())  # the seller flow: Fulfillment
+    tracker.apply(OrderEvent("A", "handling", T0, domain="Fulfillment"))
+    tracker.register("A", "invoice")
+    other = tracker.apply(OrderEvent("A", "payment-approved", T0 + SECOND, domain="Marketplace"))
+    assert other.outcome == "other-domain"
+    assert tracker.record("A").status == "handling"  # type: ignore[union-attr]
+    assert [e.key for e in tracker.claim(10, 30)] == ["A:invoice"]
+
+
+def test_replaces_changes_nothing_when_the_registration_changes_nothing(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "invoiced", 0))
+    tracker.register("A", "tracking", key="t1", payload={"n": 1})
+    tracker.register("A", "tracking", key="t2", payload={"n": 2}, replaces="t1")
+    tracker.register("A", "tracking", key="t1", payload={"n": 1}, replaces="t2")  # t1 is dropped: a no-op
+    assert tracker.entry("t2").state is EntryState.READY  # type: ignore[union-attr]
+
+
+def test_a_clock_stepped_back_holds_up_no_ready_entry(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock)
+    tracker.apply(ev("A", "ready-for-handling", 0))
+    tracker.register("A", "start-handling")
+    clock.now -= 600  # NTP
+    assert [e.key for e in tracker.claim(10, 30)] == ["A:start-handling"]
+
+
+def test_a_clock_that_returns_nonsense_is_a_typed_error(make_store: MakeStore) -> None:
+    for bad in (float("nan"), float("inf"), "now", None):
+        tracker = Tracker(store=make_store(), clock=lambda bad=bad: bad)  # type: ignore[misc]
+        with pytest.raises(InvalidArgumentError, match="clock"):
+            tracker.register("A", "approve")
+
+
+def test_a_retry_registered_again_keeps_its_backoff(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock, retry=RetryPolicy(base=100, rng=random.Random(1)))
+    tracker.apply(ev("A", "handling", 0))
+    tracker.register("A", "invoice", key="i", payload={"n": 1})
+    (claimed,) = tracker.claim(1, 30)
+    tracker.result(claimed.key, orders_api("HTTP500") if "HTTP500" in VTEX.codes else advice("EOI006"))
+    again = tracker.register("A", "invoice", key="i", payload={"n": 1, "fixed": True})
+    assert again.state is EntryState.RETRY
+    assert again.payload == {"n": 1, "fixed": True}
+    assert tracker.claim(1, 30) == []  # still backing off
+
+
+def test_backoff_never_overflows() -> None:
+    assert RetryPolicy(factor=10, max_delay=60).delay(400) <= 60
+    assert RetryPolicy(max_delay=60).delay(5000) <= 60
+
+
+def test_events_with_ids_no_store_can_hold_are_refused(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    with pytest.raises(InvalidArgumentError, match="Unicode"):
+        tracker.apply(OrderEvent("A" + chr(0xD800), "handling", T0))

@@ -66,9 +66,10 @@ def test_two_schemas_are_two_outboxes(store: PostgresStore) -> None:
 
 
 def test_an_older_schema_is_upgraded_and_a_newer_one_refused() -> None:
+    dsn = postgres_dsn()
     schema = "t_upgrade_" + str(os.getpid())
     drop_postgres_schema(schema)
-    with psycopg.connect(postgres_dsn(), autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         for statement in _statements(_SCHEMA_V1, f'"{schema}"'):
             conn.execute(statement)
         conn.execute(f'INSERT INTO "{schema}".meta VALUES (%s, %s)', ("schema_version", "1"))

@@ -434,3 +434,80 @@ def test_entries_ready_before_a_restart_reach_on_ready(tmp_path: Path) -> None:
     with Tracker(store=SQLiteStore(db)) as after, HookEndpoint(after, on_ready=on_ready, sweep=0.05):
         assert got.wait(10)
     assert [e.key for e in handed] == ["A:start-handling"]
+
+
+def test_a_stuck_store_gets_503_at_once_past_max_pending() -> None:
+    release = threading.Event()
+
+    class Stuck(MemoryStore):
+        def save_record(self, order_id: str, status: str, changed_at: int) -> None:
+            release.wait(30)
+            super().save_record(order_id, status, changed_at)
+
+    endpoint = HookEndpoint(Tracker(store=Stuck()), timeout=0.05, max_pending=2)
+    try:
+        answers = [endpoint.handle(json.dumps({**HOOK, "OrderId": f"O{n}"})).status for n in range(6)]
+        assert answers == [503] * 6
+        started = time.monotonic()
+        assert b"busy" in endpoint.handle(json.dumps(HOOK)).body
+        assert time.monotonic() - started < 0.05  # not queued: answered at once
+    finally:
+        release.set()
+        endpoint.close()
+
+
+def test_on_ready_runs_one_delivery_at_a_time() -> None:
+    tracker = Tracker()
+    running = [0]
+    most = [0]
+    lock = threading.Lock()
+
+    def slow(entries: list[Entry]) -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02)
+        for entry in entries:
+            tracker.sent(entry.key)
+        with lock:
+            running[0] -= 1
+
+    with HookEndpoint(tracker, on_ready=slow, sweep=0.001) as endpoint:
+        for n in range(30):
+            tracker.register(f"O{n}", "start-handling")
+            endpoint.handle(json.dumps({**HOOK, "OrderId": f"O{n}"}))
+        deadline = time.monotonic() + 10
+        while tracker.counts()["sent"] < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert tracker.counts()["sent"] == 30
+    assert most[0] == 1
+
+
+def test_close_from_on_ready_does_not_deadlock() -> None:
+    tracker = Tracker()
+    closed = threading.Event()
+    endpoint: HookEndpoint
+
+    def closing(entries: list[Entry]) -> None:
+        endpoint.close()
+        closed.set()
+
+    endpoint = HookEndpoint(tracker, on_ready=closing, sweep=None)
+    tracker.register(HOOK["OrderId"], "start-handling")
+    endpoint.handle(json.dumps(HOOK))
+    assert closed.wait(10)
+    assert endpoint.handle(json.dumps(HOOK)).status == 503
+
+
+def test_sqlite_read_errors_are_store_errors(tmp_path: Path) -> None:
+    import sqlite3
+
+    from vtex_order_flow.errors import StoreError
+
+    db = tmp_path / "t.db"
+    with Tracker(store=SQLiteStore(db)) as tracker:
+        with sqlite3.connect(db) as con:
+            con.execute("DROP TABLE entries")
+        for read in (tracker.counts, lambda: tracker.entry("A:approve"), lambda: tracker.in_flight("A")):
+            with pytest.raises(StoreError, match="entries"):
+                read()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -67,6 +66,10 @@ class HookEndpoint:
       `on_ready` on another executor. `on_ready` sends each and calls `Tracker.sent` or
       `Tracker.result`; an exception it raises is logged, and its entries are claimable again
       when their lease expires.
+      `on_ready` runs on the dispatcher executor only (one thread unless you pass your own),
+      one delivery at a time.
+    - At most `max_pending` events wait for the worker: past that a delivery is answered 503 at
+      once (VTEX delivers it again), so a stuck store never piles up work.
     - A body that is not an order event is answered 400 with the problems named; after
       `close()`, every delivery is answered 503.
     """
@@ -80,6 +83,7 @@ class HookEndpoint:
         lease: float = 60.0,
         sweep: float | None = 1.0,
         claim_limit: int = 100,
+        max_pending: int = 64,
         worker: Executor | None = None,
         dispatcher: Executor | None = None,
     ) -> None:
@@ -94,6 +98,8 @@ class HookEndpoint:
             or not 1 <= claim_limit <= 10_000
         ):
             raise InvalidArgumentError(f"claim_limit must be an integer from 1 to 10000, not {claim_limit!r}")
+        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
+            raise InvalidArgumentError(f"max_pending must be an integer >= 1, not {max_pending!r}")
         if on_ready is not None and not callable(on_ready):
             raise InvalidArgumentError(f"on_ready must be callable, not {on_ready!r}")
         for name, given in (("worker", worker), ("dispatcher", dispatcher)):
@@ -102,6 +108,11 @@ class HookEndpoint:
         self.tracker = tracker
         self.on_ready = on_ready
         self.claim_limit = claim_limit
+        self.max_pending = max_pending
+        self._pending = 0
+        self._scheduled = False
+        self._state = threading.Lock()
+        self._inside = threading.local()
         self._owned: list[ThreadPoolExecutor] = []
         self._worker = worker or self._own("vof-hook")
         self._dispatcher = dispatcher or self._own("vof-ready")
@@ -129,9 +140,15 @@ class HookEndpoint:
             return _json(400, {"ok": False, "error": str(error)})
         if isinstance(parsed, Ping):
             return _json(200, {"ok": True, "ping": True})
+        with self._state:
+            if self._pending >= self.max_pending:
+                return _json(503, {"ok": False, "error": "busy; deliver again"})
+            self._pending += 1
         try:
             future = self._worker.submit(self._apply, parsed)
         except RuntimeError:  # the executor was shut down
+            with self._state:
+                self._pending -= 1
             return closed
         return self._answer(parsed, future)
 
@@ -150,10 +167,35 @@ class HookEndpoint:
         except Exception:  # logged here: the answer may have gone (503) before it failed
             log.exception("applying %s failed; nothing of it was applied", event)
             raise
-        if applied.ready and self.on_ready is not None:
-            with contextlib.suppress(RuntimeError):  # closing: they stay ready, claimable later
-                self._dispatcher.submit(self.deliver)
+        finally:
+            with self._state:
+                self._pending -= 1
+        if applied.ready:
+            self._schedule()
         return applied
+
+    def _schedule(self) -> None:
+        """Have the dispatcher deliver, unless a delivery is already waiting for it."""
+        if self.on_ready is None:
+            return
+        with self._state:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._dispatcher.submit(self._scheduled_delivery)
+        except RuntimeError:  # closing: the entries stay ready, claimable later
+            with self._state:
+                self._scheduled = False
+
+    def _scheduled_delivery(self) -> None:
+        with self._state:
+            self._scheduled = False
+        self._inside.dispatching = True
+        try:
+            self.deliver()
+        finally:
+            self._inside.dispatching = False
 
     def deliver(self) -> int:
         """Claim what is sendable now and hand it to `on_ready` (in the calling thread); how
@@ -186,18 +228,25 @@ class HookEndpoint:
 
     def _sweep(self, every: float) -> None:
         while not self._closed.is_set():
-            self.deliver()
-            self.tracker.wait(every)
+            self._schedule()
+            try:
+                self.tracker.wait(every)
+            except Exception:  # a store that cannot be listened to now: poll
+                log.exception("waiting for ready entries failed")
+                self._closed.wait(every)
 
     def close(self) -> None:
         """Answer 503 from now on, let queued work finish, stop the endpoint's own threads.
-        Executors passed in are left running (they are the caller's)."""
+        Executors passed in are left running (they are the caller's). Called from `on_ready`
+        itself, it does not wait for the delivery it is part of."""
         self._closed.set()
+        inside = getattr(self._inside, "dispatching", False)
         for executor in self._owned:
-            executor.shutdown(wait=True)
+            executor.shutdown(wait=not inside)
         if self._sweeper is not None:
             self.tracker.wake()  # so that the sweeper sees the close at once
-            self._sweeper.join()
+            if self._sweeper is not threading.current_thread():
+                self._sweeper.join()
 
     def __enter__(self) -> Self:
         return self

@@ -552,6 +552,37 @@ def _entry(row: tuple[Any, ...]) -> Entry:
     )
 
 
+class _Typed:
+    """An SQLite connection whose statements fail with `StoreError` (a missing table, a file
+    that is not a database, a full disk), never with sqlite3's own errors."""
+
+    def __init__(self, db: sqlite3.Connection, path: str) -> None:
+        self._db = db
+        self._path = path
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.Error as error:
+            raise StoreError(f"{self._path!r}: {error}") from error
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        try:
+            return self._db.executemany(sql, rows)
+        except sqlite3.Error as error:
+            raise StoreError(f"{self._path!r}: {error}") from error
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def set_trace_callback(self, callback: Any) -> None:
+        self._db.set_trace_callback(callback)
+
+    def close(self) -> None:
+        self._db.close()
+
+
 class _ClosedConnection:
     """What a closed SQLite store holds instead of its connection: every use is a StoreError."""
 
@@ -564,6 +595,9 @@ class _ClosedConnection:
         raise self.error
 
     def executemany(self, *args: Any) -> Any:
+        raise self.error
+
+    def set_trace_callback(self, callback: Any) -> None:
         raise self.error
 
     def close(self) -> None:
@@ -613,11 +647,12 @@ class SQLiteStore(_Closing):
             raise InvalidArgumentError(f"a store's path is a file path, not {path!r}") from None
         # One connection, used under the tracker's lock from whichever thread holds it.
         try:
-            self._db = sqlite3.connect(
+            connection = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=timeout
             )
         except (sqlite3.Error, ValueError) as error:  # ValueError: a NUL in the path
             raise StoreError(f"cannot open {self.path!r} as an SQLite store: {error}") from None
+        self._db: _Typed | _ClosedConnection = _Typed(connection, self.path)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
@@ -731,10 +766,8 @@ class SQLiteStore(_Closing):
             except BaseException as error:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                if isinstance(error, sqlite3.Error):  # a full disk, a corrupt file: typed, rolled back
-                    raise StoreError(
-                        f"{self.path!r}: {error}; nothing of this transaction was written"
-                    ) from error
+                if isinstance(error, StoreError):  # a full disk, a corrupt file: rolled back
+                    raise StoreError(f"{error}; nothing of this transaction was written") from error
                 raise
             finally:
                 self._depth = 0
@@ -892,7 +925,7 @@ class SQLiteStore(_Closing):
             if self._checkpointer is not None and self._checkpointer is not threading.current_thread():
                 self._checkpointer.join()
             self._db.close()
-            self._db = _ClosedConnection(self._closed_error())  # type: ignore[assignment]
+            self._db = _ClosedConnection(self._closed_error())
 
     @property
     def closed(self) -> bool:

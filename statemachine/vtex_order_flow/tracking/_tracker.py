@@ -4,6 +4,7 @@ released through one claim API the moment the model says VTEX will accept them."
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -52,6 +53,8 @@ def _check_event(event: object) -> None:
         raise InvalidArgumentError(
             f"an OrderEvent needs a str order id and state and int ticks, not {event!r}"
         )
+    expect_id(event.order_id, "an event's order id")
+    expect_id(event.state, "an event's status")
 
 
 def _seconds(value: object, what: str, *, positive: bool = False) -> float:
@@ -90,6 +93,10 @@ _STORE_METHODS = (
     "open_entries",
     "claimable",
 )
+
+_READY_DUE = 0.0
+"""A ready entry's `due`: before any time, so that it is claimable at once (a clock stepped back
+by NTP holds up nothing) and claims take ready entries before retries, by ``seq``."""
 
 _NOTHING: tuple[tuple[Entry, ...], tuple[Entry, ...], tuple[Entry, ...]] = ((), (), ())
 
@@ -172,6 +179,7 @@ class Tracker:
             alias: status.id for status in self.model.statuses.values() for alias in status.aliases
         }
         self._places = self.model.fact_places(self.flow)
+        self._domain = self.model.flow(self.flow).domain.casefold()
         self._repeatable = frozenset(a for a in self.model.actions if self.model.repeatable(self.flow, a))
         self._moves: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
         for transition in self.model.transitions_in(self.flow):
@@ -206,7 +214,7 @@ class Tracker:
         """Apply one event; it and everything it causes are stored in one transaction."""
         _check_event(event)
         with self._lock, self.store.transaction():
-            return self._apply(event, self.clock())
+            return self._apply(event, self._now())
 
     def apply_many(self, events: Iterable[OrderEvent], batch: int = 500) -> list[Applied]:
         """Apply events in order, `batch` per transaction (fewer commits, same atomicity: a
@@ -228,10 +236,14 @@ class Tracker:
 
     def _apply_chunk(self, chunk: list[OrderEvent]) -> list[Applied]:
         with self._lock, self.store.transaction():
-            now = self.clock()
+            now = self._now()
             return [self._apply(event, now) for event in chunk]
 
     def _apply(self, event: OrderEvent, now: float) -> Applied:
+        if event.domain and self._domain and event.domain.casefold() != self._domain:
+            # The same order id in the other domain (a marketplace's and a seller's order in one
+            # account): not this flow's events; recording them would move the order back and forth.
+            return Applied(event, "other-domain")
         store = self.store
         state = self._canonical.get(event.state, event.state)
         if state != event.state:
@@ -329,7 +341,7 @@ class Tracker:
             reason = f"cannot decide yet: {error}"
             return {"state": EntryState.PENDING, "status": status, "reason": reason, "due": None}
         if decision.verdict is Verdict.SEND:
-            due = entry.due if entry.state is EntryState.READY and entry.due is not None else now
+            due = _READY_DUE  # claimable at once, whatever the clock does
             return {
                 "state": EntryState.READY,
                 "status": status,
@@ -450,9 +462,9 @@ class Tracker:
         if replaces is not None:
             expect_id(replaces, "replaces")
         data = _json_copy(payload)
-        name = key if key is not None else f"{order_id}:{action_id}"
+        name = key if key is not None else self._default_key(order_id, action_id, data)
         with self._lock, self.store.transaction():
-            now = self.clock()
+            now = self._now()
             self.store.lock_order(order_id)
             existing = self.store.get_entry(name)
             if existing is not None and (existing.order_id, existing.action) != (order_id, action_id):
@@ -460,14 +472,16 @@ class Tracker:
                     f"key {name!r} already names the {existing.action} of order {existing.order_id!r}, "
                     f"not the {action_id} of {order_id!r}; use a key per update"
                 )
-            if replaces is not None and replaces != name:
-                self._supersede(replaces, name, now)
             if existing is None:
-                existing = self._same_update(order_id, action_id, data)
+                existing = self._same_update(order_id, action_id, data, ignore=replaces)
             if existing is not None:
                 if existing.state not in _REOPENABLE or (existing.facts, existing.payload) == (names, data):
-                    return existing
-                return self._save(self._decided_now(replace(existing, facts=names, payload=data), now), now)
+                    return existing  # no change: nor to what `replaces` names
+                if replaces is not None and replaces != existing.key:
+                    self._supersede(replaces, existing.key, now)
+                return self._save(self._reopened(existing, names, data, now), now)
+            if replaces is not None and replaces != name:
+                self._supersede(replaces, name, now)
             entry = Entry(
                 key=name,
                 order_id=order_id,
@@ -479,13 +493,34 @@ class Tracker:
             )
             return self._save(self._decided_now(entry, now), now)
 
-    def _same_update(self, order_id: str, action: str, payload: Any) -> Entry | None:
+    def _default_key(self, order_id: str, action: str, payload: Any) -> str:
+        """``order:action``; for an action an order may need several times, with a digest of
+        the payload (two partial invoices are two entries, the same one twice is one)."""
+        if action not in self._repeatable or payload is None:
+            return f"{order_id}:{action}"
+        digest = hashlib.sha256(
+            json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        return f"{order_id}:{action}:{digest[:16]}"
+
+    def _same_update(self, order_id: str, action: str, payload: Any, ignore: str | None) -> Entry | None:
         """The order's open entry this update would repeat: any of the action's (one per order),
-        or, for an action an order may need several times, the one with the same payload."""
+        or, for an action an order may need several times, the one with the same payload (the
+        entry being replaced excepted)."""
         for entry in self.store.open_entries(order_id):
-            if entry.action == action and (action not in self._repeatable or entry.payload == payload):
+            if entry.key == ignore or entry.action != action:
+                continue
+            if action not in self._repeatable or entry.payload == payload:
                 return entry
         return None
+
+    def _reopened(self, entry: Entry, facts: frozenset[str], payload: Any, now: float) -> Entry:
+        """An entry not yet gone out, with new facts or payload, decided again; a retry keeps
+        its backoff unless it can no longer succeed."""
+        decided = self._decided_now(replace(entry, facts=facts, payload=payload), now)
+        if entry.state is EntryState.RETRY and decided.state is not EntryState.DROPPED:
+            return replace(entry, facts=facts, payload=payload)
+        return decided
 
     def _supersede(self, key: str, by: str, now: float) -> None:
         old = self.store.get_entry(key)
@@ -519,7 +554,7 @@ class Tracker:
         expect_id(holder, "claim's owner")
         claimed: list[Entry] = []
         with self._lock, self.store.transaction():
-            now = self.clock()
+            now = self._now()
             while len(claimed) < limit:
                 batch = self.store.claimable(now, limit - len(claimed))
                 if not batch:
@@ -577,7 +612,7 @@ class Tracker:
         still holds the claim. Saying it twice is harmless."""
         expect_id(key, "an entry's key")
         with self._lock, self.store.transaction():
-            now = self.clock()
+            now = self._now()
             current = self._existing(key)
             if current.state is EntryState.SENT and (owner is None or current.owner == owner):
                 return current
@@ -591,9 +626,11 @@ class Tracker:
         """Hand a claimed entry back unsent (a graceful stop): it is claimable again at once."""
         expect_id(key, "an entry's key")
         with self._lock, self.store.transaction():
-            now = self.clock()
+            now = self._now()
             held = self._held(key, owner, "release")
-            return self._save(replace(held, state=EntryState.READY, due=now, reason="released unsent"), now)
+            return self._save(
+                replace(held, state=EntryState.READY, due=_READY_DUE, reason="released unsent"), now
+            )
 
     def withdraw(self, key: str, reason: str = "withdrawn by the connector") -> Entry:
         """Retract an entry the marketplace no longer wants. One a worker holds (claimed), sent
@@ -601,7 +638,7 @@ class Tracker:
         expect_id(key, "an entry's key")
         expect(reason, str, "withdraw's reason")
         with self._lock, self.store.transaction():
-            now = self.clock()
+            now = self._now()
             current = self._existing(key)
             if current.state in (EntryState.CLAIMED, EntryState.SENT, EntryState.DONE, EntryState.DROPPED):
                 return current
@@ -624,7 +661,7 @@ class Tracker:
         if owner is not None:
             expect_id(owner, "result's owner")
         with self._lock, self.store.transaction():
-            now = self.clock()
+            now = self._now()
             self.store.lock_order(self._existing(key).order_id)
             current = self._existing(key)
             if current.state in (EntryState.DONE, EntryState.DROPPED):
@@ -704,7 +741,7 @@ class Tracker:
             else frozenset()
         )
         with self._lock, self.store.transaction():
-            now = self.clock()
+            now = self._now()
             self.store.lock_order(order_id)
             return self._change_facts(order_id, true, false, now)
 
@@ -732,7 +769,7 @@ class Tracker:
             return []
         limit_age = self.max_age
         with self._lock, self.store.transaction():
-            moment = self.clock() if now is None else now
+            moment = self._now() if now is None else now
             return [
                 self._save(
                     entry,
@@ -749,7 +786,7 @@ class Tracker:
         """Delete entries done or dropped more than `older_than` seconds ago; how many."""
         seconds = _seconds(older_than, "prune's older_than")
         with self._lock, self.store.transaction():
-            return self.store.prune(self.clock() - seconds)
+            return self.store.prune(self._now() - seconds)
 
     def wait(self, timeout: float) -> bool:
         """Block until an entry becomes ready (or `timeout` seconds pass); whether one did. A
@@ -778,6 +815,12 @@ class Tracker:
             if getattr(self.store, "closed", False):
                 raise StoreError(f"the tracker's store ({type(self.store).__name__}) is closed")
             yield
+
+    def _now(self) -> float:
+        now = self.clock()
+        if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+            raise InvalidArgumentError(f"Tracker's clock must return finite seconds, not {now!r}")
+        return float(now)
 
     def wake(self) -> None:
         """Wake every thread in `wait` now."""

@@ -121,8 +121,8 @@ class Entry:
     registered_at: float = 0.0
     """Seconds since the epoch on the tracker's clock."""
     due: float | None = None
-    """Ready: since when; retry: when it comes due; claimed: when the lease expires; sent: when
-    to stop waiting for VTEX's answer (None: never)."""
+    """Ready: 0 (claimable at once); retry: when it comes due; claimed: when the lease expires;
+    sent: when to stop waiting for VTEX's answer (None: never)."""
     owner: str | None = None
     """The worker holding the lease (claimed), or the last one that held it."""
     updated_at: float = 0.0
@@ -217,7 +217,8 @@ class Applied:
     outcome: str
     """``first`` (a new order), ``moved``, ``duplicate`` (applied before), ``stale`` (older than
     what the record holds: it never moves the order back), ``future`` (dated too far ahead of
-    the tracker's clock: recorded as an anomaly, not applied)."""
+    the tracker's clock: recorded as an anomaly, not applied), ``other-domain`` (its
+    ``Domain`` is not the tracker's flow's: another flow's order of the same id, ignored)."""
     previous: str | None = None
     anomaly: Anomaly | None = None
     ready: tuple[Entry, ...] = ()
@@ -263,5 +264,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt number `attempt` (with jitter)."""
-        ceiling = min(self.max_delay, self.base * self.factor ** max(attempt - 1, 0))
+        try:
+            ceiling = min(self.max_delay, self.base * self.factor ** max(attempt - 1, 0))
+        except OverflowError:  # a long run of attempts: the cap
+            ceiling = self.max_delay
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
