@@ -511,3 +511,24 @@ def test_sqlite_read_errors_are_store_errors(tmp_path: Path) -> None:
         for read in (tracker.counts, lambda: tracker.entry("A:approve"), lambda: tracker.in_flight("A")):
             with pytest.raises(StoreError, match="entries"):
                 read()
+
+
+def test_postgres_is_an_optional_extra() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from vtex_order_flow.tracking import SQLiteStore, Tracker, PostgresStore\n"
+        "Tracker(store=SQLiteStore(':memory:')).register('A', 'approve')\n"
+        "print('psycopg' in sys.modules, 'psycopg_pool' in sys.modules)\n"
+        "sys.modules['psycopg'] = None  # as if the extra were not installed\n"
+        "try:\n"
+        "    PostgresStore('postgresql://x@127.0.0.1:1/x')\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, 'vtex-order-flow[postgres]' in str(error))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split("\n")[:2] == ["False False", "MissingExtraError True"]
