@@ -141,3 +141,26 @@ def drop_postgres_schema(schema: str) -> None:
 
     with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def orders_api_advice(code: str | None = None) -> Any:
+    """VTEX's answer to an Orders API call as a connector's client reports it (no Channel Order
+    envelope): the model's `code`, or, with None, a plain success (HTTP 200: done)."""
+    from vtex_order_flow import Advice, Confidence, FollowUp, bundled_model
+
+    known = bundled_model().codes[code] if code is not None else None
+    return Advice(
+        code=code or "200",
+        follow_up=known.follow_up if known else FollowUp.DONE,
+        next_step="",
+        meaning=known.meaning if known else "VTEX accepted the update",
+        known=True,
+        consistent=True,
+        operation="",
+        success=known is None,
+        marketplace_order_id=None,
+        order_id=None,
+        operation_id=None,
+        errors=(),
+        confidence=known.confidence if known else Confidence.DOCUMENTED,
+    )

@@ -8,17 +8,20 @@ results, stale decisions, double sends, bad events, slow listings, faults half-a
 from __future__ import annotations
 
 import random
+import runpy
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vtex_order_flow import Advice, FollowUp, bundled_model, interpret_notification
+from conftest import orders_api_advice
+from vtex_order_flow import Advice, bundled_model, interpret_notification
 from vtex_order_flow.errors import (
     InvalidArgumentError,
     LeaseLostError,
@@ -39,6 +42,7 @@ from vtex_order_flow.tracking import (
 )
 
 VTEX = bundled_model()
+KIT: dict[str, Any] = runpy.run_path(str(Path(__file__).with_name("outbox_worker.py")))
 T0 = parse_ticks("2026-01-05T10:00:00Z")
 SECOND = 10_000_000
 MakeStore = Callable[[], Store]
@@ -68,22 +72,7 @@ def advice(code: str, flow: str = "ApproveOrder", success: bool = False) -> Advi
 
 def orders_api(code: str) -> Advice:
     """An Orders API answer (no Channel Order envelope), as the client builds its Advice."""
-    known = VTEX.codes[code]
-    return Advice(
-        code=code,
-        follow_up=known.follow_up,
-        next_step="",
-        meaning=known.meaning,
-        known=True,
-        consistent=True,
-        operation="",
-        success=False,
-        marketplace_order_id=None,
-        order_id=None,
-        operation_id=None,
-        errors=(),
-        confidence=known.confidence,
-    )
+    return orders_api_advice(code)  # type: ignore[no-any-return]
 
 
 # -- events ----------------------------------------------------------------------------------------
@@ -393,27 +382,13 @@ def test_a_return_invoice_done_readies_the_cancel_waiting_for_it(make_store: Mak
     tracker.register("A", "return-invoice", payload={"type": "Input", "invoiceNumber": "R1"})
     (returned,) = tracker.claim(10, 30)
     assert returned.action == "return-invoice"
-    tracker.result(returned.key, orders_api("HTTP200") if "HTTP200" in VTEX.codes else _done_advice())
+    tracker.result(returned.key, _done_advice())
     assert "return-invoice-registered" in tracker.facts("A")
     assert tracker.entry("A:cancel").state is EntryState.READY  # type: ignore[union-attr]
 
 
 def _done_advice() -> Advice:
-    return Advice(
-        code="200",
-        follow_up=FollowUp.DONE,
-        next_step="",
-        meaning="OK",
-        known=True,
-        consistent=True,
-        operation="",
-        success=True,
-        marketplace_order_id=None,
-        order_id=None,
-        operation_id=None,
-        errors=(),
-        confidence=VTEX.codes["SOI002"].confidence,
-    )
+    return orders_api_advice()  # type: ignore[no-any-return]
 
 
 def test_recorded_facts_decide_the_orders_entries_again(make_store: MakeStore) -> None:
@@ -536,28 +511,10 @@ def test_a_store_failing_in_the_middle_of_a_claim_claims_nothing(make_store: Mak
 
 
 def _walks(orders: int, seed: int) -> tuple[list[OrderEvent], list[tuple[str, str]]]:
-    """Each order's happy walk as events, duplicated and shuffled; and the updates wanted."""
-    rng = random.Random(seed)
-    walk = [
-        "waiting-for-manual-authorization",
-        "waiting-ffmt-authorization",
-        "authorize-fulfillment",
-        "window-to-cancel",
-        "ready-for-handling",
-        "handling",
-        "invoice",
-        "invoiced",
-    ]
-    events: list[OrderEvent] = []
-    wanted: list[tuple[str, str]] = []
-    for n in range(orders):
-        order = f"MKP-{n:04d}"
-        steps = walk[: rng.randint(2, len(walk))]
-        events += [ev(order, state, i) for i, state in enumerate(steps)]
-        wanted += [(order, action) for action in rng.sample(["approve", "start-handling", "invoice"], k=2)]
-    events += rng.sample(events, k=len(events) // 3)
-    rng.shuffle(events)
-    return events, wanted
+    """Each order's walk as events, duplicated and shuffled; and the updates wanted (the
+    multi-process workers' history: tests/outbox_worker.py)."""
+    history: Callable[[int, int], tuple[list[OrderEvent], list[tuple[str, str]]]] = KIT["history"]
+    return history(orders, seed)
 
 
 def run_workers(trackers: list[Tracker], orders: int, seed: int) -> dict[str, int]:

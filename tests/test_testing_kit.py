@@ -9,10 +9,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
+from conftest import orders_api_advice
 from vtex_order_flow import (
-    Advice,
-    Confidence,
-    FollowUp,
     Verdict,
     bundled_model,
     decide,
@@ -146,21 +144,7 @@ def test_events_can_be_duplicated_and_reordered() -> None:
 # -- the library's own stateful test ---------------------------------------------------------
 
 
-ACCEPTED = Advice(
-    code="200",
-    follow_up=FollowUp.DONE,
-    next_step="nothing",
-    meaning="VTEX accepted the update",
-    known=True,
-    consistent=True,
-    operation="",
-    success=True,
-    marketplace_order_id=None,
-    order_id=None,
-    operation_id=None,
-    errors=(),
-    confidence=Confidence.DOCUMENTED,
-)
+ACCEPTED = orders_api_advice()
 """VTEX's answer to an update it accepted (what the client reports for a 200)."""
 
 

@@ -9,13 +9,11 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from ..errors import InvalidArgumentError, expect
 from ._events import EventError, OrderEvent, Ping, parse_event
 from ._tracker import Tracker
-from ._types import Applied, Entry
+from ._types import Applied, Closing, Entry
 
 __all__ = ["HookEndpoint", "HookResponse"]
 
@@ -46,7 +44,7 @@ def _number(value: object, what: str, low: float, high: float) -> float:
     return float(value)
 
 
-class HookEndpoint:
+class HookEndpoint(Closing):
     """Turns the body VTEX posts to your hook URL into the response to send back, and hands the
     updates that become sendable to `on_ready`.
 
@@ -247,11 +245,3 @@ class HookEndpoint:
             self.tracker.wake()  # so that the sweeper sees the close at once
             if self._sweeper is not threading.current_thread():
                 self._sweeper.join()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()

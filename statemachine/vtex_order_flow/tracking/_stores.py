@@ -14,11 +14,10 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..errors import InvalidArgumentError, StoreError
-from ._types import CLAIMABLE, OPEN_STATES, Anomaly, DropClass, Entry, EntryState, OrderRecord
+from ._types import CLAIMABLE, OPEN_STATES, Anomaly, Closing, DropClass, Entry, EntryState, OrderRecord
 
 __all__ = ["SCHEMA_VERSION", "MemoryStore", "SQLiteStore", "Store"]
 
@@ -154,22 +153,11 @@ def _payload_text(payload: Any) -> str | None:
     return None if payload is None else json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
-class _Closing:
-    """`with store:` closes it at the end."""
-
-    def close(self) -> None:
-        """Release the store's resources."""
+class _Closing(Closing):
+    """A store: `with store:` closes it at the end; a closed one raises `StoreError`."""
 
     def _closed_error(self) -> StoreError:
         return StoreError(f"the {type(self).__name__} is closed")
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class MemoryStore(_Closing):

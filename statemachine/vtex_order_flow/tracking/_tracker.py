@@ -14,8 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from .. import Advice, Decision, Facts, FlowModel, FollowUp, Verdict
 from ..errors import (
@@ -34,6 +33,7 @@ from ._types import (
     IN_FLIGHT,
     Anomaly,
     Applied,
+    Closing,
     DropClass,
     Entry,
     EntryState,
@@ -104,7 +104,7 @@ _REOPENABLE = (EntryState.PENDING, EntryState.READY, EntryState.RETRY)
 """States in which a second registration with new facts or payload updates the entry."""
 
 
-class Tracker:
+class Tracker(Closing):
     """Keeps each order's status and facts from VTEX's hook and feed events, and an outbox of the
     updates the connector wants VTEX to have.
 
@@ -199,14 +199,6 @@ class Tracker:
         """Close the tracker's store."""
         with self._lock:
             self.store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- events ----------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass, field, fields
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from ..errors import InvalidArgumentError
 from ._events import OrderEvent, format_ticks
@@ -22,6 +23,21 @@ __all__ = [
     "OrderRecord",
     "RetryPolicy",
 ]
+
+
+class Closing:
+    """``with thing:`` calls its `close()` at the end (stores, trackers, hook endpoints)."""
+
+    def close(self) -> None:
+        """Release the resources."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 @dataclass(frozen=True, slots=True)
