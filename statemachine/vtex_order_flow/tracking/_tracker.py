@@ -241,7 +241,7 @@ class Tracker(Closing):
         if state != event.state:
             event = replace(event, state=state)
         store.lock_order(event.order_id)  # the same event delivered to two workers: one applies it
-        held = store.load_record(event.order_id)
+        held = store.load_orders((event.order_id,)).get(event.order_id)  # status, time, facts: one read
         if self.max_skew is not None and event.changed_at > (now + self.max_skew) * TICKS_PER_SECOND:
             future = Anomaly(
                 event.order_id, held[0] if held else None, state, "future-time", event.changed_at
@@ -254,9 +254,9 @@ class Tracker(Closing):
             return self._moved(event, "first", None, self._anomaly(None, event), now)
         return self._apply_known(event, held, now)
 
-    def _apply_known(self, event: OrderEvent, held: tuple[str, int], now: float) -> Applied:
+    def _apply_known(self, event: OrderEvent, held: tuple[str, int, frozenset[str]], now: float) -> Applied:
         store = self.store
-        status, changed_at = held
+        status, changed_at, facts = held
         state = event.state
         if event.changed_at < changed_at or (
             # Two statuses at one time: the same one wins whatever the delivery order.
@@ -273,16 +273,23 @@ class Tracker(Closing):
         move = self._moves.get((status, state))
         if move is not None:
             sets, clears = move
-            facts = store.load_facts(event.order_id)
             changed = (facts - clears) | sets
             if changed != facts:
                 store.save_facts(event.order_id, changed)
-        return self._moved(event, "moved", status, anomaly, now)
+                facts = changed
+        return self._moved(event, "moved", status, anomaly, now, facts=facts)
 
     def _moved(
-        self, event: OrderEvent, outcome: str, previous: str | None, anomaly: Anomaly | None, now: float
+        self,
+        event: OrderEvent,
+        outcome: str,
+        previous: str | None,
+        anomaly: Anomaly | None,
+        now: float,
+        *,
+        facts: frozenset[str] | None = None,
     ) -> Applied:
-        ready, dropped, done = self._redecide(event.order_id, now)
+        ready, dropped, done = self._redecide(event.order_id, now, event.state, facts)
         if ready or dropped or done:
             return Applied(event, outcome, previous, anomaly, ready, dropped, done)
         return Applied(event, outcome, previous, anomaly)
@@ -380,20 +387,23 @@ class Tracker(Closing):
         return stamped
 
     def _redecide(
-        self, order_id: str, now: float
+        self, order_id: str, now: float, status: str | None = None, facts: frozenset[str] | None = None
     ) -> tuple[tuple[Entry, ...], tuple[Entry, ...], tuple[Entry, ...]]:
-        """Decide the order's open entries again after its status or facts changed."""
+        """Decide the order's open entries again after its status or facts changed (the caller
+        passes what it just wrote of them, or they are read)."""
         entries = self.store.open_entries(order_id)
         if not entries:
             return _NOTHING
         ready: list[Entry] = []
         dropped: list[Entry] = []
         done: list[Entry] = []
-        held = self.store.load_record(order_id)
-        if held is None:
-            return (), (), ()
-        status = held[0]
-        facts = self.store.load_facts(order_id)
+        if status is None:
+            held = self.store.load_record(order_id)
+            if held is None:
+                return _NOTHING
+            status = held[0]
+        if facts is None:
+            facts = self.store.load_facts(order_id)
         for entry in entries:
             if entry.state is EntryState.CLAIMED:
                 continue  # a worker is sending it; its answer (or its lease expiring) decides
