@@ -154,7 +154,8 @@ def backlog(dsn: str, open_entries: int, timed: int, *, durable: bool) -> tuple[
     orders = seed_backlog(dsn, schema, open_entries)
     print(
         f"\nBacklog: {open_entries:,} open entries ({orders:,} orders), "
-        f"seeded by COPY in {time.perf_counter() - start:.1f} s; synchronous_commit {'on' if durable else 'off'}"
+        f"seeded by COPY in {time.perf_counter() - start:.1f} s; "
+        f"synchronous_commit {'on' if durable else 'off'}"
     )
     step = max(1, orders // timed)
     chosen = [f"MKP-{n:07d}-01" for n in range(0, orders, step)][:timed]
