@@ -248,7 +248,11 @@ class PostgresStore(_Closing):
             return
         self._local.counts = {}
         self._local.ready = False
-        with self._errors("run a transaction"), self._pool.connection() as conn:
+        # Pipeline mode: statements whose results are not read yet (writes, the order's lock)
+        # travel with the next one that is, so that a hook event costs about three round trips
+        # instead of ten. The server still runs them in order: a read after the lock sees what
+        # was committed before the lock was granted.
+        with self._errors("run a transaction"), self._pool.connection() as conn, conn.pipeline():
             try:
                 with conn.transaction():
                     self._local.conn = conn
@@ -258,18 +262,15 @@ class PostgresStore(_Closing):
                 self._local.conn = None
 
     def _flush(self, conn: Any) -> None:
-        """The transaction's last writes, in one round trip (a pipeline)."""
-        if not self._local.counts and not self._local.ready:
-            return
-        with conn.pipeline():
-            for name, value in self._local.counts.items():
-                conn.execute(
-                    f"INSERT INTO {self._s}.counters (name, shard, value) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value",
-                    (name, random.randrange(_SHARDS), value),
-                )
-            if self._local.ready:
-                conn.execute("SELECT pg_notify(%s, %s)", (_CHANNEL, self.schema))
+        """The transaction's last writes (they go with the commit: pipeline mode)."""
+        for name, value in self._local.counts.items():
+            conn.execute(
+                f"INSERT INTO {self._s}.counters (name, shard, value) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name, shard) DO UPDATE SET value = counters.value + excluded.value",
+                (name, random.randrange(_SHARDS), value),
+            )
+        if self._local.ready:
+            conn.execute("SELECT pg_notify(%s, %s)", (_CHANNEL, self.schema))
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """A statement on the thread's transaction, or alone on a pooled connection."""
@@ -432,13 +433,13 @@ class PostgresStore(_Closing):
             (anomaly.order_id, anomaly.from_status, anomaly.to_status, anomaly.kind, anomaly.changed_at),
         )
 
-    def incr(self, name: str, by: int = 1) -> int:
+    def incr(self, name: str, by: int = 1) -> None:
         counts = getattr(self._local, "counts", None)
         if getattr(self._local, "conn", None) is None or counts is None:
             with self.transaction():
-                return self.incr(name, by)
-        counts[name] = counts.get(name, 0) + by
-        return self.counter(name)
+                self.incr(name, by)
+            return
+        counts[name] = counts.get(name, 0) + by  # written at commit
 
     def counter(self, name: str) -> int:
         row = self._one(f"SELECT COALESCE(SUM(value), 0) FROM {self._s}.counters WHERE name = %s", (name,))

@@ -128,8 +128,8 @@ class Store(Protocol):
         """Record an anomaly."""
         ...
 
-    def incr(self, name: str, by: int = 1) -> int:
-        """Add to a named counter; its new value."""
+    def incr(self, name: str, by: int = 1) -> None:
+        """Add to a named counter (written with the transaction; read it with `counter`)."""
         ...
 
     def counter(self, name: str) -> int:
@@ -233,7 +233,8 @@ class MemoryStore(_Closing):
         return None  # a transaction holds the store's lock: it excludes every other
 
     def next_seqs(self, count: int) -> list[int]:
-        last = self.incr("seq", count)
+        self.incr("seq", count)
+        last = self.counter("seq")
         return list(range(last - count + 1, last + 1))
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
@@ -412,11 +413,10 @@ class MemoryStore(_Closing):
         self._anomalies.append(anomaly)
         self._log(self._anomalies.pop)
 
-    def incr(self, name: str, by: int = 1) -> int:
+    def incr(self, name: str, by: int = 1) -> None:
         before = self._counters.get(name, 0)
-        value = self._counters[name] = before + by
+        self._counters[name] = before + by
         self._log(lambda: self._counters.__setitem__(name, before))
-        return value
 
     def counter(self, name: str) -> int:
         return self._counters.get(name, 0)
@@ -766,7 +766,8 @@ class SQLiteStore(_Closing):
         return None  # BEGIN IMMEDIATE: a transaction excludes every other writer
 
     def next_seqs(self, count: int) -> list[int]:
-        last = self.incr("seq", count)
+        self.incr("seq", count)
+        last = self.counter("seq")
         return list(range(last - count + 1, last + 1))
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
@@ -877,12 +878,11 @@ class SQLiteStore(_Closing):
             (anomaly.order_id, anomaly.from_status, anomaly.to_status, anomaly.kind, anomaly.changed_at),
         )
 
-    def incr(self, name: str, by: int = 1) -> int:
+    def incr(self, name: str, by: int = 1) -> None:
         # Counted in memory and written at commit: one statement per transaction, not per
-        # event; the stored value is read once per transaction (no other writer can change it
-        # while this one holds the write lock).
+        # event; `counter` reads the stored value once per transaction (no other writer can
+        # change it while this one holds the write lock).
         self._pending_counts[name] = self._pending_counts.get(name, 0) + by
-        return self.counter(name)
 
     def counter(self, name: str) -> int:
         base = self._counted.get(name)
