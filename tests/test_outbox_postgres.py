@@ -201,3 +201,29 @@ def test_workers_reconnect_when_the_server_restarts_and_the_outcome_is_the_same(
     for entry in after.entries(EntryState.PENDING):
         decision = after.decide(entry.order_id, entry.action, entry.facts)
         assert decision is None or decision.verdict.value == "defer", (entry, decision)
+
+
+def test_without_a_dsn_the_postgres_tests_skip_here_and_fail_in_ci() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"VOF_POSTGRES_DSN", "CI"}}
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+        __file__,
+        "-k",
+        "two_schemas",
+    ]
+    here = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert here.returncode == 0, here.stdout
+    assert "1 skipped" in here.stdout
+    assert "set VOF_POSTGRES_DSN" in here.stdout  # the message says how to run them
+    ci = subprocess.run(
+        argv, env={**env, "CI": "true"}, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert ci.returncode == 1, ci.stdout  # (failed in its fixture: reported as an error)
+    assert "1 error" in ci.stdout or "1 failed" in ci.stdout
+    assert "CI is set but VOF_POSTGRES_DSN is not" in ci.stdout
