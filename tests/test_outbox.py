@@ -1020,3 +1020,33 @@ def test_events_with_ids_no_store_can_hold_are_refused(make_store: MakeStore) ->
     tracker = tracker_on(make_store())
     with pytest.raises(InvalidArgumentError, match="Unicode"):
         tracker.apply(OrderEvent("A" + chr(0xD800), "handling", T0))
+
+
+def test_partial_invoices_go_one_at_a_time(make_store: MakeStore) -> None:
+    # VTEX refuses a second invoice until the first is verified: of an action an order may need
+    # several times, a claim hands out one per order; the next waits, ready, until it is done.
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "handling", 0))
+    tracker.apply(ev("B", "handling", 0))
+    one = tracker.register("A", "invoice", payload={"invoiceNumber": "1"})
+    two = tracker.register("A", "invoice", payload={"invoiceNumber": "2"})
+    other = tracker.register("B", "invoice", payload={"invoiceNumber": "9"})
+    first = tracker.claim(10, 30)
+    assert sorted(e.key for e in first) == sorted([one.key, other.key])
+    assert tracker.entry(two.key).state is EntryState.READY  # type: ignore[union-attr]
+    tracker.sent(one.key)
+    assert tracker.claim(10, 30) == []  # the first is still on its way
+    tracker.done(one.key)
+    assert [e.key for e in tracker.claim(10, 30)] == [two.key]
+
+
+def test_done_closes_an_orders_api_update(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "invoiced", 0))
+    entry = tracker.register("A", "return-invoice", payload={"type": "Input"})
+    (claimed,) = tracker.claim(1, 30)
+    tracker.sent(claimed.key)
+    done = tracker.done(entry.key)
+    assert done.state is EntryState.DONE
+    assert "return-invoice-registered" in tracker.facts("A")
+    assert tracker.done(entry.key) == done  # twice: unchanged

@@ -312,7 +312,7 @@ def test_mermaid_parses_every_mmd_file(tmp_path: Path) -> None:
     if not (MERMAID_CHECK.parent / "node_modules" / "mermaid").is_dir():
         if os.environ.get("CI"):
             pytest.fail("tests/mermaid has no node_modules: .ci/run installs them")
-        pytest.skip("run `npm install --prefix tests/mermaid` to check Mermaid files")
+        pytest.skip("run `npm ci --prefix tests/mermaid` to check Mermaid files")
     tricky = tmp_path / "tricky.mmd"
     tricky.write_text(render_mermaid(model_from_mapping(TRICKY), "f", action="do-it"), "utf-8")
     highlight = tmp_path / "highlight.mmd"

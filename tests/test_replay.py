@@ -96,7 +96,10 @@ def test_replay_reports_orders_updates_anomalies_and_errors(tmp_path: Path) -> N
         "dropped",
         "anomalies",
         "errors",
+        "outcomes",
+        "pings",
     }
+    assert report["outcomes"]["first"] == 2
     assert report["orders"] == {
         "A": {"status": "ready-for-handling", "changed_at": format_ticks(T0 + 2 * SECOND)},
         "B": {"status": "cancel", "changed_at": format_ticks(T0 + 2 * SECOND)},
@@ -114,7 +117,7 @@ def test_replay_reports_orders_updates_anomalies_and_errors(tmp_path: Path) -> N
             "changed_at": format_ticks(T0 + 2 * SECOND),
         }
     ]
-    assert [e["line"] for e in report["errors"]] == [7, 8]
+    assert [(e["file"], e["line"]) for e in report["errors"]] == [("events", 7), ("events", 8)]
     assert all(e["error"] for e in report["errors"])
 
 
@@ -176,6 +179,8 @@ def test_replay_into_sqlite_twice_changes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     first = run_json("replay", str(events), "--defer", str(defers), "--db", str(db))
     second = run_json("replay", str(events), "--defer", str(defers), "--db", str(db))
+    assert second[1].pop("outcomes") == {"duplicate": 1, "stale": len(WALK) - 1}  # every one seen before
+    assert first[1].pop("outcomes") == {"first": 1, "moved": len(WALK) - 1}
     assert first == second
     assert first[1]["ready"][0]["action"] == "tracking"
 

@@ -19,7 +19,7 @@ def _replay_text(report: dict[str, Any], outcomes: dict[str, int], pings: int, o
         for item in report[key]:
             reason = f": {item['reason']}" if item.get("reason") else ""
             drop = f" [{item['drop']}]" if item.get("drop") else ""
-            out.write(f"  {item['orderId']} {item['action']} (in {item['status'] or '-'}){drop}{reason}\n")
+            out.write(f"  {item['key']}: {item['action']} (in {item['status'] or '-'}){drop}{reason}\n")
     out.write(f"Anomalies: {len(report['anomalies'])}\n")
     for item in report["anomalies"]:
         out.write(f"  {item['orderId']}: {item['from']} -> {item['to']} ({item['kind']})\n")
@@ -40,7 +40,7 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         errors = register_deferred(tracker, open_lines(args.defer)) if args.defer else []
         result = replay(tracker, lines, batch=args.batch)
         errors += result.errors
-        report = replay_report(tracker, errors)
+        report = replay_report(tracker, errors, result)
         if args.json:
             dump(report, out)
         else:

@@ -124,11 +124,25 @@ def _extra(payload: Any) -> Mapping[str, Any]:
     return MappingProxyType(dict(extra)) if extra else _NO_EXTRA
 
 
+def _ticks(payload: Any, kind: str, *fields: str) -> int:
+    """The first of these time fields that is set, as ticks; an impossible time is an
+    `EventError` that names its field."""
+    for name in fields:
+        text = getattr(payload, name)
+        if text:
+            try:
+                return parse_ticks(text)
+            except EventError as error:
+                raise EventError(f"invalid {kind} payload", (f"{name}: {error}",)) from None
+    raise EventError(f"invalid {kind} payload", (f"{fields[0]}: Field required",))
+
+
 def _from_hook(hook: Any) -> OrderEvent:
+    _ticks(hook, "hook", "LastChange")  # checked too, though CurrentChange dates the event
     return OrderEvent(
         order_id=hook.OrderId,
         state=hook.State,
-        changed_at=parse_ticks(hook.CurrentChange or hook.LastChange),
+        changed_at=_ticks(hook, "hook", "CurrentChange", "LastChange"),
         last_state=hook.LastState,
         domain=hook.Domain,
         source="hook",
@@ -180,7 +194,7 @@ def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
             return OrderEvent(
                 order_id=item.orderId,
                 state=item.state,
-                changed_at=parse_ticks(item.currentChange),
+                changed_at=_ticks(item, "feed", "currentChange"),
                 last_state=item.lastState,
                 domain=item.domain,
                 source="feed",
@@ -191,7 +205,7 @@ def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
         return OrderEvent(
             order_id=broadcast.orderId,
             state=broadcast.currentState,
-            changed_at=parse_ticks(broadcast.currentChangeDate),
+            changed_at=_ticks(broadcast, "broadcast", "currentChangeDate"),
             last_state=broadcast.lastState,
             domain=broadcast.domain,
             source="broadcast",

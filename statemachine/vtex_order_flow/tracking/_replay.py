@@ -84,7 +84,7 @@ def replay(tracker: Tracker, lines: Iterable[tuple[int, bytes]], batch: int = 50
         try:
             parsed = parse_event(raw)
         except EventError as error:
-            result.errors.append({"line": number, "error": str(error)})
+            result.errors.append({"file": "events", "line": number, "error": str(error)})
             continue
         if isinstance(parsed, Ping):
             result.pings += 1
@@ -96,9 +96,13 @@ def replay(tracker: Tracker, lines: Iterable[tuple[int, bytes]], batch: int = 50
     return result
 
 
-def replay_report(tracker: Tracker, errors: Iterable[dict[str, object]] = ()) -> dict[str, Any]:
+def replay_report(
+    tracker: Tracker, errors: Iterable[dict[str, object]] = (), result: ReplayResult | None = None
+) -> dict[str, Any]:
     """The tracker's state as JSON-ready data: orders, the outbox's entries by state (ready,
-    pending (retries included), claimed, sent, done, dropped), anomalies, errors."""
+    pending (retries included), claimed, sent, done, dropped), anomalies, errors; with the
+    replay's `result`, its `outcomes` (how many events were first, moved, duplicate, stale,
+    ...) and `pings`."""
 
     def listed(*states: EntryState) -> list[dict[str, Any]]:
         return [e.to_dict() for e in tracker.entries(*states)]
@@ -113,4 +117,4 @@ def replay_report(tracker: Tracker, errors: Iterable[dict[str, object]] = ()) ->
         "dropped": listed(EntryState.DROPPED),
         "anomalies": [a.to_dict() for a in tracker.anomalies()],
         "errors": list(errors),
-    }
+    } | ({"outcomes": dict(sorted(result.outcomes.items())), "pings": result.pings} if result else {})

@@ -446,13 +446,18 @@ class Tracker(Closing):
         """Put an update in the outbox; it is decided now (when the order is known) and again at
         every change of its order, and goes out through `claim`.
 
-        `key` is the caller's idempotency key (default ``"{order_id}:{action}"``): registering
-        it again returns the same entry, updated with new `facts` or `payload` while it has not
-        gone out yet. An update that repeats an open entry of the order is that entry, whatever
-        its key: while one is claimed or sent, asking again answers with it (on its way), not
-        with a second send. An update repeats an entry of the same action, except for actions
-        an order may need several times (``invoice``, ``tracking``, ``return-invoice``: VTEX
-        accepts them again after their goal), where it must also have the same payload.
+        `key` is the caller's idempotency key (default ``"{order_id}:{action}"``, and for an
+        action an order may need several times ``"{order_id}:{action}:{payload digest}"``):
+        registering it again returns the same entry, updated with new `facts` or `payload`
+        while it has not gone out yet. Use the returned entry's `key` from then on: it may be
+        another key's (below).
+
+        An update that repeats an open entry of the order is that entry, whatever its key:
+        while one is claimed or sent, asking again answers with it (on its way), not with a
+        second send. An update repeats an entry of the same action, except for actions an order
+        may need several times (in the seller flow ``invoice`` and ``tracking``: VTEX accepts
+        them again after their goal; `ModelData.repeatable`), where it must also have the same
+        payload.
         `replaces` names an entry this one supersedes (dropped as superseded unless it is
         already on its way).
         """
@@ -555,23 +560,48 @@ class Tracker(Closing):
         holder = self.owner if owner is None else owner
         expect_id(holder, "claim's owner")
         claimed: list[Entry] = []
+        waiting: set[str] = set()  # sendable, but another of its kind is on its way first
         with self._lock, self.store.transaction():
             now = self._now()
             while len(claimed) < limit:
-                batch = self.store.claimable(now, limit - len(claimed))
+                found = self.store.claimable(now, limit - len(claimed) + len(waiting))
+                batch = [entry for entry in found if entry.key not in waiting]
                 if not batch:
                     break
-                claimed += self._claim_batch(batch, holder, now, now + seconds)
+                claimed += self._claim_batch(batch, holder, (now, now + seconds), waiting)
         return claimed
 
-    def _claim_batch(self, batch: list[Entry], holder: str, now: float, until: float) -> list[Entry]:
+    def _on_its_way(self, batch: list[Entry], now: float) -> dict[tuple[str, str], set[str]]:
+        """For the batch's actions an order may need several times: the keys of the same order
+        and action already on their way (sent, or claimed under a lease that holds)."""
+        going: dict[tuple[str, str], set[str]] = {}
+        for order_id in {e.order_id for e in batch if e.action in self._repeatable}:
+            for other in self.store.open_entries(order_id):
+                if other.state is EntryState.SENT or (
+                    other.state is EntryState.CLAIMED and other.due is not None and other.due > now
+                ):
+                    going.setdefault((order_id, other.action), set()).add(other.key)
+        return going
+
+    def _claim_batch(
+        self, batch: list[Entry], holder: str, times: tuple[float, float], waiting: set[str]
+    ) -> list[Entry]:
         """Decide a batch of claimable entries again and lease what is still sendable, with one
-        read of their orders and one write (what a networked store needs to be fast)."""
+        read of their orders and one write (what a networked store needs to be fast). Of an
+        action an order may need several times, one goes at a time (a second partial invoice
+        waits for the first: VTEX refuses it until the first is verified); the others wait,
+        still ready, in `waiting`."""
+        now, until = times
+        going = self._on_its_way(batch, now)
         orders = self.store.load_orders({entry.order_id for entry in batch})
         seqs = self.store.next_seqs(len(batch))
         updated: list[Entry] = []
         claimed: list[Entry] = []
         for offset, entry in enumerate(batch):
+            ahead = going.get((entry.order_id, entry.action), set()) - {entry.key}
+            if ahead and entry.state in (EntryState.READY, EntryState.RETRY):
+                waiting.add(entry.key)
+                continue
             held = orders.get(entry.order_id)
             if held is None:
                 changes: dict[str, Any] = {
@@ -595,6 +625,8 @@ class Tracker(Closing):
             updated.append(new)
             if new.state is EntryState.CLAIMED:
                 claimed.append(new)
+                if new.action in self._repeatable:
+                    going.setdefault((new.order_id, new.action), set()).add(new.key)
         self.store.save_entries(updated)
         return claimed
 
@@ -678,6 +710,21 @@ class Tracker(Closing):
                     f"result: entry {key!r} is {current.state} by {current.owner} now, not by {owner}"
                 )
             return self._save(self._answered(current, advice, said, now), now)
+
+    def done(self, key: str, reason: str = "VTEX accepted it") -> Entry:
+        """VTEX accepted an update whose answer is not a Channel Order notification: an Orders
+        API call (invoice, tracking, cancel, start handling, return invoice) answered 2xx. The
+        entry is done, and a self-loop's facts are recorded (a return invoice). An entry
+        already done or dropped is returned unchanged."""
+        expect_id(key, "an entry's key")
+        expect(reason, str, "done's reason")
+        with self._lock, self.store.transaction():
+            now = self._now()
+            self.store.lock_order(self._existing(key).order_id)
+            current = self._existing(key)
+            if current.state in (EntryState.DONE, EntryState.DROPPED):
+                return current
+            return self._done(current, reason, now)
 
     def _answered(self, current: Entry, advice: Advice, said: str, now: float) -> Entry:
         """An in-flight entry after VTEX's answer (anything but done)."""
