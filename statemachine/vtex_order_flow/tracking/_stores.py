@@ -267,10 +267,15 @@ class MemoryStore(_Closing):
 
     def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
         found = {}
+        records, facts, names, none = self._records, self._facts, self._names, frozenset[str]()
         for order_id in order_ids:
-            held = self.load_record(order_id)
-            if held is not None:
-                found[order_id] = (held[0], held[1], self.load_facts(order_id))
+            packed = records.get(order_id)
+            if packed is not None:
+                found[order_id] = (
+                    names[packed & 0xFFFFFFFF],
+                    packed >> self._BITS,
+                    facts.get(order_id, none),
+                )
         return found
 
     def get_entry(self, key: str) -> Entry | None:
