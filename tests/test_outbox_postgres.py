@@ -227,3 +227,144 @@ def test_without_a_dsn_the_postgres_tests_skip_here_and_fail_in_ci() -> None:
     assert ci.returncode == 1, ci.stdout  # (failed in its fixture: reported as an error)
     assert "1 error" in ci.stdout or "1 failed" in ci.stdout
     assert "CI is set but VOF_POSTGRES_DSN is not" in ci.stdout
+
+
+def test_an_answer_racing_an_event_on_the_same_order_never_deadlocks(store: PostgresStore) -> None:
+    # result() used to lock the entry's row and then the order; an event takes the order and
+    # then the rows: a deadlock. Every call now takes the order's lock first.
+    tracker = Tracker(store=store, clock=lambda: T0 / SECOND + 3600)
+    tracker.apply(OrderEvent("A", "waiting-ffmt-authorization", T0))
+    tracker.register("A", "approve")
+    (claimed,) = tracker.claim(1, 60)
+    tracker.sent(claimed.key)
+    real = store.load_orders
+    slow = threading.Event()
+
+    def slowed(order_ids: Any) -> Any:
+        found = real(order_ids)
+        if slow.is_set():
+            time.sleep(0.5)  # the event holds the order's lock here
+        return found
+
+    store.load_orders = slowed  # type: ignore[method-assign]
+    errors: list[BaseException] = []
+
+    def event() -> None:
+        try:
+            tracker.apply(OrderEvent("A", "authorize-fulfillment", T0 + SECOND))
+        except BaseException as error:  # pragma: no cover - the defect
+            errors.append(error)
+
+    slow.set()
+    thread = threading.Thread(target=event)
+    thread.start()
+    time.sleep(0.1)
+    from vtex_order_flow import interpret_notification
+
+    answer = interpret_notification({"code": "EOI006", "flow": "ApproveOrder", "success": False})
+    after = tracker.result(claimed.key, answer)  # waits for the event, then answers
+    thread.join(10)
+    assert not errors
+    assert after.state in (EntryState.RETRY, EntryState.DONE)
+
+
+def test_many_threads_on_few_orders_never_deadlock(store: PostgresStore) -> None:
+    tracker = Tracker(store=store, clock=lambda: T0 / SECOND + 3600)
+    for order in ("A", "B", "C"):
+        tracker.apply(OrderEvent(order, "invoiced", T0))
+    failures: list[BaseException] = []
+    walk = ["invoiced"]
+
+    def hammer(n: int) -> None:
+        try:
+            for i in range(40):
+                order = "ABC"[(n + i) % 3]
+                step = (n * 41 + i) % 5
+                if step == 0:
+                    tracker.register(order, "tracking", payload={"number": f"{n}-{i}"})
+                elif step == 1:
+                    for entry in tracker.claim(2, 60, owner=f"w{n}"):
+                        tracker.sent(entry.key, owner=f"w{n}")
+                        tracker.done(entry.key)
+                elif step == 2:
+                    tracker.record_facts(order, {"return-invoice-registered": bool(i % 2)})
+                elif step == 3:
+                    tracker.apply(OrderEvent(order, walk[0], T0 + (i + 1) * SECOND))
+                else:
+                    for entry in tracker.entries(EntryState.SENT)[:1]:
+                        tracker.done(entry.key)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not failures, failures[:3]
+
+
+def test_one_key_registered_for_two_orders_at_once_is_refused_once(store: PostgresStore) -> None:
+    tracker = Tracker(store=store)
+    for round_ in range(8):
+        key = f"shared-{round_}"
+        outcomes: list[str] = []
+        start = threading.Barrier(2)
+
+        def register(order: str, key: str = key, outcomes: list[str] = outcomes, start: Any = start) -> None:
+            start.wait()
+            try:
+                outcomes.append(tracker.register(order, "approve", key=key).order_id)
+            except InvalidArgumentError:
+                outcomes.append("refused")
+
+        orders = (f"X{round_}", f"Y{round_}")
+        threads = [threading.Thread(target=register, args=(order,)) for order in orders]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(outcomes) in ([orders[0], "refused"], [orders[1], "refused"]), outcomes
+        assert tracker.entry(key).order_id in outcomes  # type: ignore[union-attr]
+
+
+def test_waiting_for_ready_entries(store: PostgresStore) -> None:
+    other = fresh_postgres_store()
+    try:
+        assert store.wait_ready(0.01)  # starting to listen: claim at once
+        Tracker(store=other).register("A", "approve")  # (not ready: no order yet)
+        other_tracker = Tracker(store=other)
+        other_tracker.apply(OrderEvent("A", "waiting-ffmt-authorization", T0))  # ready in the other schema
+        started = time.monotonic()
+        assert store.wait_ready(0.5) is False  # another schema's entries do not wake this one
+        assert time.monotonic() - started >= 0.45
+    finally:
+        other.close()
+        drop_postgres_schema(other.schema)
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.wait_ready(0.1)
+
+
+def test_an_unreachable_server_is_waited_for_not_spun_on() -> None:
+    store = fresh_postgres_store()
+    try:
+        store._dsn = "postgresql://nobody@127.0.0.1:1/none"  # the listener's server goes away
+        started = time.monotonic()
+        assert Tracker(store=store).wait(0.5) is False
+        assert time.monotonic() - started >= 0.45
+    finally:
+        store.close()
+        drop_postgres_schema(store.schema)
+
+
+def test_passwords_never_reach_an_error_message() -> None:
+    from vtex_order_flow.tracking._postgres import _safe
+
+    assert "hunter2" not in _safe("host=x password='hunter2 xyz' user=u")
+    assert "ter2" not in _safe("postgresql://vof:hun@ter2@127.0.0.1:5432/vof")
+    wrong = psycopg.conninfo.conninfo_to_dict(postgres_dsn()) | {"password": "wrong-secret"}
+    with pytest.raises(StoreError) as caught:
+        PostgresStore(psycopg.conninfo.make_conninfo("", **wrong), timeout=5)
+    assert "wrong-secret" not in str(caught.value)
+    assert "password authentication failed" in str(caught.value)  # the real cause, not a timeout

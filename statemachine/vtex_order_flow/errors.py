@@ -204,9 +204,12 @@ def expect(value: object, kind: type | tuple[type, ...], what: str) -> None:
 
 
 def expect_id(value: object, what: str = "an order id") -> None:
-    """Refuse anything but a non-empty string as an id, with `InvalidArgumentError`."""
+    """Refuse anything but a non-empty string that every store can hold (valid Unicode, no NUL)
+    as an id, with `InvalidArgumentError`."""
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{what} is a non-empty string, not {shown(value)}")
+    if "\x00" in value:  # PostgreSQL's text cannot hold it: refused everywhere alike
+        raise InvalidArgumentError(f"{what} contains a NUL character: {shown(value)}")
     if not value.isascii():
         try:
             value.encode()

@@ -23,6 +23,7 @@ import contextlib
 import random
 import re
 import threading
+import time
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -157,6 +158,10 @@ class PostgresStore(_Closing):
         self._listener_lock = threading.Lock()
         self._seq_lock = threading.Lock()
         self._seq_next = self._seq_end = 0
+        try:  # one plain connection first: its error says why (a login refused, a bad host)
+            psycopg.connect(dsn, connect_timeout=max(1, int(timeout))).close()
+        except psycopg.Error as error:
+            raise StoreError(f"cannot connect to PostgreSQL ({_safe(dsn)}): {error}") from None
         try:
             self._pool = ConnectionPool(
                 dsn,
@@ -296,6 +301,9 @@ class PostgresStore(_Closing):
     def lock_order(self, order_id: str) -> None:
         self._run("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (f"{self.schema}:{order_id}",))
 
+    def lock_key(self, key: str) -> None:
+        self._run("SELECT pg_advisory_xact_lock(hashtextextended(%s, 2))", (f"{self.schema}:{key}",))
+
     def next_seqs(self, count: int) -> list[int]:
         """Numbers from blocks of the sequence this process takes (increasing within a process;
         across processes, roughly in the order of the changes)."""
@@ -349,12 +357,14 @@ class PostgresStore(_Closing):
             for order_id, status, changed_at, facts in rows
         }
 
-    def _locking(self) -> str:
+    def _locking(self, lock: bool = True) -> str:
         """Reads of entries inside a transaction lock them: read, decide, write."""
-        return " FOR UPDATE" if getattr(self._local, "conn", None) is not None else ""
+        return " FOR UPDATE" if lock and getattr(self._local, "conn", None) is not None else ""
 
-    def get_entry(self, key: str) -> Entry | None:
-        row = self._one(f"SELECT {_COLUMNS} FROM {self._s}.entries WHERE key = %s{self._locking()}", (key,))
+    def get_entry(self, key: str, *, lock: bool = True) -> Entry | None:
+        row = self._one(
+            f"SELECT {_COLUMNS} FROM {self._s}.entries WHERE key = %s{self._locking(lock)}", (key,)
+        )
         return None if row is None else _entry(row)
 
     def save_entry(self, entry: Entry) -> None:
@@ -378,10 +388,11 @@ class PostgresStore(_Closing):
         if any(entry.state is EntryState.READY for entry in entries):
             self._local.ready = True
 
-    def open_entries(self, order_id: str) -> list[Entry]:
+    def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
         rows = self._all(
             f"SELECT {_COLUMNS} FROM {self._s}.entries WHERE order_id = %s "
-            f"AND state IN ('pending', 'ready', 'claimed', 'sent', 'retry') ORDER BY seq{self._locking()}",
+            "AND state IN ('pending', 'ready', 'claimed', 'sent', 'retry') "
+            f"ORDER BY seq{self._locking(lock)}",
             (order_id,),
         )
         return [_entry(row) for row in rows]
@@ -463,20 +474,30 @@ class PostgresStore(_Closing):
     # -- waking dispatchers ------------------------------------------------------------------------
 
     def wait_ready(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for a NOTIFY that entries became ready (in any process);
-        whether one came."""
+        """Wait up to `timeout` seconds for a NOTIFY that entries of this schema became ready (in
+        any process); whether one came. Starting to listen answers True at once (what was
+        notified before cannot be known: claim); a server that cannot be reached is waited for,
+        not spun on."""
+        if self._closed:
+            raise self._closed_error()
+        deadline = time.monotonic() + timeout
         with self._listener_lock:
             try:
                 if self._listener is None or self._listener.closed:
-                    self._listener = self._psycopg.connect(self._dsn, autocommit=True)
+                    self._listener = self._psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
                     self._listener.execute(f"LISTEN {_CHANNEL}")
-                for _ in self._listener.notifies(timeout=timeout, stop_after=1):
                     return True
+                while (left := deadline - time.monotonic()) > 0:
+                    for note in self._listener.notifies(timeout=left, stop_after=1):
+                        if note.payload == self.schema:
+                            return True
+                return False
             except self._psycopg.Error:
                 if self._listener is not None:
                     self._listener.close()
                 self._listener = None
-            return False
+        time.sleep(max(0.0, deadline - time.monotonic()))  # unreachable: wait, do not spin
+        return False
 
     # -- closing ---------------------------------------------------------------------------------
 
@@ -500,6 +521,7 @@ class PostgresStore(_Closing):
 
 
 def _safe(dsn: str) -> str:
-    """A DSN as an error message shows it: without its password."""
-    dsn = re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", dsn)
+    """A DSN as an error message shows it: without its password (a quoted one with spaces, a
+    URL's with an unencoded @ in it)."""
+    dsn = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+    return re.sub(r"(://[^:/@]*:).*@", r"\1***@", dsn)

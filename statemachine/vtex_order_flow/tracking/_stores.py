@@ -59,7 +59,13 @@ class Store(Protocol):
 
     def lock_order(self, order_id: str) -> None:
         """Serialise the rest of this transaction with every other transaction on the same order
-        (a store whose transactions already exclude each other does nothing)."""
+        (a store whose transactions already exclude each other does nothing). Taken before any
+        entry of the order is locked, in every transaction: one order of locks, no deadlock."""
+        ...
+
+    def lock_key(self, key: str) -> None:
+        """Serialise the rest of this transaction with every other registering the same key
+        (taken before `lock_order`)."""
         ...
 
     def next_seqs(self, count: int) -> list[int]:
@@ -87,8 +93,9 @@ class Store(Protocol):
         left out)."""
         ...
 
-    def get_entry(self, key: str) -> Entry | None:
-        """The outbox entry with this key, or None."""
+    def get_entry(self, key: str, *, lock: bool = True) -> Entry | None:
+        """The outbox entry with this key, or None (inside a transaction, `lock` holds it until
+        the end; a store whose transactions exclude each other needs no such lock)."""
         ...
 
     def save_entry(self, entry: Entry) -> None:
@@ -99,8 +106,8 @@ class Store(Protocol):
         """Insert or replace several entries, in one go."""
         ...
 
-    def open_entries(self, order_id: str) -> list[Entry]:
-        """The order's entries not yet done or dropped, in ``seq`` order."""
+    def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
+        """The order's entries not yet done or dropped, in ``seq`` order (`lock`: as `get_entry`)."""
         ...
 
     def claimable(self, now: float, limit: int) -> list[Entry]:
@@ -232,6 +239,9 @@ class MemoryStore(_Closing):
     def lock_order(self, order_id: str) -> None:
         return None  # a transaction holds the store's lock: it excludes every other
 
+    def lock_key(self, key: str) -> None:
+        return None
+
     def next_seqs(self, count: int) -> list[int]:
         self.incr("seq", count)
         last = self.counter("seq")
@@ -278,7 +288,7 @@ class MemoryStore(_Closing):
                 )
         return found
 
-    def get_entry(self, key: str) -> Entry | None:
+    def get_entry(self, key: str, *, lock: bool = True) -> Entry | None:
         return self._entries.get(key)
 
     def save_entries(self, entries: Sequence[Entry]) -> None:
@@ -367,7 +377,7 @@ class MemoryStore(_Closing):
         self._put(entry.key, entry)
         self._log(lambda: self._put(entry.key, before))
 
-    def open_entries(self, order_id: str) -> list[Entry]:
+    def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
         keys = self._open.get(order_id)
         if not keys:
             return []
@@ -770,6 +780,9 @@ class SQLiteStore(_Closing):
     def lock_order(self, order_id: str) -> None:
         return None  # BEGIN IMMEDIATE: a transaction excludes every other writer
 
+    def lock_key(self, key: str) -> None:
+        return None
+
     def next_seqs(self, count: int) -> list[int]:
         self.incr("seq", count)
         last = self.counter("seq")
@@ -817,7 +830,7 @@ class SQLiteStore(_Closing):
                 found[order_id] = (status, changed_at, _facts_of(facts) if facts else frozenset())
         return found
 
-    def get_entry(self, key: str) -> Entry | None:
+    def get_entry(self, key: str, *, lock: bool = True) -> Entry | None:
         row = self._db.execute(f"{_SELECT} WHERE key = ?", (key,)).fetchone()
         return None if row is None else _entry(row)
 
@@ -827,7 +840,7 @@ class SQLiteStore(_Closing):
     def save_entry(self, entry: Entry) -> None:
         self._db.execute(_UPSERT, _row(entry))
 
-    def open_entries(self, order_id: str) -> list[Entry]:
+    def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
         rows = self._db.execute(
             f"{_SELECT} WHERE order_id = ? AND state IN ('pending', 'ready', 'claimed', 'sent', 'retry') "
             "ORDER BY seq",

@@ -27,7 +27,7 @@ from ..errors import (
     expect,
     expect_id,
 )
-from ._events import TICKS_PER_SECOND, OrderEvent
+from ._events import _MAX_TICKS, TICKS_PER_SECOND, OrderEvent
 from ._stores import MemoryStore, Store
 from ._types import (
     IN_FLIGHT,
@@ -55,6 +55,10 @@ def _check_event(event: object) -> None:
         )
     expect_id(event.order_id, "an event's order id")
     expect_id(event.state, "an event's status")
+    if not 0 <= event.changed_at < _MAX_TICKS:
+        raise InvalidArgumentError(
+            f"an event's time is 100 ns ticks from 1970 to 9999, not {event.changed_at!r}"
+        )
 
 
 def _seconds(value: object, what: str, *, positive: bool = False) -> float:
@@ -83,6 +87,7 @@ def _json_copy(payload: object) -> Any:
 _STORE_METHODS = (
     "transaction",
     "lock_order",
+    "lock_key",
     "next_seqs",
     "load_record",
     "save_record",
@@ -472,6 +477,7 @@ class Tracker(Closing):
         name = key if key is not None else self._default_key(order_id, action_id, data)
         with self._lock, self.store.transaction():
             now = self._now()
+            self.store.lock_key(name)  # two orders registering one key: one of them is refused
             self.store.lock_order(order_id)
             existing = self.store.get_entry(name)
             if existing is not None and (existing.order_id, existing.action) != (order_id, action_id):
@@ -576,7 +582,7 @@ class Tracker(Closing):
         and action already on their way (sent, or claimed under a lease that holds)."""
         going: dict[tuple[str, str], set[str]] = {}
         for order_id in {e.order_id for e in batch if e.action in self._repeatable}:
-            for other in self.store.open_entries(order_id):
+            for other in self.store.open_entries(order_id, lock=False):  # never wait in a claim
                 if other.state is EntryState.SENT or (
                     other.state is EntryState.CLAIMED and other.due is not None and other.due > now
                 ):
@@ -670,7 +676,7 @@ class Tracker(Closing):
         """Retract an entry the marketplace no longer wants. One a worker holds (claimed), sent
         or finished cannot be recalled: it is returned unchanged (check its state)."""
         expect_id(key, "an entry's key")
-        expect(reason, str, "withdraw's reason")
+        expect_id(reason, "withdraw's reason")
         with self._lock, self.store.transaction():
             now = self._now()
             current = self._existing(key)
@@ -696,7 +702,7 @@ class Tracker(Closing):
             expect_id(owner, "result's owner")
         with self._lock, self.store.transaction():
             now = self._now()
-            self.store.lock_order(self._existing(key).order_id)
+            self.store.lock_order(self._existing(key, lock=False).order_id)  # the order's lock first
             current = self._existing(key)
             if current.state in (EntryState.DONE, EntryState.DROPPED):
                 return current  # a late or repeated answer
@@ -717,10 +723,10 @@ class Tracker(Closing):
         entry is done, and a self-loop's facts are recorded (a return invoice). An entry
         already done or dropped is returned unchanged."""
         expect_id(key, "an entry's key")
-        expect(reason, str, "done's reason")
+        expect_id(reason, "done's reason")
         with self._lock, self.store.transaction():
             now = self._now()
-            self.store.lock_order(self._existing(key).order_id)
+            self.store.lock_order(self._existing(key, lock=False).order_id)  # the order's lock first
             current = self._existing(key)
             if current.state in (EntryState.DONE, EntryState.DROPPED):
                 return current
@@ -877,8 +883,8 @@ class Tracker(Closing):
             self._woken += 1
             self._wake.notify_all()
 
-    def _existing(self, key: str) -> Entry:
-        found = self.store.get_entry(key)
+    def _existing(self, key: str, *, lock: bool = True) -> Entry:
+        found = self.store.get_entry(key, lock=lock)
         if found is None:
             raise UnknownUpdateError(f"no outbox entry with key {key!r}")
         return found
