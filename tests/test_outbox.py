@@ -1050,3 +1050,57 @@ def test_done_closes_an_orders_api_update(make_store: MakeStore) -> None:
     assert done.state is EntryState.DONE
     assert "return-invoice-registered" in tracker.facts("A")
     assert tracker.done(entry.key) == done  # twice: unchanged
+
+
+# -- regressions from the final review ----------------------------------------------------------------
+
+
+def test_a_dead_workers_partial_invoice_goes_again_before_the_next(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock)
+    tracker.apply(ev("A", "handling", 0))
+    one = tracker.register("A", "invoice", payload={"invoiceNumber": "1"})
+    two = tracker.register("A", "invoice", payload={"invoiceNumber": "2"})
+    assert [e.key for e in tracker.claim(10, 10, owner="w1")] == [one.key]
+    clock.now += 11  # w1 died holding #1
+    assert [e.key for e in tracker.claim(10, 10, owner="w2")] == [one.key]  # #1 again; #2 waits
+    assert tracker.entry(two.key).state is EntryState.READY  # type: ignore[union-attr]
+
+
+def test_replacing_an_update_already_on_its_way_is_that_update(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "handling", 0))
+    tracker.register("A", "cancel", key="c1")
+    tracker.claim(1, 30)
+    again = tracker.register("A", "cancel", key="c2", replaces="c1")
+    assert (again.key, again.state) == ("c1", EntryState.CLAIMED)
+    assert tracker.claim(10, 30) == []
+    assert [e.key for e in tracker.in_flight("A")] == ["c1"]
+
+
+def test_prune_forgets_old_anomalies_too(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock)
+    tracker.apply(ev("A", "canceled", 0))
+    tracker.apply(ev("A", "cancel", 1))  # an anomaly, dated T0 + 1 s
+    assert len(tracker.anomalies()) == 1
+    tracker.prune(older_than=10**6)
+    assert len(tracker.anomalies()) == 1  # newer than the cut
+    clock.now += 2 * 10**6
+    tracker.prune(older_than=10**6)
+    assert tracker.anomalies() == []
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_alone(tmp_path: Any) -> None:
+    import sqlite3
+
+    from vtex_order_flow.errors import StoreError
+
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="customers"):
+        SQLiteStore(path)
+    assert path.read_bytes() == before
+    assert not (tmp_path / "shop.db-wal").exists()

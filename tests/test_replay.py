@@ -138,6 +138,25 @@ def test_replay_reports_impossible_times_by_line_and_goes_on(tmp_path: Path) -> 
     assert list(report["orders"]) == ["A"]  # the good line after them was applied
 
 
+def test_a_line_no_store_can_hold_is_reported_and_the_rest_applied(tmp_path: Path) -> None:
+    events = write_jsonl(tmp_path / "e.jsonl", [hook("A\u0000", "handling", 1), hook("B", "handling", 1)])
+    code, report = run_json("replay", str(events), "--db", str(tmp_path / "t.db"))
+    assert code == 1
+    assert [e["line"] for e in report["errors"]] == [1]
+    assert list(report["orders"]) == ["B"]
+
+
+def test_replay_refuses_bad_arguments_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = write_jsonl(tmp_path / "e.jsonl", [hook("A", "handling", 1)])
+    db = tmp_path / "new.db"
+    assert main(["replay", str(events), "--db", str(db), "--batch", "0"]) == 2
+    assert main(["replay", str(events), "--db", str(db), "--defer", str(tmp_path / "missing.jsonl")]) == 2
+    assert not db.exists()
+    assert "--batch" in capsys.readouterr().err
+
+
 def test_replay_json_lists_claimed_sent_and_done_entries(tmp_path: Path) -> None:
     from vtex_order_flow.tracking import SQLiteStore, Tracker
 

@@ -22,6 +22,7 @@ from vtex_order_flow import (
 )
 from vtex_order_flow import testing as vof_testing
 from vtex_order_flow.tracking import (
+    DropClass,
     Entry,
     EntryState,
     EventError,
@@ -532,3 +533,22 @@ def test_postgres_is_an_optional_extra() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.split("\n")[:2] == ["False False", "MissingExtraError True"]
+
+
+def test_the_sweep_expires_old_entries() -> None:
+    now = [time.time()]
+    tracker = Tracker(clock=lambda: now[0], max_age=60)
+    tracker.register("A", "approve")  # never an event
+    now[0] += 61
+    with HookEndpoint(tracker, on_ready=lambda entries: None, sweep=0.02):
+        deadline = time.monotonic() + 10
+        while tracker.counts()["dropped"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert tracker.entry("A:approve").drop is DropClass.EXPIRED  # type: ignore[union-attr]
+
+
+def test_ids_no_store_can_hold_are_a_400() -> None:
+    with HookEndpoint(Tracker()) as endpoint:
+        response = endpoint.handle(json.dumps({**HOOK, "OrderId": "A\u0000"}))
+    assert response.status == 400
+    assert "NUL" in json.loads(response.body)["error"]

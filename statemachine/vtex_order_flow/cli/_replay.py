@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from ._common import EXIT_INVALID, EXIT_OK, add_flow_option, dump, model_of, open_lines
+from ._common import EXIT_INVALID, EXIT_OK, UsageError, add_flow_option, dump, model_of, open_lines
 
 __all__ = ["add_commands"]
 
@@ -33,11 +33,15 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
 
     model = model_of(args)
     flow = model.flow_name(args.flow)
-    lines = open_lines(args.events)  # a missing file is refused before anything is written
+    if args.batch < 1:
+        raise UsageError(f"--batch must be at least 1, not {args.batch}")
+    # Missing files are refused before anything is written.
+    lines = open_lines(args.events)
+    defers = open_lines(args.defer) if args.defer else None
     store: Store = SQLiteStore(args.db) if args.db else MemoryStore()
     try:
         tracker = Tracker(model, flow=flow, store=store)
-        errors = register_deferred(tracker, open_lines(args.defer)) if args.defer else []
+        errors = register_deferred(tracker, defers) if defers is not None else []
         result = replay(tracker, lines, batch=args.batch)
         errors += result.errors
         report = replay_report(tracker, errors, result)

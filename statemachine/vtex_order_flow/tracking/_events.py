@@ -119,6 +119,19 @@ def _kind(data: Mapping[str, Any]) -> str:
     )
 
 
+def _checked(event: OrderEvent, kind: str) -> OrderEvent:
+    """The event, if every store can hold its ids (no NUL, valid Unicode); else an EventError
+    naming the field (a hook answers 400, a replay reports the line)."""
+    from ..errors import InvalidArgumentError, expect_id
+
+    for name, value in (("order id", event.order_id), ("status", event.state)):
+        try:
+            expect_id(value, f"the {name}")
+        except InvalidArgumentError as error:
+            raise EventError(f"invalid {kind} payload", (str(error),)) from None
+    return event
+
+
 def _extra(payload: Any) -> Mapping[str, Any]:
     extra = payload.model_extra
     return MappingProxyType(dict(extra)) if extra else _NO_EXTRA
@@ -139,6 +152,10 @@ def _ticks(payload: Any, kind: str, *fields: str) -> int:
 
 def _from_hook(hook: Any) -> OrderEvent:
     _ticks(hook, "hook", "LastChange")  # checked too, though CurrentChange dates the event
+    return _checked(_hook_event(hook), "hook")
+
+
+def _hook_event(hook: Any) -> OrderEvent:
     return OrderEvent(
         order_id=hook.OrderId,
         state=hook.State,
@@ -191,25 +208,31 @@ def parse_event(payload: bytes | str | Mapping[str, Any]) -> OrderEvent | Ping:
             return _from_hook(payloads.HookNotification.model_validate(data))
         if kind == "feed":
             item = payloads.FeedItem.model_validate(data)
-            return OrderEvent(
-                order_id=item.orderId,
-                state=item.state,
-                changed_at=_ticks(item, "feed", "currentChange"),
-                last_state=item.lastState,
-                domain=item.domain,
-                source="feed",
-                handle=item.handle,
-                extra=_extra(item),
+            return _checked(
+                OrderEvent(
+                    order_id=item.orderId,
+                    state=item.state,
+                    changed_at=_ticks(item, "feed", "currentChange"),
+                    last_state=item.lastState,
+                    domain=item.domain,
+                    source="feed",
+                    handle=item.handle,
+                    extra=_extra(item),
+                ),
+                "feed",
             )
         broadcast = payloads.BroadcastEvent.model_validate(data)
-        return OrderEvent(
-            order_id=broadcast.orderId,
-            state=broadcast.currentState,
-            changed_at=_ticks(broadcast, "broadcast", "currentChangeDate"),
-            last_state=broadcast.lastState,
-            domain=broadcast.domain,
-            source="broadcast",
-            extra=_extra(broadcast),
+        return _checked(
+            OrderEvent(
+                order_id=broadcast.orderId,
+                state=broadcast.currentState,
+                changed_at=_ticks(broadcast, "broadcast", "currentChangeDate"),
+                last_state=broadcast.lastState,
+                domain=broadcast.domain,
+                source="broadcast",
+                extra=_extra(broadcast),
+            ),
+            "broadcast",
         )
     except ValidationError as error:
         problems = tuple(f"{path or '(body)'}: {message}" for path, message in validation_problems(error))

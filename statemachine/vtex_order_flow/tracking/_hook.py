@@ -63,7 +63,8 @@ class HookEndpoint(Closing):
       come due and claims whose lease expired, are claimed with a `lease` and handed to
       `on_ready` on another executor. `on_ready` sends each and calls `Tracker.sent` or
       `Tracker.result`; an exception it raises is logged, and its entries are claimable again
-      when their lease expires.
+      when their lease expires. The sweep also expires entries older than the tracker's
+      `max_age` (`Tracker.expire`).
       `on_ready` runs on the dispatcher executor only (one thread unless you pass your own),
       one delivery at a time.
     - At most `max_pending` events wait for the worker: past that a delivery is answered 503 at
@@ -226,6 +227,10 @@ class HookEndpoint(Closing):
 
     def _sweep(self, every: float) -> None:
         while not self._closed.is_set():
+            try:
+                self.tracker.expire()  # (nothing unless the tracker has a max_age)
+            except Exception:
+                log.exception("expiring old entries failed")
             self._schedule()
             try:
                 self.tracker.wait(every)

@@ -28,6 +28,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from ..errors import InvalidArgumentError, MissingExtraError, StoreError
+from ._events import TICKS_PER_SECOND
 from ._stores import _Closing, _entry, _facts_of, _facts_text, _row
 from ._types import Anomaly, Entry, EntryState, OrderRecord
 
@@ -432,8 +433,9 @@ class PostgresStore(_Closing):
     def prune(self, finished_before: float) -> int:
         row = self._one(
             f"WITH gone AS (DELETE FROM {self._s}.entries WHERE state IN ('done', 'dropped') "
-            "AND updated_at < %s RETURNING 1) SELECT COUNT(*) FROM gone",
-            (finished_before,),
+            f"AND updated_at < %s RETURNING 1), old AS (DELETE FROM {self._s}.anomalies "
+            "WHERE changed_at < %s) SELECT COUNT(*) FROM gone",
+            (finished_before, int(finished_before * TICKS_PER_SECOND)),
         )
         return int(row[0])
 

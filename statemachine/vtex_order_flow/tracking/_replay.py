@@ -52,7 +52,11 @@ def register_deferred(
         try:
             record = json.loads(raw)
             if not isinstance(record, dict) or not isinstance(record.get("orderId"), str):
-                raise ValueError('each line must be {"orderId", "action", optional "facts"}')
+                raise ValueError(
+                    'each line must be {"orderId", "action"} with optional "facts", "key", "payload"'
+                )
+            if "action" not in record:
+                raise ValueError(f'missing "action"; valid fields: {", ".join(DEFER_FIELDS)}')
             unknown = sorted(set(record) - set(DEFER_FIELDS))
             if unknown:
                 raise ValueError(f"unknown field {unknown[0]!r}; valid fields: {', '.join(DEFER_FIELDS)}")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 from ..errors import InvalidArgumentError, StoreError
+from ._events import TICKS_PER_SECOND
 from ._types import CLAIMABLE, OPEN_STATES, Anomaly, Closing, DropClass, Entry, EntryState, OrderRecord
 
 __all__ = ["SCHEMA_VERSION", "MemoryStore", "SQLiteStore", "Store"]
@@ -128,7 +129,8 @@ class Store(Protocol):
         ...
 
     def prune(self, finished_before: float) -> int:
-        """Delete done and dropped entries last changed before this time; how many."""
+        """Delete done and dropped entries last changed before this time, and anomalies of
+        events dated before it; how many entries."""
         ...
 
     def add_anomaly(self, anomaly: Anomaly) -> None:
@@ -422,6 +424,11 @@ class MemoryStore(_Closing):
         for entry in doomed:
             self._put(entry.key, None)
             self._log(functools.partial(self._put, entry.key, entry))
+        cutoff = finished_before * TICKS_PER_SECOND
+        kept = [a for a in self._anomalies if a.changed_at >= cutoff]
+        if len(kept) != len(self._anomalies):
+            before, self._anomalies = self._anomalies, kept
+            self._log(lambda: setattr(self, "_anomalies", before))
         return len(doomed)
 
     def add_anomaly(self, anomaly: Anomaly) -> None:
@@ -657,6 +664,7 @@ class SQLiteStore(_Closing):
             raise StoreError(f"cannot open {self.path!r} as an SQLite store: {error}") from None
         self._db: _Typed | _ClosedConnection = _Typed(connection, self.path)
         try:
+            self._refuse_foreign()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._setup()
@@ -692,6 +700,14 @@ class SQLiteStore(_Closing):
                 self._kick.clear()
                 with contextlib.suppress(sqlite3.Error):
                     con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _refuse_foreign(self) -> None:
+        """Refuse, before changing anything, a database that holds tables but is not a tracker's
+        (of this version, or of version 1: records and deferred updates)."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "meta" not in tables and not {"records", "deferred"} <= tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise StoreError(f"it holds other tables ({shown}): not a tracker's file; nothing was changed")
 
     def _setup(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -886,6 +902,9 @@ class SQLiteStore(_Closing):
             "DELETE FROM entries INDEXED BY entries_finished "
             "WHERE state IN ('done', 'dropped') AND updated_at < ?",
             (finished_before,),
+        )
+        self._db.execute(
+            "DELETE FROM anomalies WHERE changed_at < ?", (int(finished_before * TICKS_PER_SECOND),)
         )
         return cursor.rowcount
 

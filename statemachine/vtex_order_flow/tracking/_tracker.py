@@ -486,7 +486,11 @@ class Tracker(Closing):
                     f"not the {action_id} of {order_id!r}; use a key per update"
                 )
             if existing is None:
-                existing = self._same_update(order_id, action_id, data, ignore=replaces)
+                replaced = self.store.get_entry(replaces) if replaces is not None else None
+                supersedable = replaced is not None and replaced.state in _REOPENABLE
+                existing = self._same_update(
+                    order_id, action_id, data, ignore=replaces if supersedable else None
+                )
             if existing is not None:
                 if existing.state not in _REOPENABLE or (existing.facts, existing.payload) == (names, data):
                     return existing  # no change: nor to what `replaces` names
@@ -579,13 +583,13 @@ class Tracker(Closing):
 
     def _on_its_way(self, batch: list[Entry], now: float) -> dict[tuple[str, str], set[str]]:
         """For the batch's actions an order may need several times: the keys of the same order
-        and action already on their way (sent, or claimed under a lease that holds)."""
+        and action already on their way (sent or claimed)."""
         going: dict[tuple[str, str], set[str]] = {}
         for order_id in {e.order_id for e in batch if e.action in self._repeatable}:
             for other in self.store.open_entries(order_id, lock=False):  # never wait in a claim
-                if other.state is EntryState.SENT or (
-                    other.state is EntryState.CLAIMED and other.due is not None and other.due > now
-                ):
+                # (a claim whose lease expired may have been sent by the worker that died: it
+                # goes again, first, before the next of its kind)
+                if other.state in IN_FLIGHT:
                     going.setdefault((order_id, other.action), set()).add(other.key)
         return going
 
@@ -838,7 +842,9 @@ class Tracker(Closing):
             ]
 
     def prune(self, older_than: float) -> int:
-        """Delete entries done or dropped more than `older_than` seconds ago; how many."""
+        """Delete entries done or dropped more than `older_than` seconds ago, and anomalies of
+        events dated before then; how many entries. A pruned key is forgotten: registering it
+        again makes a new entry (keep `older_than` longer than any retry of a registration)."""
         seconds = _seconds(older_than, "prune's older_than")
         with self._lock, self.store.transaction():
             return self.store.prune(self._now() - seconds)
