@@ -500,6 +500,32 @@ class ModelData:
 
         return self._cached(("done", flow, action), compute)
 
+    def canonical(self, status_id: str) -> str:
+        """The status id an alias stands for (``cancelation-request`` -> ``cancellation-requested``);
+        any other name unchanged, known or not."""
+        return self._aliases.get(status_id, status_id)
+
+    def move_facts(self, flow: str) -> Mapping[tuple[str, str], tuple[frozenset[str], frozenset[str]]]:
+        """For each move of `flow` from one status to another: the facts it sets (with what they
+        imply) and those it clears. Where several transitions join the same two statuses, only
+        what every one of them sets, and what any of them clears."""
+
+        def compute() -> Mapping[tuple[str, str], tuple[frozenset[str], frozenset[str]]]:
+            moves: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
+            for transition in self.transitions_in(flow):
+                if transition.is_self_loop:
+                    continue
+                key = (transition.source, transition.dest)
+                sets = self.fact_closure(transition.sets)
+                if key in moves:
+                    known_sets, known_clears = moves[key]
+                    moves[key] = (known_sets & sets, known_clears | transition.clears)
+                else:
+                    moves[key] = (sets, transition.clears)
+            return MappingProxyType(moves)
+
+        return self._cached(("moves", flow), compute)
+
     def repeatable(self, flow: str, action: str) -> bool:
         """Whether one order of `flow` may need `action` more than once (a further partial
         invoice, tracking for each invoice), derived from the graph: after a move of the action,

@@ -6,6 +6,7 @@ store's data, so several trackers (threads, processes) on one SQLite file agree.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import heapq
@@ -169,7 +170,32 @@ class _Closing(Closing):
         return StoreError(f"the {type(self).__name__} is closed")
 
 
-class MemoryStore(_Closing):
+class _Exclusive(_Closing):
+    """A store whose transactions exclude every other writer (the memory store's lock, SQLite's
+    BEGIN IMMEDIATE): nothing to lock per order or key, and sequence numbers from a counter."""
+
+    def lock_order(self, order_id: str) -> None:
+        """Nothing: the transaction already excludes every other."""
+
+    def lock_key(self, key: str) -> None:
+        """Nothing: the transaction already excludes every other."""
+
+    def next_seqs(self, count: int) -> list[int]:
+        """`count` numbers after the ``seq`` counter's."""
+        self.incr("seq", count)
+        last = self.counter("seq")
+        return list(range(last - count + 1, last + 1))
+
+    @abc.abstractmethod
+    def incr(self, name: str, by: int = 1) -> None:
+        """Add to a named counter."""
+
+    @abc.abstractmethod
+    def counter(self, name: str) -> int:
+        """A named counter's value."""
+
+
+class MemoryStore(_Exclusive):
     """Records and outbox in memory, transactional like SQLite: a transaction that raises leaves
     nothing of its writes (an undo log replays them backwards).
 
@@ -237,17 +263,6 @@ class MemoryStore(_Closing):
     def _log(self, step: Callable[[], object]) -> None:
         if self._undo is not None:
             self._undo.append(step)
-
-    def lock_order(self, order_id: str) -> None:
-        return None  # a transaction holds the store's lock: it excludes every other
-
-    def lock_key(self, key: str) -> None:
-        return None
-
-    def next_seqs(self, count: int) -> list[int]:
-        self.incr("seq", count)
-        last = self.counter("seq")
-        return list(range(last - count + 1, last + 1))
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         packed = self._records.get(order_id)
@@ -614,7 +629,7 @@ class _ClosedConnection:
         return None
 
 
-class SQLiteStore(_Closing):
+class SQLiteStore(_Exclusive):
     """Records and outbox in an SQLite file (standard library), in WAL mode.
 
     Each `transaction()` is one ``BEGIN IMMEDIATE`` transaction: an event and everything it
@@ -792,17 +807,6 @@ class SQLiteStore(_Closing):
                 self._depth = 0
                 self._pending_counts.clear()
                 self._counted.clear()
-
-    def lock_order(self, order_id: str) -> None:
-        return None  # BEGIN IMMEDIATE: a transaction excludes every other writer
-
-    def lock_key(self, key: str) -> None:
-        return None
-
-    def next_seqs(self, count: int) -> list[int]:
-        self.incr("seq", count)
-        last = self.counter("seq")
-        return list(range(last - count + 1, last + 1))
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         row = self._db.execute(

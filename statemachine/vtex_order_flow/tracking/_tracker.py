@@ -180,23 +180,10 @@ class Tracker(Closing):
         self._members = frozenset(members)
         self._terminal = frozenset(s for s in members if self.model.statuses[s].terminal)
         self._reach = {status: self.model.reachable(status, self.flow) for status in members}
-        self._canonical = {
-            alias: status.id for status in self.model.statuses.values() for alias in status.aliases
-        }
         self._places = self.model.fact_places(self.flow)
         self._domain = self.model.flow(self.flow).domain.casefold()
         self._repeatable = frozenset(a for a in self.model.actions if self.model.repeatable(self.flow, a))
-        self._moves: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
-        for transition in self.model.transitions_in(self.flow):
-            if transition.is_self_loop:
-                continue
-            key = (transition.source, transition.dest)
-            sets = self.model.fact_closure(transition.sets)
-            if key in self._moves:  # several ways: only what every one of them sets
-                known_sets, known_clears = self._moves[key]
-                self._moves[key] = (known_sets & sets, known_clears | transition.clears)
-            else:
-                self._moves[key] = (sets, transition.clears)
+        self._moves = self.model.move_facts(self.flow)
 
     # -- context ---------------------------------------------------------------------------------
 
@@ -242,7 +229,7 @@ class Tracker(Closing):
             # account): not this flow's events; recording them would move the order back and forth.
             return Applied(event, "other-domain")
         store = self.store
-        state = self._canonical.get(event.state, event.state)
+        state = self.model.canonical(event.state)
         if state != event.state:
             event = replace(event, state=state)
         store.lock_order(event.order_id)  # the same event delivered to two workers: one applies it
@@ -706,8 +693,7 @@ class Tracker(Closing):
             expect_id(owner, "result's owner")
         with self._lock, self.store.transaction():
             now = self._now()
-            self.store.lock_order(self._existing(key, lock=False).order_id)  # the order's lock first
-            current = self._existing(key)
+            current = self._answerable(key)
             if current.state in (EntryState.DONE, EntryState.DROPPED):
                 return current  # a late or repeated answer
             said = f"{advice.code}: {advice.meaning}"
@@ -730,11 +716,16 @@ class Tracker(Closing):
         expect_id(reason, "done's reason")
         with self._lock, self.store.transaction():
             now = self._now()
-            self.store.lock_order(self._existing(key, lock=False).order_id)  # the order's lock first
-            current = self._existing(key)
+            current = self._answerable(key)
             if current.state in (EntryState.DONE, EntryState.DROPPED):
                 return current
             return self._done(current, reason, now)
+
+    def _answerable(self, key: str) -> Entry:
+        """The entry an answer is for, read after its order's lock is held (the order's lock
+        before the entry's row, as everywhere: no deadlock)."""
+        self.store.lock_order(self._existing(key, lock=False).order_id)
+        return self._existing(key)
 
     def _answered(self, current: Entry, advice: Advice, said: str, now: float) -> Entry:
         """An in-flight entry after VTEX's answer (anything but done)."""
