@@ -69,7 +69,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     replay.add_argument("events", metavar="EVENTS.jsonl")
     replay.add_argument(
-        "--defer", metavar="UPDATES.jsonl", help='deferred updates, one {"orderId", "action", "facts"} a line'
+        "--defer",
+        metavar="UPDATES.jsonl",
+        help='updates to register first, one {"orderId", "action"} a line (optional "facts", "key", "payload")',
     )
     replay.add_argument("--db", metavar="FILE", help="a durable SQLite tracker (default: in memory)")
     add_flow_option(replay, "the orders' flow")
