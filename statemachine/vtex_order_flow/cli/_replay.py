@@ -71,7 +71,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     replay.add_argument(
         "--defer",
         metavar="UPDATES.jsonl",
-        help='updates to register first, one {"orderId", "action"} a line (optional "facts", "key", "payload")',
+        help='updates to register first, one {"orderId", "action"} a line'
+        ' (optional "facts", "key", "payload")',
     )
     replay.add_argument("--db", metavar="FILE", help="a durable SQLite tracker (default: in memory)")
     add_flow_option(replay, "the orders' flow")
