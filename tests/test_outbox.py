@@ -29,6 +29,7 @@ from vtex_order_flow.errors import (
     VtexOrderFlowError,
 )
 from vtex_order_flow.tracking import (
+    SCHEMA_VERSION,
     DropClass,
     Entry,
     EntryState,
@@ -631,14 +632,14 @@ def test_an_old_schema_is_upgraded(sqlite_path: str) -> None:
             """
         )
     with SQLiteStore(sqlite_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         tracker = Tracker(store=store, clock=Clock())
         assert tracker.entry("A:approve").state is EntryState.DONE  # type: ignore[union-attr]
         assert [e.key for e in tracker.claim(10, 30)] == ["A:start-handling"]
         tracker.register("B", "approve")  # the sequence goes on from the old file's
         assert [e.key for e in tracker.entries()][-1] == "B:approve"
     with SQLiteStore(sqlite_path) as again:  # opening an upgraded file again changes nothing
-        assert again.schema_version == 2
+        assert again.schema_version == SCHEMA_VERSION
     import sqlite3
 
     with sqlite3.connect(sqlite_path) as con:

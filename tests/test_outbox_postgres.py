@@ -80,7 +80,7 @@ def test_an_older_schema_is_upgraded_and_a_newer_one_refused() -> None:
         )
     try:
         with PostgresStore(postgres_dsn(), schema=schema) as upgraded:
-            assert upgraded.schema_version == 2
+            assert upgraded.schema_version == POSTGRES_SCHEMA_VERSION == 3
             with psycopg.connect(postgres_dsn()) as conn:
                 (index,) = conn.execute(
                     "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = 'entries_due'",
@@ -90,6 +90,8 @@ def test_an_older_schema_is_upgraded_and_a_newer_one_refused() -> None:
             tracker = Tracker(store=upgraded, clock=lambda: 10.0)
             assert tracker.entry("A:approve").state is EntryState.SENT  # type: ignore[union-attr]
             assert [e.key for e in tracker.claim(10, 30)] == []  # (no record: decided pending)
+            tracker.link("MKP-A", "A")  # v3: the id map
+            assert (tracker.order_id("MKP-A"), tracker.marketplace_id("A")) == ("A", "MKP-A")
         with psycopg.connect(postgres_dsn(), autocommit=True) as conn:
             conn.execute(f"UPDATE \"{schema}\".meta SET value = '99' WHERE name = 'schema_version'")
         with pytest.raises(StoreError, match="newer"):

@@ -45,6 +45,10 @@ class Advice:
     operation_id: str | None
     errors: tuple[str, ...]
     confidence: Confidence
+    http_status: int | None = None
+    """The HTTP status of the answer, when it came over HTTP (the client's answers)."""
+    retry_after: float | None = None
+    """Seconds VTEX asked to wait before sending again (a 429's ``Retry-After``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The advice as JSON-ready data (the CLI's ``--json`` shape)."""
@@ -62,6 +66,8 @@ class Advice:
             "operation_id": self.operation_id,
             "errors": list(self.errors),
             "confidence": str(self.confidence),
+            "http_status": self.http_status,
+            "retry_after": self.retry_after,
         }
 
 

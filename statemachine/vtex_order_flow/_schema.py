@@ -156,7 +156,9 @@ class ActionSpec(_TriggerSpec):
 class CodeSpec(_Spec):
     """A result code VTEX answers, and what the connector should do next."""
 
-    api: Literal["channel-order", "orders"]
+    api: Literal["channel-order", "orders", "http"] = Field(
+        description="channel-order, orders, or http: an answer of the transport from either API."
+    )
     operations: list[str] = Field(
         default=[], description="The Channel Order API operations (an action's `operation`) it answers."
     )

@@ -29,14 +29,15 @@ from typing import Any
 
 from ..errors import InvalidArgumentError, MissingExtraError, StoreError
 from ._events import TICKS_PER_SECOND
-from ._stores import _Closing, _entry, _facts_of, _facts_text, _row
+from ._stores import _check_link, _Closing, _entry, _facts_of, _facts_text, _row
 from ._types import Anomaly, Entry, EntryState, OrderRecord
 
 __all__ = ["POSTGRES_SCHEMA_VERSION", "PostgresStore"]
 
-POSTGRES_SCHEMA_VERSION = 2
+POSTGRES_SCHEMA_VERSION = 3
 """The PostgreSQL store's schema version. 1: the first outbox schema; 2: sends awaiting an
-answer are in the due index (VTEX's answer has a timeout), and the sequence hands out blocks."""
+answer are in the due index (VTEX's answer has a timeout), and the sequence hands out blocks;
+3: the id map (marketplace order id to VTEX's orderId)."""
 _SEQ_BLOCK = 64
 """Sequence numbers a process takes at a time (the sequence's increment from version 2): one
 round trip per 64 entry writes instead of one per write."""
@@ -73,6 +74,7 @@ CREATE TABLE IF NOT EXISTS {s}.counters (
     name TEXT NOT NULL, shard INTEGER NOT NULL, value BIGINT NOT NULL, PRIMARY KEY (name, shard)
 );
 CREATE SEQUENCE IF NOT EXISTS {s}.entry_seq;
+CREATE TABLE IF NOT EXISTS {s}.order_ids (marketplace_id TEXT PRIMARY KEY, order_id TEXT NOT NULL UNIQUE);
 """
 
 # Each upgrade takes the schema from the version before it to its own.
@@ -81,6 +83,9 @@ _UPGRADES = {
 DROP INDEX IF EXISTS {s}.entries_due;
 CREATE INDEX entries_due ON {s}.entries (due, seq) WHERE state IN ('ready', 'retry', 'claimed', 'sent');
 ALTER SEQUENCE {s}.entry_seq INCREMENT BY 64;
+""",
+    3: """
+CREATE TABLE IF NOT EXISTS {s}.order_ids (marketplace_id TEXT PRIMARY KEY, order_id TEXT NOT NULL UNIQUE);
 """,
 }
 
@@ -346,6 +351,25 @@ class PostgresStore(_Closing):
             )
         else:
             self._run(f"DELETE FROM {self._s}.order_facts WHERE order_id = %s", (order_id,))
+
+    def load_link(self, marketplace_id: str) -> str | None:
+        row = self._one(
+            f"SELECT order_id FROM {self._s}.order_ids WHERE marketplace_id = %s", (marketplace_id,)
+        )
+        return None if row is None else str(row[0])
+
+    def load_marketplace_id(self, order_id: str) -> str | None:
+        row = self._one(f"SELECT marketplace_id FROM {self._s}.order_ids WHERE order_id = %s", (order_id,))
+        return None if row is None else str(row[0])
+
+    def save_link(self, marketplace_id: str, order_id: str) -> None:
+        # The tracker holds both orders' locks: nobody links either between the check and the write.
+        _check_link(self, marketplace_id, order_id)
+        self._run(
+            f"INSERT INTO {self._s}.order_ids (marketplace_id, order_id) VALUES (%s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (marketplace_id, order_id),
+        )
 
     def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
         rows = self._all(

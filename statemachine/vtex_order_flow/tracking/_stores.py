@@ -28,7 +28,7 @@ _WAITING = (EntryState.PENDING, EntryState.RETRY)
 _KICK_EVERY = 100
 """Commits after which an SQLite store's checkpointer runs without waiting for its period."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The SQLite store's schema version (1: the tracker's deferred updates before the outbox)."""
 
 
@@ -88,6 +88,18 @@ class Store(Protocol):
 
     def save_facts(self, order_id: str, facts: frozenset[str]) -> None:
         """Replace the facts the order carries."""
+        ...
+
+    def load_link(self, marketplace_id: str) -> str | None:
+        """VTEX's orderId for a marketplace order id, when known (the id map)."""
+        ...
+
+    def load_marketplace_id(self, order_id: str) -> str | None:
+        """The marketplace order id VTEX's orderId was linked from, when known."""
+        ...
+
+    def save_link(self, marketplace_id: str, order_id: str) -> None:
+        """Map a marketplace order id to VTEX's orderId (each side at most once)."""
         ...
 
     def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
@@ -159,6 +171,20 @@ class Store(Protocol):
         ...
 
 
+def _check_link(store: Store, marketplace_id: str, order_id: str) -> None:
+    """A marketplace order is one VTEX order, and a VTEX order comes from one marketplace order."""
+    linked, linked_from = store.load_link(marketplace_id), store.load_marketplace_id(order_id)
+    if linked is not None and linked != order_id:
+        raise InvalidArgumentError(
+            f"marketplace order {marketplace_id!r} is already VTEX order {linked!r}, not {order_id!r}"
+        )
+    if linked_from is not None and linked_from != marketplace_id:
+        raise InvalidArgumentError(
+            f"VTEX order {order_id!r} already comes from marketplace order {linked_from!r}, "
+            f"not {marketplace_id!r}"
+        )
+
+
 def _payload_text(payload: Any) -> str | None:
     return None if payload is None else json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
@@ -222,6 +248,8 @@ class MemoryStore(_Exclusive):
         self._finished: list[tuple[float, int, str]] = []
         self._anomalies: list[Anomaly] = []
         self._counters: dict[str, int] = {}
+        self._links: dict[str, str] = {}
+        self._linked_from: dict[str, str] = {}
         self._undo: list[Callable[[], object]] | None = None
         self._closed = False
         self.lock = threading.RLock()
@@ -291,6 +319,23 @@ class MemoryStore(_Exclusive):
         else:
             self._facts.pop(order_id, None)
         self._log(lambda: self._restore(self._facts, order_id, before))
+
+    def load_link(self, marketplace_id: str) -> str | None:
+        return self._links.get(marketplace_id)
+
+    def load_marketplace_id(self, order_id: str) -> str | None:
+        return self._linked_from.get(order_id)
+
+    def save_link(self, marketplace_id: str, order_id: str) -> None:
+        _check_link(self, marketplace_id, order_id)
+        self._links[marketplace_id] = order_id
+        self._linked_from[order_id] = marketplace_id
+
+        def undo() -> None:
+            self._links.pop(marketplace_id, None)
+            self._linked_from.pop(order_id, None)
+
+        self._log(undo)
 
     def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
         found = {}
@@ -495,6 +540,9 @@ CREATE TABLE IF NOT EXISTS anomalies (
     kind TEXT NOT NULL, changed_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS order_ids (
+    marketplace_id TEXT PRIMARY KEY, order_id TEXT NOT NULL UNIQUE
+) WITHOUT ROWID;
 """
 
 # Version 1 kept one row per (order, action) in `deferred`; its sent rows are done entries now.
@@ -834,6 +882,25 @@ class SQLiteStore(_Exclusive):
             )
         else:
             self._db.execute("DELETE FROM order_facts WHERE order_id = ?", (order_id,))
+
+    def load_link(self, marketplace_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT order_id FROM order_ids WHERE marketplace_id = ?", (marketplace_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def load_marketplace_id(self, order_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT marketplace_id FROM order_ids WHERE order_id = ?", (order_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def save_link(self, marketplace_id: str, order_id: str) -> None:
+        _check_link(self, marketplace_id, order_id)
+        self._db.execute(
+            "INSERT INTO order_ids (marketplace_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (marketplace_id, order_id),
+        )
 
     def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
         found: dict[str, tuple[str, int, frozenset[str]]] = {}

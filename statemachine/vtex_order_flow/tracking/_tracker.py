@@ -93,6 +93,9 @@ _STORE_METHODS = (
     "save_record",
     "load_facts",
     "save_facts",
+    "load_link",
+    "load_marketplace_id",
+    "save_link",
     "get_entry",
     "save_entry",
     "open_entries",
@@ -184,6 +187,8 @@ class Tracker(Closing):
         self._domain = self.model.flow(self.flow).domain.casefold()
         self._repeatable = frozenset(a for a in self.model.actions if self.model.repeatable(self.flow, a))
         self._moves = self.model.move_facts(self.flow)
+        self._initial = self.model.flow(self.flow).initial
+        self._operations = {a.operation: a.name for a in self.model.actions.values() if a.operation}
 
     # -- context ---------------------------------------------------------------------------------
 
@@ -360,8 +365,22 @@ class Tracker(Closing):
     def _verdict_now(self, entry: Entry, now: float) -> dict[str, Any]:
         held = self.store.load_record(entry.order_id)
         if held is None:
-            return {"state": EntryState.PENDING, "reason": "waiting for the order's first event", "due": None}
+            return self._verdict_unknown(entry, now)
         return self._verdict(entry, held[0], self.store.load_facts(entry.order_id), now)
+
+    def _verdict_unknown(self, entry: Entry, now: float) -> dict[str, Any]:
+        """An entry of an order no event named yet. Where the flow starts (VTEX does not have the
+        order), only a send is taken: the update that brings the order into VTEX (create) goes;
+        if VTEX has it after all, it answers so (EOI007: done). Everything else waits for the
+        order's first event, and so does every entry of an order VTEX has given an id to."""
+        waiting = {"state": EntryState.PENDING, "reason": "waiting for the order's first event", "due": None}
+        if self.store.load_marketplace_id(entry.order_id) is not None:
+            return waiting
+        changes = self._verdict(entry, self._initial, frozenset(), now)
+        if changes["state"] is not EntryState.READY:
+            return waiting
+        changes["reason"] = f"VTEX does not have the order yet: {changes['reason']}"
+        return changes
 
     def _decided(self, entry: Entry, status: str, order_facts: frozenset[str], now: float) -> Entry:
         """The entry as the model decides it in `status`: ready, pending or dropped."""
@@ -465,7 +484,7 @@ class Tracker(Closing):
         with self._lock, self.store.transaction():
             now = self._now()
             self.store.lock_key(name)  # two orders registering one key: one of them is refused
-            self.store.lock_order(order_id)
+            order_id = self._lock_resolved(order_id)
             existing = self.store.get_entry(name)
             if existing is not None and (existing.order_id, existing.action) != (order_id, action_id):
                 raise InvalidArgumentError(
@@ -601,11 +620,7 @@ class Tracker(Closing):
                 continue
             held = orders.get(entry.order_id)
             if held is None:
-                changes: dict[str, Any] = {
-                    "state": EntryState.PENDING,
-                    "reason": "waiting for the order's first event",
-                    "due": None,
-                }
+                changes: dict[str, Any] = self._verdict_unknown(entry, now)
             else:
                 changes = self._verdict(entry, held[0], held[2], now)
             if entry.state is EntryState.SENT and changes.get("drop") is DropClass.ALREADY_DONE:
@@ -685,7 +700,6 @@ class Tracker(Closing):
         changes nothing; "done" is taken from anyone. With `owner` (the worker that sent it),
         any other answer raises `LeaseLostError` when another worker holds the entry now: a
         late answer never moves a live claim."""
-        from .. import FollowUp
 
         expect_id(key, "an entry's key")
         expect(advice, Advice, "result's advice")
@@ -694,18 +708,125 @@ class Tracker(Closing):
         with self._lock, self.store.transaction():
             now = self._now()
             current = self._answerable(key)
-            if current.state in (EntryState.DONE, EntryState.DROPPED):
-                return current  # a late or repeated answer
-            said = f"{advice.code}: {advice.meaning}"
-            if advice.follow_up is FollowUp.DONE:
-                return self._done(current, said, now)
-            if current.state not in IN_FLIGHT:
-                return current  # a late or repeated answer: the entry has moved on
-            if owner is not None and current.owner != owner:
-                raise LeaseLostError(
-                    f"result: entry {key!r} is {current.state} by {current.owner} now, not by {owner}"
+            if advice.success and advice.order_id and advice.marketplace_order_id:
+                self._link(advice.marketplace_order_id, advice.order_id, now)  # SOI001's mainOrderId
+                current = self._existing(key)
+            return self._result(current, advice, owner, now)
+
+    def _result(self, current: Entry, advice: Advice, owner: str | None, now: float) -> Entry:
+        """`result` once the entry's order is locked."""
+        if current.state in (EntryState.DONE, EntryState.DROPPED):
+            return current  # a late or repeated answer
+        said = f"{advice.code}: {advice.meaning}"
+        if advice.follow_up is FollowUp.DONE:
+            return self._done(current, said, now)
+        if current.state not in IN_FLIGHT:
+            return current  # a late or repeated answer: the entry has moved on
+        if owner is not None and current.owner != owner:
+            raise LeaseLostError(
+                f"result: entry {current.key!r} is {current.state} by {current.owner} now, not by {owner}"
+            )
+        return self._save(self._answered(current, advice, said, now), now)
+
+    def notify(self, advice: Advice) -> Entry | None:
+        """Route a Channel Order API answer or notification (`interpret_notification`) to the
+        entry it answers: the order's entry on its way whose action has the notification's
+        operation (``flow``), found by ``marketplaceOrderId`` (or VTEX's id, once linked). A
+        success that carries VTEX's order id (SOI001's ``mainOrderId``) fills the id map first
+        (`link`). A "done" answer also closes the action's entry not yet sent (someone else
+        sent it). None when no entry matches: a late, repeated or foreign notification."""
+        expect(advice, Advice, "notify's advice")
+        marketplace_id = advice.marketplace_order_id or advice.order_id
+        action = self._operations.get(advice.operation)
+        if marketplace_id is None or action is None:
+            return None
+        expect_id(marketplace_id, "the notification's marketplaceOrderId")
+        with self._lock, self.store.transaction():
+            now = self._now()
+            if advice.success and advice.order_id and advice.marketplace_order_id:
+                self._link(advice.marketplace_order_id, advice.order_id, now)
+            order_id = self.store.load_link(marketplace_id) or marketplace_id
+            self.store.lock_order(order_id)
+            candidates = [e for e in self.store.open_entries(order_id) if e.action == action]
+            going = [e for e in candidates if e.state in IN_FLIGHT]
+            if going:
+                return self._result(going[0], advice, None, now)
+            if candidates and advice.follow_up is FollowUp.DONE:
+                return self._done(candidates[0], f"{advice.code}: {advice.meaning}", now)
+            return None
+
+    def link(self, marketplace_id: str, order_id: str) -> list[Entry]:
+        """VTEX's orderId for a marketplace order (SOI001's ``mainOrderId``; `result` and
+        `notify` call it for you). The updates registered under the marketplace id move to
+        VTEX's id, with the facts recorded there, and are decided again (returned). From now
+        on either id names the order in `register`, `decide`, `record_facts` and the readers.
+        Linking a pair again changes nothing; another pair with either id raises
+        `InvalidArgumentError`."""
+        expect_id(marketplace_id, "the marketplace order id")
+        expect_id(order_id, "VTEX's order id")
+        with self._lock, self.store.transaction():
+            return self._link(marketplace_id, order_id, self._now())
+
+    def _link(self, marketplace_id: str, order_id: str, now: float) -> list[Entry]:
+        if marketplace_id == order_id:
+            return []
+        # Locks in one order everywhere (the marketplace id, then VTEX's): no deadlock.
+        self.store.lock_order(marketplace_id)
+        self.store.lock_order(order_id)
+        if self.store.load_link(marketplace_id) == order_id:
+            return []
+        self.store.save_link(marketplace_id, order_id)  # refuses a second pair with either id
+        moved = self.store.open_entries(marketplace_id)
+        kept: list[Entry] = []
+        for entry in moved:
+            same = self._same_update(order_id, entry.action, entry.payload, ignore=None)
+            if same is not None and entry.state not in IN_FLIGHT:
+                self._save(
+                    replace(
+                        entry,
+                        order_id=order_id,
+                        state=EntryState.DROPPED,
+                        drop=DropClass.SUPERSEDED,
+                        reason=f"the same update as {same.key!r} of VTEX order {order_id!r}",
+                        due=None,
+                    ),
+                    now,
                 )
-            return self._save(self._answered(current, advice, said, now), now)
+                continue
+            kept.append(self._save(replace(entry, order_id=order_id), now))
+        facts = self.store.load_facts(marketplace_id)
+        if facts:
+            self.store.save_facts(order_id, self.store.load_facts(order_id) | facts)
+            self.store.save_facts(marketplace_id, frozenset())
+        ready, dropped, done = self._redecide(order_id, now)
+        changed = {e.key: e for e in (*ready, *dropped, *done)}
+        return [changed.get(e.key, e) for e in kept]
+
+    def order_id(self, marketplace_id: str) -> str | None:
+        """VTEX's orderId for a marketplace order id, when known (`link`)."""
+        expect_id(marketplace_id, "the marketplace order id")
+        with self._reading():
+            return self.store.load_link(marketplace_id)
+
+    def marketplace_id(self, order_id: str) -> str | None:
+        """The marketplace order id VTEX's orderId was linked from, when known (`link`)."""
+        expect_id(order_id, "VTEX's order id")
+        with self._reading():
+            return self.store.load_marketplace_id(order_id)
+
+    def _resolved(self, order_id: str) -> str:
+        """VTEX's id for a linked marketplace id; any other id as it is."""
+        return self.store.load_link(order_id) or order_id
+
+    def _lock_resolved(self, order_id: str) -> str:
+        """Lock the order (the marketplace id, then VTEX's when linked: `_link`'s order) and
+        return the id it is kept under. Read after the lock: a link made meanwhile is seen."""
+        self.store.lock_order(order_id)
+        resolved = self.store.load_link(order_id)
+        if resolved is None:
+            return order_id
+        self.store.lock_order(resolved)
+        return resolved
 
     def done(self, key: str, reason: str = "VTEX accepted it") -> Entry:
         """VTEX accepted an update whose answer is not a Channel Order notification: an Orders
@@ -748,7 +869,7 @@ class Tracker(Closing):
                 current,
                 state=EntryState.RETRY,
                 attempts=attempts,
-                due=now + self.retry.delay(attempts),
+                due=now + self._backoff(attempts, advice),
                 reason=said,
             )
         else:
@@ -756,9 +877,16 @@ class Tracker(Closing):
             # status. If the model still says send, VTEX has not caught up: retry with backoff.
             decided = self._decided_now(replace(current, attempts=attempts), now)
             if decided.state is EntryState.READY:
-                decided = replace(decided, state=EntryState.RETRY, due=now + self.retry.delay(attempts))
+                decided = replace(decided, state=EntryState.RETRY, due=now + self._backoff(attempts, advice))
             updated = replace(decided, reason=f"{said}; {decided.reason}")
         return updated
+
+    def _backoff(self, attempts: int, advice: Advice) -> float:
+        """The retry policy's delay, or longer when VTEX asked for it (a 429's Retry-After)."""
+        asked = advice.retry_after
+        if asked is None or not math.isfinite(asked) or asked <= 0:
+            return self.retry.delay(attempts)
+        return max(self.retry.delay(attempts), min(asked, 86_400.0))
 
     @staticmethod
     def _gave_up(entry: Entry, reason: str) -> Entry:
@@ -792,8 +920,7 @@ class Tracker(Closing):
         )
         with self._lock, self.store.transaction():
             now = self._now()
-            self.store.lock_order(order_id)
-            return self._change_facts(order_id, true, false, now)
+            return self._change_facts(self._lock_resolved(order_id), true, false, now)
 
     def _change_facts(
         self, order_id: str, true: frozenset[str], false: frozenset[str], now: float
@@ -896,6 +1023,7 @@ class Tracker(Closing):
         expect_id(order_id)
         names = self.model.normalize_facts(facts)
         with self._reading():
+            order_id = self._resolved(order_id)
             held = self.store.load_record(order_id)
             carried = self.store.load_facts(order_id) if held is not None else frozenset()
         if held is None:
@@ -942,7 +1070,7 @@ class Tracker(Closing):
         """The order's entries on their way to VTEX (claimed or sent)."""
         expect_id(order_id)
         with self._reading():
-            return [e for e in self.store.open_entries(order_id) if e.state in IN_FLIGHT]
+            return [e for e in self.store.open_entries(self._resolved(order_id)) if e.state in IN_FLIGHT]
 
     def counts(self) -> dict[str, int]:
         """How many entries are in each state (every state listed)."""
@@ -954,12 +1082,13 @@ class Tracker(Closing):
         """The facts the order carries (set by its moves and recorded by the connector)."""
         expect_id(order_id)
         with self._reading():
-            return self.store.load_facts(order_id)
+            return self.store.load_facts(self._resolved(order_id))
 
     def record(self, order_id: str) -> OrderRecord | None:
         """The order's current record, or None when no event named it yet."""
         expect_id(order_id)
         with self._reading():
+            order_id = self._resolved(order_id)
             held = self.store.load_record(order_id)
         return None if held is None else OrderRecord(order_id, held[0], held[1])
 
