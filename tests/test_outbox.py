@@ -1038,6 +1038,11 @@ def test_partial_invoices_go_one_at_a_time(make_store: MakeStore) -> None:
     tracker.sent(one.key)
     assert tracker.claim(10, 30) == []  # the first is still on its way
     tracker.done(one.key)
+    # VTEX applied it: the order is verifying the invoice (as the tracker now knows without
+    # waiting for the hook), and the next one waits for the verification.
+    assert tracker.record("A").status == "invoice"  # type: ignore[union-attr]
+    assert tracker.claim(10, 30) == []
+    tracker.apply(ev("A", "handling", 5))  # the platform found it partial
     assert [e.key for e in tracker.claim(10, 30)] == [two.key]
 
 

@@ -188,6 +188,29 @@ class ModelTooLargeError(VtexOrderFlowError, ValueError):
     reasonable time and memory; the message names the facts that multiply them."""
 
 
+class PayloadError(VtexOrderFlowError, ValueError):
+    """A request body that does not fit VTEX's API (the client's typed bodies); `problems` lists
+    each bad field as (path, message)."""
+
+    def __init__(self, what: str, problems: list[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        shown = "; ".join(f"{path or '(body)'}: {message}" for path, message in self.problems)
+        super().__init__(f"invalid {what} body: {shown}")
+
+
+class NotSendableError(VtexOrderFlowError, RuntimeError):
+    """The client kept an update off the wire: the model says VTEX would not accept it now.
+    `decision` says why and what would make it sendable (send it with ``force=True`` and a
+    reason to overrule the model)."""
+
+    def __init__(self, decision: Any) -> None:
+        self.decision = decision
+        super().__init__(
+            f"{decision.action} on an order in {decision.status} is not sent: "
+            f"{decision.verdict}: {decision.reason}"
+        )
+
+
 class InvalidArgumentError(VtexOrderFlowError, ValueError):
     """An argument outside what the call accepts (a timeout, a store setting); the message says
     what was given and what is valid."""

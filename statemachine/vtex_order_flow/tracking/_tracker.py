@@ -895,16 +895,39 @@ class Tracker(Closing):
     def _done(self, entry: Entry, reason: str, now: float) -> Entry:
         done = self._save(replace(entry, state=EntryState.DONE, due=None, reason=reason), now)
         held = self.store.load_record(entry.order_id)
-        if held is not None:
+        if held is None:
+            return done
+        status, changed_at = held
+        facts = self.store.load_facts(entry.order_id)
+        taken = next(
+            (
+                t
+                for t in self.model.ways_out(status, self.flow)
+                if t.trigger == entry.action and t.holds(self._visible(facts, status) | entry.facts)
+            ),
+            None,
+        )
+        if taken is None:
+            return done
+        if taken.is_self_loop:
             # A self-loop of the action (a return invoice) changes no status: record its facts.
-            sets = frozenset(
-                fact
-                for t in self.model.ways_out(held[0], self.flow)
-                if t.is_self_loop and t.trigger == entry.action
-                for fact in self.model.fact_closure(t.sets)
-            )
+            sets = self.model.fact_closure(taken.sets)
             if sets:
-                self._change_facts(entry.order_id, sets, frozenset(), now)
+                self._change_facts(entry.order_id, frozenset(sets), frozenset(), now)
+            return done
+        if changed_at >= _MAX_TICKS:
+            return done
+        # VTEX applied it: the order is where the action takes it, a tick after the status it
+        # left (any event VTEX sends later is newer and wins; a late copy of the old one is
+        # stale), so that the order's other updates are decided from where it is now.
+        self.store.save_record(entry.order_id, taken.dest, changed_at + 1)
+        move = self._moves.get((status, taken.dest))
+        if move is not None:
+            changed = (facts - move[1]) | move[0]
+            if changed != facts:
+                self.store.save_facts(entry.order_id, changed)
+                facts = changed
+        self._redecide(entry.order_id, now, taken.dest, facts)
         return done
 
     def record_facts(self, order_id: str, facts: Facts) -> list[Entry]:

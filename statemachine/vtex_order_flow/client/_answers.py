@@ -1,0 +1,197 @@
+"""Every answer VTEX (or the network) gives a request, as one `Advice`: what it means and what to do."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import Advice, Confidence, FlowModel, FollowUp, NotificationError, interpret_notification
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["interpret_answer", "parse_retry_after", "transport_advice"]
+
+_NEXT_STEP = {
+    FollowUp.DONE: "nothing more to send",
+    FollowUp.WAIT_FOR_NOTIFICATION: "wait for the notification or the order's status to show the outcome",
+    FollowUp.RETRY_WITH_BACKOFF: "send the same request again later, with exponential backoff",
+    FollowUp.DEFER_UNTIL_STATUS_CHANGES: "send again once the status changes (watch the feed or hook)",
+    FollowUp.DECIDE_AGAIN: "read the order's status and decide again: it says whether to wait or give up",
+    FollowUp.GIVE_UP: "do not send it again as it is",
+    FollowUp.NEEDS_PERSON: "a person has to look at it",
+}
+
+_LONGEST_WAIT = 86_400.0  # a Retry-After beyond a day is not believed
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds: delta-seconds or an HTTP date (RFC 9110); None when absent,
+    unreadable, negative or not finite. Capped at a day."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text or len(text) > 64:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, _LONGEST_WAIT)
+
+
+def _from_code(
+    model: FlowModel,
+    code: str,
+    *,
+    status: int | None,
+    order_id: str | None,
+    detail: str = "",
+    retry_after: float | None = None,
+    operation: str = "",
+) -> Advice:
+    known = model.codes.get(code)
+    if known is None:
+        follow_up = FollowUp.NEEDS_PERSON
+        return Advice(
+            code=code,
+            follow_up=follow_up,
+            next_step=f"{_NEXT_STEP[follow_up]}: code {code!r} is not in the model",
+            meaning=detail or f"HTTP {status}",
+            known=False,
+            consistent=False,
+            operation=operation,
+            success=False,
+            marketplace_order_id=None,
+            order_id=order_id,
+            operation_id=None,
+            errors=(detail,) if detail else (),
+            confidence=Confidence.INFERRED,
+            http_status=status,
+            retry_after=retry_after,
+        )
+    consistent = known.http_status is None or status is None or known.http_status == status
+    if code == "HTTP5XX":
+        consistent = status is None or 500 <= status <= 599
+    return Advice(
+        code=code,
+        follow_up=known.follow_up,
+        next_step=_NEXT_STEP[known.follow_up],
+        meaning=known.meaning,
+        known=True,
+        consistent=consistent,
+        operation=operation,
+        success=known.success,
+        marketplace_order_id=None,
+        order_id=order_id,
+        operation_id=None,
+        errors=(detail,) if detail else (),
+        confidence=known.confidence,
+        http_status=status,
+        retry_after=retry_after,
+    )
+
+
+def _by_status(status: int) -> str:
+    if 200 <= status <= 299:
+        return "HTTP2XX"
+    if 500 <= status <= 599:
+        return "HTTP5XX"
+    return f"HTTP{status}"
+
+
+def _json(body: bytes | str | Mapping[str, Any] | None) -> Any:
+    if body is None or isinstance(body, Mapping):
+        return body
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _error_of(data: Any) -> tuple[str | None, str]:
+    """The Orders API's ``{"error": {"code", "message"}}`` (code and message, when present)."""
+    if not isinstance(data, Mapping):
+        return None, ""
+    error = data.get("error")
+    if isinstance(error, Mapping):
+        code, message = error.get("code"), error.get("message")
+        return (
+            code if isinstance(code, str) and code else None,
+            message[:500] if isinstance(message, str) else "",
+        )
+    message = data.get("message") or data.get("Message")
+    return None, message[:500] if isinstance(message, str) else ""
+
+
+def interpret_answer(
+    action: str,
+    status: int,
+    body: bytes | str | Mapping[str, Any] | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    order_id: str | None = None,
+    model: FlowModel | None = None,
+) -> Advice:
+    """VTEX's HTTP answer to `action` as an `Advice`.
+
+    - Channel Order API (an action with an ``operation``): the envelope's code (SOI003 queued,
+      EOI005 invalid, ...) as `interpret_notification` reads it, whatever the HTTP status.
+    - Orders API: 2xx is ``HTTP2XX`` (done); an error body's code the model knows (``OMS003``)
+      is that code; anything else is named by its status: ``HTTP400``, ``HTTP404``,
+      ``HTTP409``, ``HTTP401``/``HTTP403`` (credentials: needs a person), ``HTTP429`` (with
+      ``retry_after`` from ``Retry-After``), ``HTTP5XX``. An answer the model has no code for
+      needs a person (``known=False``).
+    """
+    from .. import bundled_model
+
+    flows = model or bundled_model()
+    spec = flows.action(action)
+    retry_after = parse_retry_after((headers or {}).get("retry-after")) if status == 429 else None
+    data = _json(body)
+    operation = spec.operation or ""
+    if spec.operation is not None and status not in (401, 403, 429) and status < 500:
+        try:
+            advice = interpret_notification(data if isinstance(data, Mapping) else body or b"", flows)
+        except NotificationError:
+            pass  # not an envelope: read by its status below
+        else:
+            from dataclasses import replace
+
+            return replace(advice, http_status=status)
+    code, message = _error_of(data)
+    if code is not None and code in flows.codes and flows.codes[code].api in ("orders", "http"):
+        return _from_code(flows, code, status=status, order_id=order_id, detail=message, operation=operation)
+    return _from_code(
+        flows,
+        _by_status(status),
+        status=status,
+        order_id=order_id,
+        detail=message,
+        retry_after=retry_after,
+        operation=operation,
+    )
+
+
+def transport_advice(
+    code: str, detail: str, *, action: str, order_id: str | None = None, model: FlowModel | None = None
+) -> Advice:
+    """The advice for a request that got no HTTP answer: ``TIMEOUT`` (it may have been applied)
+    or ``NETWORK`` (it never reached VTEX)."""
+    from .. import bundled_model
+
+    flows = model or bundled_model()
+    operation = flows.action(action).operation or ""
+    return _from_code(flows, code, status=None, order_id=order_id, detail=detail, operation=operation)

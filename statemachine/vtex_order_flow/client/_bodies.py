@@ -1,0 +1,208 @@
+"""Typed request bodies, written from VTEX's OpenAPI files (Channel Order API: ``EnqueueNewOrder``,
+``UpdateOrderStatus``; Orders API: ``CancelOrder``, ``InvoiceNotification``,
+``Updatepartialinvoice.SendTrackingNumber``; ``StartHandling`` has no body).
+
+Fields the specs require are required; fields VTEX may add later are kept and sent as given
+(``extra="allow"``): a new optional field of VTEX's must not need a release of this library.
+Money is in cents, as VTEX's APIs take it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Address",
+    "Cancellation",
+    "ClientProfile",
+    "Invoice",
+    "InvoiceItem",
+    "LogisticsInfo",
+    "NewOrder",
+    "OrderApproval",
+    "OrderItem",
+    "RequestBody",
+    "ReturnInvoice",
+    "ShippingData",
+    "Tracking",
+]
+
+Text = Annotated[str, Field(min_length=1)]
+Cents = Annotated[int, Field(ge=0)]
+
+
+class RequestBody(BaseModel):
+    """A request body: validated on construction, sent as JSON with VTEX's field names."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The body as sent (fields left unset are left out)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class OrderItem(RequestBody):
+    """One SKU of a new order."""
+
+    id: Text = Field(description="The SKU id in VTEX's catalog.")
+    price: Cents = Field(description="Unit price in cents (USD 110.50 is 11050).")
+    quantity: Annotated[int, Field(gt=0)]
+
+
+class ClientProfile(RequestBody):
+    """The customer (``clientProfileData``); the corporate fields only for corporate orders."""
+
+    email: Text
+    firstName: Text  # noqa: N815 (VTEX's spelling)
+    lastName: Text  # noqa: N815
+    phone: Text
+    document: Text
+    corporateDocument: str | None = None  # noqa: N815
+    corporatePhone: str | None = None  # noqa: N815
+    corporateName: str | None = None  # noqa: N815
+    tradeName: str | None = None  # noqa: N815
+    stateInscription: str | None = None  # noqa: N815
+
+
+class LogisticsInfo(RequestBody):
+    """The SLA that delivers one item (``shippingData.logisticsInfo[]``)."""
+
+    price: Cents
+    selectedDeliveryChannel: Literal["delivery", "pickup-in-point"]  # noqa: N815
+    selectedSla: Text  # noqa: N815
+    lockTTL: Text = Field(description="Inventory reservation, e.g. '8d'.")  # noqa: N815
+    shippingEstimate: Text = Field(description="Delivery estimate, e.g. '7bd'.")  # noqa: N815
+    deliveryIds: list[dict[str, Any]] | None = None  # noqa: N815
+
+
+class Address(RequestBody):
+    """One of ``shippingData.selectedAddresses``."""
+
+    addressType: Text  # noqa: N815
+    receiverName: Text  # noqa: N815
+    postalCode: Text  # noqa: N815
+    country: Annotated[str, Field(min_length=3, max_length=3, description="ISO 3166-1 alpha-3.")]
+    addressId: str | None = None  # noqa: N815
+    city: str | None = None
+    state: str | None = None
+    street: str | None = None
+    number: str | None = None
+    neighborhood: str | None = None
+    complement: str | None = None
+    geoCoordinates: dict[str, float] | None = None  # noqa: N815
+
+
+class ShippingData(RequestBody):
+    """Where and how the order is delivered."""
+
+    logisticsInfo: list[LogisticsInfo] = Field(min_length=1)  # noqa: N815
+    selectedAddresses: list[Address] = Field(min_length=1)  # noqa: N815
+    isFob: bool  # noqa: N815
+    isMarketplaceFulfillment: bool  # noqa: N815
+    trackingHints: list[dict[str, Any]] | None = None  # noqa: N815
+
+
+class NewOrder(RequestBody):
+    """``POST /api/order-integration/orders`` (Channel Order API ``EnqueueNewOrder``): integrate
+    a marketplace order into VTEX. VTEX answers SOI003 (queued), then notifies SOI001 with its
+    own order id (``fields.mainOrderId``) or an error code."""
+
+    marketplaceOrderId: Text  # noqa: N815
+    marketplaceOrderStatus: Literal["new", "approved"] = "new"  # noqa: N815
+    marketplacePaymentValue: Cents  # noqa: N815
+    allowFranchises: bool = False  # noqa: N815
+    items: list[OrderItem] = Field(min_length=1)
+    clientProfileData: ClientProfile  # noqa: N815
+    shippingData: ShippingData  # noqa: N815
+    invoiceData: dict[str, Any] | None = None  # noqa: N815
+    connectorName: str | None = None  # noqa: N815
+    connectorEndpoint: str | None = Field(  # noqa: N815
+        default=None, description="Where VTEX posts the notifications about the order."
+    )
+    marketplaceInterestValue: Cents | None = None  # noqa: N815
+    priceDivergenceAllowanceRate: float | None = None  # noqa: N815
+    pickupAccountName: str | None = None  # noqa: N815
+    customData: dict[str, Any] | None = None  # noqa: N815
+    taxData: list[dict[str, Any]] | None = None  # noqa: N815
+    openTextField: str | None = None  # noqa: N815
+
+
+class OrderApproval(RequestBody):
+    """``PUT /api/order-integration/orders/status`` (Channel Order API ``UpdateOrderStatus``):
+    the marketplace approves the order (VTEX answers SOI003, then notifies SOI002 or an error)."""
+
+    marketplaceOrderId: Text  # noqa: N815
+    marketplaceOrderStatus: Literal["approved"] = "approved"  # noqa: N815
+    connectorName: Text  # noqa: N815
+    connectorEndpoint: Text  # noqa: N815
+
+
+class Cancellation(RequestBody):
+    """``POST /api/oms/pvt/orders/{orderId}/cancel`` (Orders API ``Cancellation``)."""
+
+    reason: str | None = None
+    requestedByUser: bool | None = None  # noqa: N815
+
+
+class InvoiceItem(RequestBody):
+    """One SKU of an invoice."""
+
+    id: Text
+    price: Cents = Field(description="Price in cents.")
+    quantity: Annotated[int, Field(gt=0)]
+    description: str | None = None
+
+
+class _InvoiceBase(RequestBody):
+    issuanceDate: Text  # noqa: N815
+    invoiceNumber: Text  # noqa: N815
+    invoiceValue: Annotated[str, Field(pattern=r"^[1-9][0-9]*$")] = Field(  # noqa: N815
+        description="The invoiced total in cents, as digits ('12050'); more than 0."
+    )
+    items: list[InvoiceItem] = Field(min_length=1)
+    invoiceKey: str | None = None  # noqa: N815
+    invoiceUrl: str | None = None  # noqa: N815
+    embeddedInvoice: str | None = None  # noqa: N815
+    courier: str | None = None
+    trackingNumber: str | None = None  # noqa: N815
+    trackingUrl: str | None = None  # noqa: N815
+    dispatchedDate: str | None = None  # noqa: N815
+
+
+class Invoice(_InvoiceBase):
+    """``POST /api/oms/pvt/orders/{orderId}/invoice`` with ``type`` Output: a sales invoice
+    (the same ``invoiceNumber`` again only gets a new receipt)."""
+
+    type: Literal["Output"] = "Output"
+
+
+class ReturnInvoice(_InvoiceBase):
+    """``POST /api/oms/pvt/orders/{orderId}/invoice`` with ``type`` Input: a return invoice,
+    which creates the refund."""
+
+    type: Literal["Input"] = "Input"
+
+
+class Tracking(RequestBody):
+    """``PATCH /api/oms/pvt/orders/{orderId}/invoice/{invoiceNumber}``: tracking on a registered
+    invoice. `invoiceNumber` names the invoice in the path; it is not sent in the body."""
+
+    invoiceNumber: Text = Field(exclude=True)  # noqa: N815
+    trackingNumber: Text  # noqa: N815
+    trackingUrl: Text  # noqa: N815
+    dispatchedDate: Text  # noqa: N815
+    courier: Text
+
+
+# The body each action takes (None: no body).
+BODIES: dict[str, type[RequestBody] | None] = {
+    "create": NewOrder,
+    "approve": OrderApproval,
+    "cancel": Cancellation,
+    "invoice": Invoice,
+    "return-invoice": ReturnInvoice,
+    "tracking": Tracking,
+    "start-handling": None,
+}

@@ -1,0 +1,610 @@
+"""HTTP clients for the calls a connector makes to VTEX, each gated by the model's decision."""
+
+from __future__ import annotations
+
+import abc
+import logging
+import math
+import re
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+import stamina
+from pydantic import ValidationError
+
+from .. import Advice, Decision, Facts, FlowModel, FollowUp, Verdict
+from ..errors import (
+    InvalidArgumentError,
+    NotSendableError,
+    PayloadError,
+    VtexOrderFlowError,
+    expect,
+    expect_id,
+    validation_problems,
+)
+from ._answers import interpret_answer, parse_retry_after, transport_advice
+from ._bodies import (
+    BODIES,
+    Cancellation,
+    Invoice,
+    NewOrder,
+    OrderApproval,
+    RequestBody,
+    ReturnInvoice,
+    Tracking,
+)
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from ..tracking import Entry, Tracker
+
+__all__ = ["Answer", "AsyncVtexClient", "Request", "SendOptions", "VtexClient"]
+
+log = logging.getLogger("vtex_order_flow.client")
+
+R = TypeVar("R")
+
+_ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+_HEADER_VALUE = re.compile(r"^[\x21-\x7e][\x20-\x7e]*$")
+# Sent, and never applied: safe to send again at once.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# Sent, with no answer: VTEX may have applied it.
+_NO_ANSWER = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+class SendOptions(TypedDict, total=False):
+    """How one call is decided and sent (every action method takes them)."""
+
+    status: str | None
+    """The order's status as the caller knows it (default: the tracker's record)."""
+    facts: Facts
+    """Facts the order carries beyond the tracker's."""
+    force: bool
+    """Send even when the model says VTEX will refuse it; needs `reason`."""
+    reason: str | None
+    """Why a forced send overrules the model (logged and kept in the answer)."""
+    strict: bool
+    """Raise `NotSendableError` instead of returning an unsent answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The HTTP request for one action: what is (or would be) on the wire."""
+
+    action: str
+    method: str
+    url: str
+    json: Any
+    params: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (credentials are never part of it)."""
+        return {
+            "action": self.action,
+            "method": self.method,
+            "url": self.url,
+            "params": self.params,
+            "json": self.json,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What became of one call: the decision, whether it went out, and VTEX's answer."""
+
+    action: str
+    order_id: str
+    decision: Decision | None
+    request: Request
+    sent: bool
+    advice: Advice | None = None
+    status_code: int | None = None
+    body: Any = None
+    attempts: int = 0
+    forced: str | None = None
+    """Why the caller overruled the model (``force=True``), when it did."""
+
+    @property
+    def accepted(self) -> bool:
+        """VTEX took it: done, or queued with the result to come as a notification."""
+        return (
+            self.advice is not None
+            and self.advice.success
+            and self.advice.follow_up
+            in (
+                FollowUp.DONE,
+                FollowUp.WAIT_FOR_NOTIFICATION,
+            )
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the CLI's ``--json`` shape)."""
+        return {
+            "action": self.action,
+            "order_id": self.order_id,
+            "decision": self.decision.to_dict() if self.decision is not None else None,
+            "sent": self.sent,
+            "forced": self.forced,
+            "request": self.request.to_dict(),
+            "status_code": self.status_code,
+            "body": self.body,
+            "attempts": self.attempts,
+            "advice": self.advice.to_dict() if self.advice is not None else None,
+        }
+
+
+class _Transient(VtexOrderFlowError):  # noqa: N818 (internal signal, never seen by callers)
+    """An answer worth sending again (429, 5xx): carried through stamina's retry loop."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+
+def _seconds(value: object, what: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidArgumentError(f"{what} must be a number of seconds > 0, not {value!r}")
+    return float(value)
+
+
+def _header(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _HEADER_VALUE.match(value) or len(value) > 4096:
+        raise InvalidArgumentError(
+            f"{what} must be non-empty printable ASCII with no line breaks, not {value!r}"
+        )
+    return value
+
+
+class _Core:
+    """What the sync and async clients share: settings, requests, decisions, answers."""
+
+    def __init__(
+        self,
+        account: str,
+        app_key: str,
+        app_token: str,
+        *,
+        environment: str = "vtexcommercestable",
+        base_url: str | None = None,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        model: FlowModel | None = None,
+        flow: str | None = None,
+        tracker: Tracker | None = None,
+        attempts: int = 4,
+        retry_timeout: float = 30.0,
+        max_retry_after: float = 30.0,
+        connector_name: str | None = None,
+        connector_endpoint: str | None = None,
+    ) -> None:
+        from .. import bundled_model
+
+        if not isinstance(account, str) or not _ACCOUNT.match(account):
+            raise InvalidArgumentError(
+                f"account must be a VTEX account name (letters, digits, hyphens), not {account!r}"
+            )
+        if not isinstance(environment, str) or not _ACCOUNT.match(environment):
+            raise InvalidArgumentError(
+                f"environment must be a host label such as vtexcommercestable, not {environment!r}"
+            )
+        self.app_key = _header(app_key, "app_key")
+        self._app_token = _header(app_token, "app_token")
+        if base_url is None:
+            base_url = f"https://{account}.{environment}.com.br"
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise InvalidArgumentError(f"base_url must be an http(s) URL with a host, not {base_url!r}")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20:
+            raise InvalidArgumentError(f"attempts must be an integer from 1 to 20, not {attempts!r}")
+        if model is not None:
+            expect(model, FlowModel, "the client's model")
+        self.account = account
+        self.base_url = base_url.rstrip("/")
+        self.timeout = httpx.Timeout(
+            _seconds(timeout, "timeout"), connect=_seconds(connect_timeout, "connect_timeout")
+        )
+        self.attempts = attempts
+        self.retry_timeout = _seconds(retry_timeout, "retry_timeout")
+        self.max_retry_after = _seconds(max_retry_after, "max_retry_after")
+        self.model = model or (tracker.model if tracker is not None else bundled_model())
+        self.flow = self.model.flow_name(flow if flow is not None else (tracker.flow if tracker else None))
+        self.tracker = tracker
+        self.connector_name = connector_name
+        self.connector_endpoint = connector_endpoint
+
+    def __repr__(self) -> str:  # never the token
+        return f"{type(self).__name__}(account={self.account!r}, base_url={self.base_url!r})"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers every request carries (VTEX's app key and token)."""
+        return {
+            "X-VTEX-API-AppKey": self.app_key,
+            "X-VTEX-API-AppToken": self._app_token,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _body(self, action: str, order_id: str, body: Any) -> RequestBody | None:
+        kind = BODIES.get(action)
+        if kind is None:
+            if action not in BODIES:
+                raise InvalidArgumentError(
+                    f"the client has no request for action {action!r}; it sends {sorted(BODIES)}"
+                )
+            if body not in (None, {}):
+                raise PayloadError(action, [("", "this action takes no body")])
+            return None
+        data: Any = body
+        if kind is OrderApproval:
+            data = {
+                "marketplaceOrderId": order_id,
+                "connectorName": self.connector_name,
+                "connectorEndpoint": self.connector_endpoint,
+                **(body.to_json() if isinstance(body, RequestBody) else dict(body or {})),
+            }
+        elif kind is Cancellation and body is None:
+            data = {}
+        if isinstance(data, RequestBody):
+            if not isinstance(data, kind):
+                raise PayloadError(action, [("", f"a {type(data).__name__}, not a {kind.__name__}")])
+            return data
+        if not isinstance(data, Mapping):
+            raise PayloadError(action, [("", f"a {kind.__name__} or a mapping, not {type(data).__name__}")])
+        try:
+            made = kind.model_validate(data)
+        except ValidationError as error:
+            raise PayloadError(action, validation_problems(error, with_input=True)) from None
+        if isinstance(made, NewOrder | OrderApproval) and made.marketplaceOrderId != order_id:
+            raise PayloadError(
+                action,
+                [("marketplaceOrderId", f"{made.marketplaceOrderId!r} is not the order's id {order_id!r}")],
+            )
+        return made
+
+    def request(self, action: str, order_id: str, body: Any = None) -> Request:
+        """The request `action` makes for the order (validated; nothing sent): the endpoint and
+        method from the model, the body typed (`PayloadError` names each bad field). For
+        ``create`` and ``approve`` the order id is the marketplace's; for the Orders API, VTEX's."""
+        spec = self.model.action(action)
+        expect_id(order_id)
+        made = self._body(spec.name, order_id, body)
+        if spec.endpoint is None:
+            raise InvalidArgumentError(f"action {spec.name!r} has no endpoint in the model")
+        method, _, template = spec.endpoint.partition(" ")
+        values = {"orderId": order_id}
+        if isinstance(made, Tracking):
+            values["invoiceNumber"] = made.invoiceNumber
+        path = re.sub(r"\{(\w+)\}", lambda m: quote(values[m.group(1)], safe=""), template)
+        params = {"an": self.account} if spec.operation is not None else {}
+        return Request(
+            spec.name, method, self.base_url + path, made.to_json() if made is not None else None, params
+        )
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def decide(
+        self, action: str, order_id: str, *, status: str | None = None, facts: Facts = None
+    ) -> Decision:
+        """The model's decision for `action` on the order: from `status` when given, else from
+        the tracker's record; an order no event named yet is where the flow starts (VTEX does
+        not have it) for the action that brings it into VTEX (create), and unknown otherwise
+        (`InvalidArgumentError`: pass `status`)."""
+        if status is not None:
+            return self.model.decide(status, action, self.flow, facts)
+        if self.tracker is not None:
+            known = self.tracker.decide(order_id, action, facts)
+            if known is not None:
+                return known
+        initial = self.model.flow(self.flow).initial
+        decision = self.model.decide(initial, action, self.flow, facts)
+        if decision.verdict is Verdict.SEND:
+            return decision
+        raise InvalidArgumentError(
+            f"the status of order {order_id!r} is unknown (no tracker has seen it): pass status= "
+            f"to decide {self.model.action(action).name}, or force=True with a reason"
+        )
+
+    def _gate(self, action: str, order_id: str, options: SendOptions) -> tuple[Decision | None, str | None]:
+        """The decision, and why the caller overrules it (None when it does not)."""
+        force = options.get("force", False)
+        reason = options.get("reason")
+        if not isinstance(force, bool):
+            raise InvalidArgumentError(f"force must be True or False, not {force!r}")
+        if force:
+            if not isinstance(reason, str) or not reason.strip():
+                raise InvalidArgumentError("force=True needs a reason (why the model is overruled)")
+            try:
+                decision = self.decide(
+                    action, order_id, status=options.get("status"), facts=options.get("facts")
+                )
+            except InvalidArgumentError:
+                decision = None
+            if decision is None or decision.verdict is not Verdict.SEND:
+                log.warning(
+                    "forced %s of %s against the model (%s): %s",
+                    action,
+                    order_id,
+                    decision.reason if decision else "status unknown",
+                    reason,
+                )
+            return decision, reason
+        return self.decide(action, order_id, status=options.get("status"), facts=options.get("facts")), None
+
+    def _held_back(self, request: Request, order_id: str, decision: Decision, options: SendOptions) -> Answer:
+        if options.get("strict", False):
+            raise NotSendableError(decision)
+        log.info("not sent: %s of %s: %s: %s", request.action, order_id, decision.verdict, decision.reason)
+        return Answer(request.action, order_id, decision, request, sent=False)
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def _retry_on(self, error: Exception) -> bool | float:
+        """stamina's backoff hook: what to send again, and after how long."""
+        if isinstance(error, _Transient):
+            if error.response.status_code == 429:
+                wait = parse_retry_after(error.response.headers.get("retry-after"))
+                if wait is not None:
+                    # Longer than this call should block: the outbox waits instead.
+                    return False if wait > self.max_retry_after else max(wait, 0.001)
+            return True
+        return isinstance(error, _NEVER_SENT)
+
+    def _retrying(self) -> Any:
+        return stamina.retry_context(
+            on=self._retry_on,
+            attempts=self.attempts,
+            timeout=self.retry_timeout,
+            wait_initial=0.2,
+            wait_max=5.0,
+            wait_jitter=0.5,
+        )
+
+    def _answer(
+        self, request: Request, order_id: str, response: httpx.Response, tries: int, **extra: Any
+    ) -> Answer:
+        try:
+            body: Any = response.json() if response.content else None
+        except ValueError:
+            body = response.text[:2000]
+        advice = interpret_answer(
+            request.action,
+            response.status_code,
+            response.content,
+            headers=response.headers,
+            order_id=order_id,
+            model=self.model,
+        )
+        log.info(
+            "sent %s of %s: %s %s (%d attempt(s))",
+            request.action,
+            order_id,
+            response.status_code,
+            advice.code,
+            tries,
+        )
+        return Answer(
+            request.action, order_id, request=request, sent=True, advice=advice,
+            status_code=response.status_code, body=body, attempts=tries, **extra,
+        )  # fmt: skip
+
+    def _failed(self, request: Request, order_id: str, error: Exception, tries: int, **extra: Any) -> Answer:
+        code = "NETWORK" if isinstance(error, _NEVER_SENT) else "TIMEOUT"
+        detail = f"{type(error).__name__}: {error}"[:500]
+        advice = transport_advice(code, detail, action=request.action, order_id=order_id, model=self.model)
+        log.warning("sent %s of %s: no answer: %s (%d attempt(s))", request.action, order_id, detail, tries)
+        return Answer(
+            request.action,
+            order_id,
+            request=request,
+            sent=code == "TIMEOUT",
+            advice=advice,
+            attempts=tries,
+            **extra,
+        )
+
+    @staticmethod
+    def _transient(response: httpx.Response) -> bool:
+        return response.status_code == 429 or response.status_code >= 500
+
+    def _httpx_request(self, client: httpx.Client | httpx.AsyncClient, request: Request) -> httpx.Request:
+        return client.build_request(
+            request.method, request.url, params=request.params, json=request.json, headers=self.headers
+        )
+
+    def _entry_request(self, entry: Entry, marketplace_id: str | None) -> Request:
+        """The request for an outbox entry: the marketplace id for the Channel Order API, VTEX's
+        id for the Orders API."""
+        channel = self.model.action(entry.action).operation is not None
+        order_id = (marketplace_id or entry.order_id) if channel else entry.order_id
+        return self.request(entry.action, order_id, entry.payload)
+
+
+class _Actions(abc.ABC, Generic[R]):
+    """One method per action, named after it; each decides, then sends or holds back."""
+
+    @abc.abstractmethod
+    def send(self, action: str, order_id: str, body: Any = None, **options: Unpack[SendOptions]) -> R:
+        """Decide, then send `action` for the order (or hold it back: see `Answer.sent`)."""
+
+    def create(self, body: NewOrder | Mapping[str, Any], **options: Unpack[SendOptions]) -> R:
+        """Channel Order API: integrate a marketplace order (answer SOI003, then a notification)."""
+        order_id = (
+            body.marketplaceOrderId if isinstance(body, NewOrder) else (body or {}).get("marketplaceOrderId")
+        )
+        if not isinstance(order_id, str):
+            raise PayloadError("create", [("marketplaceOrderId", "Field required")])
+        return self.send("create", order_id, body, **options)
+
+    def approve(
+        self,
+        marketplace_order_id: str,
+        body: OrderApproval | Mapping[str, Any] | None = None,
+        **options: Unpack[SendOptions],
+    ) -> R:
+        """Channel Order API: the marketplace approves the order."""
+        return self.send("approve", marketplace_order_id, body, **options)
+
+    def cancel(
+        self,
+        order_id: str,
+        body: Cancellation | Mapping[str, Any] | None = None,
+        **options: Unpack[SendOptions],
+    ) -> R:
+        """Orders API: cancel the order."""
+        return self.send("cancel", order_id, body, **options)
+
+    def invoice(self, order_id: str, body: Invoice | Mapping[str, Any], **options: Unpack[SendOptions]) -> R:
+        """Orders API: a sales invoice (type Output)."""
+        return self.send("invoice", order_id, body, **options)
+
+    def return_invoice(
+        self, order_id: str, body: ReturnInvoice | Mapping[str, Any], **options: Unpack[SendOptions]
+    ) -> R:
+        """Orders API: a return invoice (type Input)."""
+        return self.send("return-invoice", order_id, body, **options)
+
+    def tracking(
+        self, order_id: str, body: Tracking | Mapping[str, Any], **options: Unpack[SendOptions]
+    ) -> R:
+        """Orders API: tracking on a registered invoice (`body` names it: ``invoiceNumber``)."""
+        return self.send("tracking", order_id, body, **options)
+
+    def start_handling(self, order_id: str, **options: Unpack[SendOptions]) -> R:
+        """Orders API: start handling the order."""
+        return self.send("start-handling", order_id, None, **options)
+
+
+class VtexClient(_Core, _Actions[Answer]):
+    """A synchronous client of the VTEX calls a connector makes, on httpx.
+
+    Each call decides first (from `status`, or the `tracker`'s record of the order) and puts on
+    the wire only what the model says VTEX will accept; otherwise it returns the unsent
+    `Answer` with the decision (or raises `NotSendableError` with ``strict=True``).
+    ``force=True`` with a `reason` sends anyway. Every answer becomes an `Advice`; 429 (after
+    its ``Retry-After``), 5xx and failed connections are sent again with exponential backoff
+    and jitter (stamina), at most `attempts` times within `retry_timeout` seconds. A request
+    with no answer (a read timeout) is not sent again here: VTEX may have applied it.
+
+    `transport` replaces the network (an ``httpx.MockTransport``, a fake VTEX). Close it, or
+    use it as a context manager.
+    """
+
+    def __init__(
+        self,
+        account: str,
+        app_key: str,
+        app_token: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__(account, app_key, app_token, **settings)
+        self._http = httpx.Client(timeout=self.timeout, transport=transport)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> VtexClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, action: str, order_id: str, body: Any = None, **options: Unpack[SendOptions]) -> Answer:
+        """Decide, then send `action` for the order (or hold it back: see `Answer.sent`)."""
+        request = self.request(action, order_id, body)
+        decision, forced = self._gate(request.action, order_id, options)
+        if decision is not None and decision.verdict is not Verdict.SEND and forced is None:
+            return self._held_back(request, order_id, decision, options)
+        return self._exchange(request, order_id, decision=decision, forced=forced)
+
+    def send_entry(self, entry: Entry, marketplace_id: str | None = None) -> Answer:
+        """Send an outbox entry its claim has just decided (the dispatcher's call): no decision
+        again here, the claim made it under the order's lock."""
+        request = self._entry_request(entry, marketplace_id)
+        return self._exchange(request, entry.order_id, decision=None, forced=None)
+
+    def _exchange(self, request: Request, order_id: str, **extra: Any) -> Answer:
+        tries = 0
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    tries += 1
+                    response = self._http.send(self._httpx_request(self._http, request))
+                    if self._transient(response):
+                        response.read()
+                        raise _Transient(response)
+        except _Transient as last:
+            response = last.response
+        except (*_NEVER_SENT, *_NO_ANSWER) as error:
+            return self._failed(request, order_id, error, tries, **extra)
+        return self._answer(request, order_id, response, tries, **extra)
+
+
+class AsyncVtexClient(_Core, _Actions[Awaitable[Answer]]):
+    """`VtexClient` for asyncio (same settings and answers; every call is awaited)."""
+
+    def __init__(
+        self,
+        account: str,
+        app_key: str,
+        app_token: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__(account, app_key, app_token, **settings)
+        self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncVtexClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def send(
+        self, action: str, order_id: str, body: Any = None, **options: Unpack[SendOptions]
+    ) -> Answer:
+        """Decide, then send `action` for the order (or hold it back: see `Answer.sent`)."""
+        request = self.request(action, order_id, body)
+        decision, forced = self._gate(request.action, order_id, options)
+        if decision is not None and decision.verdict is not Verdict.SEND and forced is None:
+            return self._held_back(request, order_id, decision, options)
+        return await self._exchange(request, order_id, decision=decision, forced=forced)
+
+    async def send_entry(self, entry: Entry, marketplace_id: str | None = None) -> Answer:
+        """`VtexClient.send_entry`, awaited."""
+        request = self._entry_request(entry, marketplace_id)
+        return await self._exchange(request, entry.order_id, decision=None, forced=None)
+
+    async def _exchange(self, request: Request, order_id: str, **extra: Any) -> Answer:
+        tries = 0
+        try:
+            async for attempt in self._retrying():
+                with attempt:
+                    tries += 1
+                    response = await self._http.send(self._httpx_request(self._http, request))
+                    if self._transient(response):
+                        await response.aread()
+                        raise _Transient(response)
+        except _Transient as last:
+            response = last.response
+        except (*_NEVER_SENT, *_NO_ANSWER) as error:
+            return self._failed(request, order_id, error, tries, **extra)
+        return self._answer(request, order_id, response, tries, **extra)

@@ -1,0 +1,237 @@
+"""The dispatcher: claims what the outbox says is sendable, sends it, records VTEX's answer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .. import Advice, Confidence, FollowUp
+from ..errors import InvalidArgumentError, LeaseLostError, PayloadError, VtexOrderFlowError, expect, expect_id
+from ._client import Answer, VtexClient
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..tracking import Entry, Tracker
+
+__all__ = ["Dispatcher", "Outcome"]
+
+log = logging.getLogger("vtex_order_flow.dispatcher")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One entry's trip: the entry as the outbox holds it after VTEX's answer, and the answer
+    (None when it never went out: released at a stop, its lease lost, or its body invalid)."""
+
+    entry: Entry
+    answer: Answer | None
+    note: str = ""
+
+
+def _invalid_body(error: PayloadError, entry: Entry) -> Advice:
+    return Advice(
+        code="INVALID-BODY",
+        follow_up=FollowUp.NEEDS_PERSON,
+        next_step="fix the stored payload and register the update again",
+        meaning=str(error),
+        known=False,
+        consistent=True,
+        operation="",
+        success=False,
+        marketplace_order_id=None,
+        order_id=entry.order_id,
+        operation_id=None,
+        errors=tuple(f"{path}: {message}" for path, message in error.problems),
+        confidence=Confidence.DOCUMENTED,
+    )
+
+
+class Dispatcher:
+    """Drains the outbox: claims sendable entries (at most `concurrency` on their way at once),
+    sends each with its stored payload through the client, and records the outcome: done, sent
+    and awaiting VTEX's notification, retry at a time (a 429's ``Retry-After`` honoured), or
+    dropped with its class.
+
+    An entry is marked sent before its request goes out: a worker that dies mid-call leaves it
+    awaiting an answer (sent again, after deciding again, when the tracker's `answer_timeout`
+    passes), never sent twice at once. `start` runs it on a thread (woken as entries become
+    ready); `run_once` and `drain` run it in the caller's thread. `stop` is graceful: no new
+    claims, the calls on the wire finish, and claims not yet sent are released.
+    """
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        client: VtexClient,
+        *,
+        concurrency: int = 4,
+        lease: float = 120.0,
+        owner: str | None = None,
+        idle: float = 1.0,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        from ..tracking import Tracker
+
+        expect(tracker, Tracker, "Dispatcher's tracker")
+        expect(client, VtexClient, "Dispatcher's client")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 256:
+            raise InvalidArgumentError(f"concurrency must be an integer from 1 to 256, not {concurrency!r}")
+        for value, what in ((lease, "lease"), (idle, "idle")):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 86_400:
+                raise InvalidArgumentError(f"{what} must be seconds between 0 and a day, not {value!r}")
+        if owner is not None:
+            expect_id(owner, "Dispatcher's owner")
+        self.tracker = tracker
+        self.client = client
+        self.concurrency = concurrency
+        self.lease = float(lease)
+        self.owner = owner or tracker.owner
+        self.idle = float(idle)
+        self.on_outcome = on_outcome
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="vof-dispatch")
+        self._busy = threading.Semaphore(concurrency)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._running: set[Future[Outcome]] = set()
+        self.counts: dict[str, int] = {}
+        """How many outcomes of each kind (the entry's state after the trip, or ``released``)."""
+
+    # -- one entry -----------------------------------------------------------------------------
+
+    def _deliver(self, entry: Entry) -> Outcome:
+        try:
+            return self._trip(entry)
+        except VtexOrderFlowError as error:  # the store failed: the lease brings it back
+            log.error("dispatch of %s failed: %s", entry.key, error)
+            return Outcome(entry, None, f"failed: {error}")
+        finally:
+            self._busy.release()
+
+    def _trip(self, entry: Entry) -> Outcome:
+        owner = self.owner
+        if self._stopping.is_set():
+            return Outcome(self.tracker.release(entry.key, owner), None, "released: stopping")
+        marketplace_id = self.tracker.marketplace_id(entry.order_id)
+        try:
+            self.client._entry_request(entry, marketplace_id)
+        except PayloadError as error:
+            return Outcome(
+                self.tracker.result(entry.key, _invalid_body(error, entry), owner), None, str(error)
+            )
+        try:
+            self.tracker.sent(entry.key, owner)
+        except LeaseLostError as error:
+            return Outcome(entry, None, f"lease lost before sending: {error}")
+        answer = self.client.send_entry(entry, marketplace_id)
+        if answer.advice is None:  # (send_entry always interprets what it got)
+            return Outcome(entry, answer, "no answer to record")
+        try:
+            after = self.tracker.result(entry.key, answer.advice, owner)
+        except LeaseLostError as error:
+            return Outcome(entry, answer, f"answer not recorded: {error}")
+        return Outcome(after, answer)
+
+    def _finished(self, future: Future[Outcome]) -> None:
+        with self._lock:
+            self._running.discard(future)
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            log.error("dispatch failed: %r", error)
+            return
+        outcome = future.result()
+        kind = "released" if outcome.note.startswith("released") else str(outcome.entry.state)
+        with self._lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.on_outcome is not None:
+            try:
+                self.on_outcome(outcome)
+            except Exception:
+                log.exception("on_outcome failed for %s", outcome.entry.key)
+
+    # -- rounds --------------------------------------------------------------------------------
+
+    def _submit_claims(self, block: bool) -> list[Future[Outcome]]:
+        free = 0
+        while self._busy.acquire(
+            blocking=block and free == 0, timeout=self.idle if block and free == 0 else None
+        ):
+            free += 1
+            if free == self.concurrency:
+                break
+        if free == 0:
+            return []
+        try:
+            claimed = [] if self._stopping.is_set() else self.tracker.claim(free, self.lease, self.owner)
+        except BaseException:
+            for _ in range(free):
+                self._busy.release()
+            raise
+        for _ in range(free - len(claimed)):
+            self._busy.release()
+        futures = []
+        for entry in claimed:
+            future = self._pool.submit(self._deliver, entry)
+            with self._lock:
+                self._running.add(future)
+            future.add_done_callback(self._finished)
+            futures.append(future)
+        return futures
+
+    def run_once(self) -> list[Outcome]:
+        """One round in the caller's thread: claim up to `concurrency` entries, send them
+        concurrently, and return their outcomes once all are answered."""
+        futures = self._submit_claims(block=True)
+        return [future.result() for future in futures]
+
+    def drain(self, rounds: int = 1000) -> list[Outcome]:
+        """Rounds until nothing is claimable now (or `rounds` ran): everything sendable sent."""
+        outcomes: list[Outcome] = []
+        for _ in range(rounds):
+            done = self.run_once()
+            if not done:
+                break
+            outcomes += done
+        return outcomes
+
+    # -- in the background ---------------------------------------------------------------------
+
+    def start(self) -> Dispatcher:
+        """Run on a background thread until `stop`."""
+        with self._lock:
+            if self._thread is not None:
+                raise InvalidArgumentError("the dispatcher is already running")
+            self._thread = threading.Thread(target=self._loop, name="vof-dispatcher", daemon=True)
+            self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if not self._submit_claims(block=True) and not self._stopping.is_set():
+                    self.tracker.wait(self.idle)
+            except VtexOrderFlowError as error:  # a store that is down: try again soon
+                log.error("claiming failed: %s", error)
+                self._stopping.wait(self.idle)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming; let the calls on the wire finish (up to `timeout` seconds); release
+        the claims not yet sent. The client is left open (it is the caller's)."""
+        self._stopping.set()
+        self.tracker.wake()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def __enter__(self) -> Dispatcher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
