@@ -1,8 +1,9 @@
 """The `vtex-order-flow` command line: a thin face over the library (the library never prints).
 
 One module per command group (`_model`: states, explain, validate, schema; `_decide`: decide,
-notification; `_diagrams`: diagram, docs; `_replay`: replay), each adding its commands to the
-parser; `_common` holds what they share.
+notification; `_diagrams`: diagram, docs; `_replay`: replay; `_send`: send, which imports the
+HTTP client only when it runs), each adding its commands to the parser; `_common` holds what
+they share.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..errors import (
     UnknownNameError,
     VtexOrderFlowError,
 )
-from . import _decide, _diagrams, _model, _replay
+from . import _decide, _diagrams, _model, _replay, _send
 from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -36,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Exit status: 0 done (whatever the verdict), 1 an invalid model file (validate), a "
-            "bad batch line (decide --batch) or stale docs (docs --check), 2 bad input, 3 a tool "
-            "is missing (Graphviz for SVG)."
+            "bad batch line (decide --batch), stale docs (docs --check) or an update held back or "
+            "not accepted (send), 2 bad input, 3 a tool is missing (Graphviz for SVG)."
         ),
     )
     common = argparse.ArgumentParser(add_help=False)
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--json", action="store_true", help="print JSON for machines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (_model, _decide, _diagrams, _replay):
+    for group in (_model, _decide, _diagrams, _replay, _send):
         group.add_commands(sub, common)
     return parser
 

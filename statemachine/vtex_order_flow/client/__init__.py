@@ -24,6 +24,8 @@ except ImportError:  # pragma: no cover (the extra is installed wherever the tes
         "vtex_order_flow.client needs httpx and stamina: pip install 'vtex-order-flow[client]'"
     ) from None
 
+import logging as _logging
+
 from ._answers import interpret_answer, parse_retry_after, transport_advice
 from ._bodies import (
     Address,
@@ -42,6 +44,9 @@ from ._bodies import (
 )
 from ._client import Answer, AsyncVtexClient, Request, SendOptions, VtexClient
 from ._dispatcher import Dispatcher, Outcome
+
+# A library's loggers stay quiet until the application configures logging.
+_logging.getLogger("vtex_order_flow.client").addHandler(_logging.NullHandler())
 
 __all__ = [
     "Address",

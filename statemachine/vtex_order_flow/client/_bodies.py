@@ -36,7 +36,7 @@ Cents = Annotated[int, Field(ge=0)]
 class RequestBody(BaseModel):
     """A request body: validated on construction, sent as JSON with VTEX's field names."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     def to_json(self) -> dict[str, Any]:
         """The body as sent (fields left unset are left out)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import json
 import logging
 import math
 import re
@@ -49,11 +50,9 @@ log = logging.getLogger("vtex_order_flow.client")
 R = TypeVar("R")
 
 _ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
-_HEADER_VALUE = re.compile(r"^[\x21-\x7e][\x20-\x7e]*$")
+_HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 # Sent, and never applied: safe to send again at once.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-# Sent, with no answer: VTEX may have applied it.
-_NO_ANSWER = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 class SendOptions(TypedDict, total=False):
@@ -133,6 +132,7 @@ class Answer:
             "status_code": self.status_code,
             "body": self.body,
             "attempts": self.attempts,
+            "accepted": self.accepted,
             "advice": self.advice.to_dict() if self.advice is not None else None,
         }
 
@@ -156,9 +156,11 @@ def _seconds(value: object, what: str) -> float:
 
 
 def _header(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _HEADER_VALUE.match(value) or len(value) > 4096:
+    """A credential as a header value; the message never shows it (it may be a secret)."""
+    if not isinstance(value, str) or not value or len(value) > 4096 or not _HEADER_VALUE.fullmatch(value):
+        kind = type(value).__name__ if not isinstance(value, str) else f"text of {len(value)} characters"
         raise InvalidArgumentError(
-            f"{what} must be non-empty printable ASCII with no line breaks, not {value!r}"
+            f"{what} must be non-empty printable ASCII with no line breaks or outer spaces ({kind} given)"
         )
     return value
 
@@ -259,12 +261,18 @@ class _Core:
             if not isinstance(data, kind):
                 raise PayloadError(action, [("", f"a {type(data).__name__}, not a {kind.__name__}")])
             return data
+        if data is None:
+            raise PayloadError(action, [("", f"{action} needs a request body (a {kind.__name__})")])
         if not isinstance(data, Mapping):
             raise PayloadError(action, [("", f"a {kind.__name__} or a mapping, not {type(data).__name__}")])
         try:
             made = kind.model_validate(data)
         except ValidationError as error:
             raise PayloadError(action, validation_problems(error, with_input=True)) from None
+        try:  # NaN and Infinity are no JSON: refused, not sent as null
+            json.dumps(made.model_dump(mode="python", by_alias=True), allow_nan=False, default=str)
+        except ValueError:
+            raise PayloadError(action, [("", "NaN and Infinity are not JSON numbers")]) from None
         if isinstance(made, NewOrder | OrderApproval) and made.marketplaceOrderId != order_id:
             raise PayloadError(
                 action,
@@ -399,7 +407,10 @@ class _Core:
         )  # fmt: skip
 
     def _failed(self, request: Request, order_id: str, error: Exception, tries: int, **extra: Any) -> Answer:
-        code = "NETWORK" if isinstance(error, _NEVER_SENT) else "TIMEOUT"
+        # Failed before sending (a refused connection, a request httpx would not send): never
+        # applied. Anything else after the request went: it may have been.
+        never = isinstance(error, (*_NEVER_SENT, httpx.LocalProtocolError))
+        code = "NETWORK" if never else "TIMEOUT"
         detail = f"{type(error).__name__}: {error}"[:500]
         advice = transport_advice(code, detail, action=request.action, order_id=order_id, model=self.model)
         log.warning("sent %s of %s: no answer: %s (%d attempt(s))", request.action, order_id, detail, tries)
@@ -548,7 +559,7 @@ class VtexClient(_Core, _Actions[Answer]):
                         raise _Transient(response)
         except _Transient as last:
             response = last.response
-        except (*_NEVER_SENT, *_NO_ANSWER) as error:
+        except httpx.HTTPError as error:
             return self._failed(request, order_id, error, tries, **extra)
         return self._answer(request, order_id, response, tries, **extra)
 
@@ -605,6 +616,6 @@ class AsyncVtexClient(_Core, _Actions[Awaitable[Answer]]):
                         raise _Transient(response)
         except _Transient as last:
             response = last.response
-        except (*_NEVER_SENT, *_NO_ANSWER) as error:
+        except httpx.HTTPError as error:
             return self._failed(request, order_id, error, tries, **extra)
         return self._answer(request, order_id, response, tries, **extra)

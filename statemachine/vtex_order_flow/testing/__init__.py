@@ -6,8 +6,11 @@ Test your own retry and status-mapping logic against VTEX's order flow without a
     from vtex_order_flow.testing import SimulatedVTEX, walks
 
 The strategies need hypothesis: ``pip install 'vtex-order-flow[testing]'``. The simulator makes
-no network calls.
+no network calls. `FakeVTEX` serves the simulator on VTEX's HTTP paths (an httpx transport for
+`vtex_order_flow.client`); it needs the client extra (httpx), imported on first use.
 """
+
+from typing import Any
 
 from ._simulator import CallResult, SimulatedOrder, SimulatedVTEX
 
@@ -32,9 +35,12 @@ except ImportError as error:  # pragma: no cover - exercised only without hypoth
 
 __all__ = [
     "CallResult",
+    "FakeVTEX",
+    "Faults",
     "SimulatedOrder",
     "SimulatedVTEX",
     "Walk",
+    "WireCall",
     "actions",
     "deliveries",
     "facts",
@@ -44,3 +50,20 @@ __all__ = [
     "statuses",
     "walks",
 ]
+
+_FAKE = frozenset({"FakeVTEX", "Faults", "WireCall"})
+
+
+def __getattr__(name: str) -> Any:
+    """`FakeVTEX` and its kin, imported on first use (they need httpx)."""
+    if name not in _FAKE:
+        raise AttributeError(f"module 'vtex_order_flow.testing' has no attribute {name!r}")
+    try:
+        from . import _fake
+    except ImportError as error:
+        from ..errors import MissingExtraError
+
+        raise MissingExtraError(
+            "vtex_order_flow.testing.FakeVTEX needs httpx: pip install 'vtex-order-flow[client]'"
+        ) from error
+    return getattr(_fake, name)

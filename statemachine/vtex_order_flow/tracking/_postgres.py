@@ -413,6 +413,15 @@ class PostgresStore(_Closing):
         if any(entry.state is EntryState.READY for entry in entries):
             self._local.ready = True
 
+    def in_flight(self, order_ids: Collection[str]) -> list[Entry]:
+        rows = self._all(
+            f"SELECT {_COLUMNS} FROM {self._s}.entries WHERE order_id = ANY(%s) "
+            "AND state IN ('pending', 'ready', 'claimed', 'sent', 'retry') AND state IN ('claimed', 'sent') "
+            "ORDER BY seq",
+            (list(order_ids),),
+        )
+        return [_entry(row) for row in rows]
+
     def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
         rows = self._all(
             f"SELECT {_COLUMNS} FROM {self._s}.entries WHERE order_id = %s "

@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 from ..errors import InvalidArgumentError, StoreError
 from ._events import TICKS_PER_SECOND
 from ._types import CLAIMABLE, OPEN_STATES, Anomaly, Closing, DropClass, Entry, EntryState, OrderRecord
+from ._types import IN_FLIGHT as IN_FLIGHT_STATES
 
 __all__ = ["SCHEMA_VERSION", "MemoryStore", "SQLiteStore", "Store"]
 
@@ -122,6 +123,11 @@ class Store(Protocol):
 
     def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
         """The order's entries not yet done or dropped, in ``seq`` order (`lock`: as `get_entry`)."""
+        ...
+
+    def in_flight(self, order_ids: Collection[str]) -> list[Entry]:
+        """The entries of these orders claimed or sent, in ``seq`` order (never locked: a claim
+        does not wait)."""
         ...
 
     def claimable(self, now: float, limit: int) -> list[Entry]:
@@ -444,6 +450,10 @@ class MemoryStore(_Exclusive):
         if not keys:
             return []
         return sorted((self._entries[k] for k in keys), key=lambda e: e.seq)
+
+    def in_flight(self, order_ids: Collection[str]) -> list[Entry]:
+        found = [self._entries[key] for order_id in order_ids for key in self._open.get(order_id, ())]
+        return sorted((e for e in found if e.state in IN_FLIGHT_STATES), key=lambda e: e.seq)
 
     def claimable(self, now: float, limit: int) -> list[Entry]:
         return self._take(
@@ -934,6 +944,21 @@ class SQLiteStore(_Exclusive):
             (order_id,),
         )
         return [_entry(row) for row in rows]
+
+    def in_flight(self, order_ids: Collection[str]) -> list[Entry]:
+        ids = list(order_ids)
+        found: list[Entry] = []
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            rows = self._db.execute(
+                # (the partial index's own condition, so that it is usable, then the narrower one)
+                f"{_SELECT} INDEXED BY entries_open WHERE order_id IN ({', '.join('?' * len(part))}) "
+                "AND state IN ('pending', 'ready', 'claimed', 'sent', 'retry') "
+                "AND state IN ('claimed', 'sent')",
+                part,
+            )
+            found += [_entry(row) for row in rows]
+        return sorted(found, key=lambda e: e.seq)
 
     def claimable(self, now: float, limit: int) -> list[Entry]:
         rows = self._db.execute(

@@ -99,6 +99,7 @@ _STORE_METHODS = (
     "get_entry",
     "save_entry",
     "open_entries",
+    "in_flight",
     "claimable",
 )
 
@@ -587,17 +588,38 @@ class Tracker(Closing):
                 claimed += self._claim_batch(batch, holder, (now, now + seconds), waiting)
         return claimed
 
-    def _on_its_way(self, batch: list[Entry], now: float) -> dict[tuple[str, str], set[str]]:
-        """For the batch's actions an order may need several times: the keys of the same order
-        and action already on their way (sent or claimed)."""
-        going: dict[tuple[str, str], set[str]] = {}
-        for order_id in {e.order_id for e in batch if e.action in self._repeatable}:
-            for other in self.store.open_entries(order_id, lock=False):  # never wait in a claim
-                # (a claim whose lease expired may have been sent by the worker that died: it
-                # goes again, first, before the next of its kind)
-                if other.state in IN_FLIGHT:
-                    going.setdefault((order_id, other.action), set()).add(other.key)
+    def _on_its_way(self, batch: list[Entry]) -> dict[str, list[Entry]]:
+        """The entries of the batch's orders already on their way (claimed or sent), by order,
+        in one read that never waits for a lock."""
+        going: dict[str, list[Entry]] = {}
+        for other in self.store.in_flight({entry.order_id for entry in batch}):
+            going.setdefault(other.order_id, []).append(other)
         return going
+
+    def _commutes(self, entry: Entry, other: Entry, held: tuple[str, int, frozenset[str]] | None) -> bool:
+        """Whether `entry` may go while `other`, of the same order, is on its way: VTEX accepts
+        each whatever becomes of the other (each still sendable where the other moves the
+        order). A cancel never goes while an approval is queued (the approval would be refused),
+        nor a second partial invoice while the first is verified; two that commute both go."""
+        if held is None or entry.action == other.action:
+            return False
+        status = held[0]
+        facts = self._visible(held[2], status)
+        try:
+            mine = self.model.decide(status, entry.action, self.flow, facts | entry.facts)
+            theirs = self.model.decide(status, other.action, self.flow, facts | other.facts)
+            if mine.verdict is not Verdict.SEND or theirs.verdict is not Verdict.SEND:
+                return mine.verdict is not Verdict.SEND  # (not sendable: decided below)
+            after_mine = mine.moves_to or status
+            after_theirs = theirs.moves_to or status
+            return (
+                self.model.decide(after_mine, other.action, self.flow, facts | other.facts).verdict
+                is Verdict.SEND
+                and self.model.decide(after_theirs, entry.action, self.flow, facts | entry.facts).verdict
+                is Verdict.SEND
+            )
+        except (ContradictoryFactsError, UnknownNameError):
+            return False
 
     def _claim_batch(
         self, batch: list[Entry], holder: str, times: tuple[float, float], waiting: set[str]
@@ -608,17 +630,23 @@ class Tracker(Closing):
         waits for the first: VTEX refuses it until the first is verified); the others wait,
         still ready, in `waiting`."""
         now, until = times
-        going = self._on_its_way(batch, now)
+        going = self._on_its_way(batch)
         orders = self.store.load_orders({entry.order_id for entry in batch})
         seqs = self.store.next_seqs(len(batch))
         updated: list[Entry] = []
         claimed: list[Entry] = []
         for offset, entry in enumerate(batch):
-            ahead = going.get((entry.order_id, entry.action), set()) - {entry.key}
-            if ahead and entry.state in (EntryState.READY, EntryState.RETRY):
+            held = orders.get(entry.order_id)
+            ahead = [other for other in going.get(entry.order_id, ()) if other.key != entry.key]
+            if (
+                ahead
+                and entry.state in (EntryState.READY, EntryState.RETRY)
+                and not all(self._commutes(entry, other, held) for other in ahead)
+            ):
+                # (a claim whose lease expired may have been sent by the worker that died: it
+                # goes again, first, before anything that does not commute with it)
                 waiting.add(entry.key)
                 continue
-            held = orders.get(entry.order_id)
             if held is None:
                 changes: dict[str, Any] = self._verdict_unknown(entry, now)
             else:
@@ -637,8 +665,7 @@ class Tracker(Closing):
             updated.append(new)
             if new.state is EntryState.CLAIMED:
                 claimed.append(new)
-                if new.action in self._repeatable:
-                    going.setdefault((new.order_id, new.action), set()).add(new.key)
+                going.setdefault(new.order_id, []).append(new)
         self.store.save_entries(updated)
         return claimed
 
