@@ -70,7 +70,11 @@ def check_final(db: str, orders: int, seed: int) -> Tracker:
     assert {(e.order_id, e.action) for e in tracker.entries()} == set(wanted)  # nothing lost
     for entry in tracker.entries(EntryState.PENDING, EntryState.READY):
         decision = tracker.decide(entry.order_id, entry.action, entry.facts)
-        assert entry.state is EntryState.PENDING, entry
+        if entry.state is EntryState.READY:
+            # Sendable, and held back only behind another update of its order on its way (the
+            # workers never answer) that it does not commute with.
+            assert tracker.in_flight(entry.order_id), entry
+            continue
         assert decision is None or decision.verdict.value == "defer", (entry, decision)
     return tracker
 
