@@ -1110,3 +1110,107 @@ def test_a_foreign_sqlite_file_is_refused_and_left_alone(tmp_path: Any) -> None:
         SQLiteStore(path)
     assert path.read_bytes() == before
     assert not (tmp_path / "shop.db-wal").exists()
+
+
+# -- updates of one order that interfere; the record after a done update; two ids ------------------
+
+
+def test_an_update_waits_for_one_of_its_order_it_does_not_commute_with(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "waiting-ffmt-authorization", 0))
+    approve = tracker.register("A", "approve")
+    cancel = tracker.register("A", "cancel")
+    # Both sendable; but a cancel applied while the approval is queued makes VTEX refuse the
+    # approval (EOI009): the cancel waits, still ready, for the approval's answer.
+    assert [e.key for e in tracker.claim(10, 30)] == [approve.key]
+    tracker.sent(approve.key)
+    assert tracker.claim(10, 30) == []
+    assert tracker.entry(cancel.key).state is EntryState.READY  # type: ignore[union-attr]
+    approved = {"code": "SOI002", "flow": "ApproveOrder", "success": True, "marketplaceOrderId": "A"}
+    tracker.notify(interpret_notification(approved))
+    assert tracker.entry(approve.key).state is EntryState.DONE  # type: ignore[union-attr]
+    assert tracker.record("A").status == "authorize-fulfillment"  # type: ignore[union-attr]
+    assert [e.key for e in tracker.claim(10, 30)] == [cancel.key]
+
+
+def test_updates_that_commute_go_together(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "invoiced", 0))
+    tracking = tracker.register("A", "tracking", payload={"invoiceNumber": "1"})
+    refund = tracker.register("A", "return-invoice")
+    assert {e.key for e in tracker.claim(10, 30)} == {tracking.key, refund.key}
+
+
+def test_a_done_update_moves_the_record_until_an_event_says_otherwise(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "handling", 10))
+    invoice = tracker.register("A", "invoice", payload={"invoiceNumber": "1"})
+    (claimed,) = tracker.claim(1, 30)
+    tracker.sent(claimed.key)
+    tracker.done(invoice.key)
+    record = tracker.record("A")
+    assert record is not None
+    assert (record.status, record.changed_at) == ("invoice", T0 + 10 * SECOND + 1)
+    assert tracker.apply(ev("A", "handling", 10)).outcome == "stale"  # a late copy of the old one
+    assert tracker.apply(ev("A", "invoiced", 11)).outcome == "moved"  # VTEX's word wins
+    assert tracker.record("A").status == "invoiced"  # type: ignore[union-attr]
+    assert tracker.anomalies() == []
+
+
+def test_before_any_event_only_the_update_that_brings_the_order_into_vtex_goes(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    create = tracker.register("MKP-1", "create", payload={"marketplaceOrderId": "MKP-1"})
+    cancel = tracker.register("MKP-1", "cancel")
+    approve = tracker.register("MKP-1", "approve")
+    assert create.state is EntryState.READY
+    # Not dropped as done or impossible: the order may well be in VTEX, its events not here yet.
+    assert (cancel.state, approve.state) == (EntryState.PENDING, EntryState.PENDING)
+    assert [e.key for e in tracker.claim(10, 30)] == [create.key]
+    # Once VTEX named the order, nothing goes from the flow's start any more.
+    tracker.link("MKP-2", "2-01")
+    assert tracker.register("MKP-2", "create").state is EntryState.PENDING
+
+
+def test_notify_routes_by_marketplace_id_and_operation_and_fills_the_id_map(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    create = tracker.register("MKP-1", "create", payload={"marketplaceOrderId": "MKP-1"})
+    approve = tracker.register("MKP-1", "approve")
+    (claimed,) = tracker.claim(10, 30)
+    tracker.sent(claimed.key)
+    soi001 = {
+        "code": "SOI001",
+        "flow": "PlaceOrder",
+        "success": True,
+        "marketplaceOrderId": "MKP-1",
+        "fields": {"mainOrderId": "1-01"},
+    }
+    done = tracker.notify(interpret_notification(soi001))
+    assert done is not None
+    assert (done.key, done.state, done.order_id) == (create.key, EntryState.DONE, "1-01")
+    assert tracker.notify(interpret_notification(soi001)) is None  # again: nothing left to answer
+    assert tracker.entry(approve.key).order_id == "1-01"  # type: ignore[union-attr]
+    assert tracker.order_id("MKP-1") == "1-01"
+    unknown = dict(soi001, marketplaceOrderId="MKP-404", fields={"mainOrderId": "404-01"})
+    assert tracker.notify(interpret_notification(unknown)) is None
+    assert tracker.order_id("MKP-404") == "404-01"  # VTEX has it: the id map says so
+    # An approval refused as not yet integrated (EOI008) is decided again and waits.
+    tracker.apply(ev("1-01", "waiting-ffmt-authorization", 1))
+    (claimed,) = tracker.claim(10, 30)
+    tracker.sent(claimed.key)
+    refused = {"code": "EOI008", "flow": "ApproveOrder", "success": False, "marketplaceOrderId": "MKP-1"}
+    after = tracker.notify(interpret_notification(refused))
+    assert after is not None
+    assert after.state is EntryState.RETRY
+    assert after.reason.startswith("EOI008")
+
+
+def test_in_flight_reads_the_orders_claimed_and_sent_entries(make_store: MakeStore) -> None:
+    store = make_store()
+    tracker = tracker_on(store)
+    for order in ("A", "B"):
+        tracker.apply(ev(order, "invoiced", 0))
+        tracker.register(order, "tracking", payload={"n": order})
+        tracker.register(order, "return-invoice")
+    claimed = tracker.claim(1, 30)
+    assert [e.key for e in store.in_flight({"A", "B", "C"})] == [e.key for e in claimed]
+    assert store.in_flight(set()) == []
