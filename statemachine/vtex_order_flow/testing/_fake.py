@@ -3,10 +3,12 @@ and the Orders API, with marketplace and VTEX order ids apart, credentials check
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +38,9 @@ class Faults:
     server_error: float = 0.0
     """503."""
     lost_answer: float = 0.0
-    """The request is applied and its answer lost: the client sees a read timeout."""
+    """The request is applied and its answer lost: the client sees a read timeout (over a real
+    socket, `asgi` answers only after `slow_seconds`)."""
+    slow_seconds: float = 12.0
 
     def __post_init__(self) -> None:
         for name in ("rate_limit", "server_error", "lost_answer"):
@@ -117,6 +121,7 @@ class FakeVTEX:
         self.refusals: list[WireCall] = []
         self._orders = _Orders()
         self._lock = threading.RLock()
+        self._undelivered: list[dict[str, Any]] = []
         self._hold = next((name for name, event in self.model.events.items() if event.hold), None)
 
     # -- ids -----------------------------------------------------------------------------------
@@ -188,6 +193,66 @@ class FakeVTEX:
             return out
 
     # -- HTTP ----------------------------------------------------------------------------------
+
+    def asgi(self) -> Any:
+        """The fake as an ASGI app (Starlette), to serve on a real socket (uvicorn) or through
+        ``httpx.ASGITransport``. A lost answer is applied, then answered after
+        `Faults.slow_seconds` (past the client's timeout)."""
+        from starlette.applications import Starlette
+        from starlette.concurrency import run_in_threadpool
+        from starlette.requests import Request
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        async def serve(request: Request) -> Response:
+            forwarded = httpx.Request(
+                request.method,
+                str(request.url),
+                headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+                content=await request.body(),
+            )
+            try:
+                answer = await run_in_threadpool(self.handle, forwarded)
+            except httpx.ReadTimeout:
+                await asyncio.sleep(self.faults.slow_seconds)
+                return Response(b'{"error":{"message":"too late"}}', status_code=504)
+            return Response(answer.content, status_code=answer.status_code, headers=dict(answer.headers))
+
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        return Starlette(routes=[Route("/{path:path}", serve, methods=methods)])
+
+    def push(
+        self,
+        client: httpx.Client,
+        hook_url: str,
+        notification_url: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        duplicate: float = 0.0,
+        reorder: bool = False,
+    ) -> list[tuple[int, float]]:
+        """Post what VTEX has to tell the connector: notifications (to `notification_url`, with
+        ``?an=`` the account) and hook events (to `hook_url`, with `headers`, duplicated and
+        reordered on request). Returns each hook delivery's status and seconds to answer; a
+        delivery not answered 200 is posted again later, as VTEX does (kept for the next push)."""
+        for note in self.notifications():
+            if notification_url is not None:
+                client.post(notification_url, params={"an": self.account}, json=note)
+        with self._lock:
+            bodies = self._undelivered + self.sim.events(duplicate=duplicate, reorder=reorder)
+            self._undelivered = []
+        answers: list[tuple[int, float]] = []
+        for body in bodies:
+            started = time.monotonic()
+            try:
+                status = client.post(hook_url, json=body, headers=headers or {}).status_code
+            except httpx.HTTPError:
+                status = 0
+            answers.append((status, time.monotonic() - started))
+            if status != 200:
+                with self._lock:
+                    self._undelivered.append(body)
+        return answers
 
     def transport(self) -> httpx.MockTransport:
         """An httpx transport that answers as this fake (pass it to `VtexClient`)."""

@@ -311,6 +311,7 @@ class Tracker(Closing):
             return None
         anomaly = Anomaly(event.order_id, previous, new, kind, event.changed_at)
         self.store.add_anomaly(anomaly)
+        self.store.incr("anomalies")
         return anomaly
 
     # -- decisions -------------------------------------------------------------------------------
@@ -1127,6 +1128,33 @@ class Tracker(Closing):
         with self._reading():
             held = self.store.counts()
         return {str(state): held.get(state, 0) for state in EntryState}
+
+    def status(self) -> dict[str, Any]:
+        """For operators (the app's ``/status``): entries by state, the entry waiting longest
+        (pending or retrying: its key, action, order and age in seconds), and how many events
+        were applied and anomalies recorded since the store was made."""
+        with self._reading():
+            counts = self.store.counts()
+            oldest = self.store.stale_entries(math.inf, 1)
+            applied, anomalies = self.store.counter("applied"), self.store.counter("anomalies")
+            now = self._now()
+        waiting = None
+        if oldest:
+            entry = oldest[0]
+            waiting = {
+                "key": entry.key,
+                "action": entry.action,
+                "order_id": entry.order_id,
+                "state": str(entry.state),
+                "age": round(max(now - entry.registered_at, 0.0), 3),
+                "reason": entry.reason,
+            }
+        return {
+            "entries": {str(state): counts.get(state, 0) for state in EntryState},
+            "oldest_waiting": waiting,
+            "events_applied": applied,
+            "anomalies": anomalies,
+        }
 
     def facts(self, order_id: str) -> frozenset[str]:
         """The facts the order carries (set by its moves and recorded by the connector)."""
