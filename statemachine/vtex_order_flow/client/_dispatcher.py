@@ -96,6 +96,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="vof-dispatch")
         self._busy = threading.Semaphore(concurrency)
         self._stopping = threading.Event()
+        self._claiming = threading.Lock()
         self._running_flag = threading.Event()  # cleared: paused
         self._running_flag.set()
         self._thread: threading.Thread | None = None
@@ -173,24 +174,28 @@ class Dispatcher:
                 break
         if free == 0:
             return []
-        try:
-            claimed = [] if self._stopping.is_set() else self.tracker.claim(free, self.lease, self.owner)
-        except BaseException:
-            for _ in range(free):
+        # One claim round at a time, and none once paused: `pause` waits for the round in
+        # progress, so that nothing is claimed after it returns.
+        with self._claiming:
+            paused = not self._running_flag.is_set() or self._stopping.is_set()
+            try:
+                claimed = [] if paused else self.tracker.claim(free, self.lease, self.owner)
+            except BaseException:
+                for _ in range(free):
+                    self._busy.release()
+                raise
+            for _ in range(free - len(claimed)):
                 self._busy.release()
-            raise
-        for _ in range(free - len(claimed)):
-            self._busy.release()
-        if not claimed:
-            with self._lock:
-                self._empty_rounds += 1
-        futures = []
-        for entry in claimed:
-            future = self._pool.submit(self._deliver, entry)
-            with self._lock:
-                self._running.add(future)
-            future.add_done_callback(self._finished)
-            futures.append(future)
+            if not claimed and not paused:
+                with self._lock:
+                    self._empty_rounds += 1
+            futures = []
+            for entry in claimed:
+                future = self._pool.submit(self._deliver, entry)
+                with self._lock:
+                    self._running.add(future)
+                future.add_done_callback(self._finished)
+                futures.append(future)
         return futures
 
     def run_once(self) -> list[Outcome]:
@@ -237,14 +242,22 @@ class Dispatcher:
                 self._stopping.wait(self.idle)
 
     def pause(self) -> None:
-        """Claim nothing more until `resume` (the calls on the wire finish): maintenance, or a
-        test that lets the world act between rounds."""
+        """Claim nothing more until `resume` (the calls on the wire finish), for maintenance or a
+        test that lets the world act between rounds. Returns once no claim is in progress."""
         self._running_flag.clear()
+        with self._claiming:
+            pass
 
     def resume(self) -> None:
         """Claim again after `pause`."""
         self._running_flag.set()
         self.tracker.wake()
+
+    @property
+    def in_progress(self) -> int:
+        """How many entries this dispatcher has on their way now."""
+        with self._lock:
+            return len(self._running)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until this dispatcher has nothing on its way and a claim made after this call
