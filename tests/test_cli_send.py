@@ -407,3 +407,40 @@ def test_help_names_the_credentials_and_exit_statuses(capsys: pytest.CaptureFixt
     assert "VTEX_APP_TOKEN" in text
     assert "Exit status: 0" in text
     assert "Examples:" in text
+
+
+def test_db_is_only_read_even_an_older_schema(
+    vtex: Callable[..., FakeVtex], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Review: `send --dry-run --db` upgraded a version 2 file in place; other workers of the
+    # older library then refused it.
+    import sqlite3
+
+    db = tmp_path / "outbox.db"
+    tracker = Tracker(store=SQLiteStore(db))
+    event = parse_event(_hook("1234-01", "ready-for-handling", "window-to-cancel"))
+    assert isinstance(event, OrderEvent)
+    tracker.apply(event)
+    tracker.close()
+    with sqlite3.connect(db) as con:  # as the previous version left it
+        con.execute("DROP TABLE order_ids")
+        con.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
+    before = db.read_bytes()
+    vtex(httpx.Response(204))
+    code, out, _ = run(capsys, "start-handling", *ORDER, "--db", str(db), "--dry-run")
+    assert code == 0
+    assert "SEND" in out
+    assert db.read_bytes() == before
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone() == ("2",)
+
+
+@pytest.mark.usefixtures("credentials")
+def test_a_base_url_httpx_cannot_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    for url in ("http://host:abc", "http://[::1"):
+        code, _, err = run(
+            capsys, "start-handling", *ORDER, "--status", "ready-for-handling", "--base-url", url
+        )
+        assert code == 2, err
+        assert err.count("\n") == 1
+        assert "Traceback" not in err

@@ -118,7 +118,7 @@ def invoice(number: str = "NF-1", value: int = 10_000, kind: str = "Output") -> 
 
 
 TRACKING = {
-    "invoiceNumber": "NF 1/2",
+    "invoiceNumber": "NF 1-2",
     "trackingNumber": "TR-1",
     "trackingUrl": "https://track.example/TR-1",
     "dispatchedDate": "2026-11-21T10:00:00Z",
@@ -172,7 +172,7 @@ QUEUED = {"code": "SOI003", "flow": "PlaceOrder", "success": True, "marketplaceO
             lambda c: c.tracking("123-01", TRACKING),
             "invoiced",
             "PATCH",
-            "/api/oms/pvt/orders/123-01/invoice/NF%201%2F2",
+            "/api/oms/pvt/orders/123-01/invoice/NF%201-2",
             {k: v for k, v in TRACKING.items() if k != "invoiceNumber"},
         ),
         (
@@ -229,9 +229,15 @@ def test_base_url_environment_and_order_ids_in_the_path() -> None:
     client = VtexClient(
         "store", KEY, TOKEN, environment="vtexcommercebeta", transport=httpx.MockTransport(wire)
     )
-    client.start_handling("../../x?y", status="ready-for-handling")
+    client.start_handling("x?y#z", status="ready-for-handling")
     assert wire.requests[0].url.host == "store.vtexcommercebeta.com.br"
-    assert wire.requests[0].url.raw_path == b"/api/oms/pvt/orders/..%2F..%2Fx%3Fy/start-handling"
+    assert wire.requests[0].url.raw_path == b"/api/oms/pvt/orders/x%3Fy%23z/start-handling"
+    for bad in ("..", ".", "../x", "a/b", "a\\b"):  # never a path outside the order's
+        with pytest.raises(PayloadError, match="URL path"):
+            client.start_handling(bad, status="ready-for-handling")
+    with pytest.raises(PayloadError, match="invoiceNumber"):
+        client.tracking("1-01", dict(TRACKING, invoiceNumber=".."), status="invoiced")
+    assert len(wire.requests) == 1
     proxied = Wire(httpx.Response(204)).client(base_url="http://127.0.0.1:9/vtex/")
     assert (
         proxied.request("start-handling", "1-01").url
@@ -363,7 +369,7 @@ def test_the_tracker_supplies_the_status_and_what_is_on_its_way() -> None:
             FollowUp.DEFER_UNTIL_STATUS_CHANGES,
         ),
         ("create", 500, b"oops", {}, "HTTP5XX", FollowUp.RETRY_WITH_BACKOFF),
-        ("create", 200, b"not json", {}, "HTTP2XX", FollowUp.DONE),
+        ("create", 200, b"not json", {}, "HTTP2XX", FollowUp.WAIT_FOR_NOTIFICATION),  # no envelope
     ],
 )
 def test_every_answer_is_one_advice(  # noqa: PLR0917 (parametrized)
@@ -519,7 +525,7 @@ class Clock:
         (httpx.Response(409, json={"error": {"code": "OMS003"}}), EntryState.RETRY, None),
         (httpx.Response(503), EntryState.RETRY, None),
         (httpx.Response(429, headers={"Retry-After": "900"}), EntryState.RETRY, None),
-        (httpx.Response(401), EntryState.DROPPED, DropClass.GAVE_UP),
+        (httpx.Response(401), EntryState.RETRY, None),  # the credentials, not the update: held
         (httpx.Response(418), EntryState.DROPPED, DropClass.GAVE_UP),
         (httpx.ReadTimeout("slow"), EntryState.SENT, None),
         (httpx.ConnectError("down"), EntryState.RETRY, None),
@@ -767,3 +773,146 @@ def test_a_connector_on_the_client_never_meets_an_unpredicted_error(  # noqa: PL
         assert entry.reason
         assert (entry.drop is not None) is (entry.state is EntryState.DROPPED)
     tracker.close()
+
+
+# -- regressions from the adversarial review ------------------------------------------------------
+
+
+def test_refused_credentials_hold_sending_and_drop_nothing() -> None:
+    tracker = Tracker()
+    for n in range(5):
+        tracker.apply(_event(f"{n}-01", "ready-for-handling", 1))
+        tracker.register(f"{n}-01", "start-handling")
+    wire = Wire(httpx.Response(401))
+    dispatcher = Dispatcher(tracker, wire.client(), concurrency=1)
+    dispatcher.drain()
+    assert len(wire.requests) == 1  # held after the first refusal: no hammering
+    states = {e.state for e in tracker.entries()}
+    assert EntryState.DROPPED not in states
+    (held,) = [e for e in tracker.entries() if e.state is EntryState.RETRY]
+    assert held.attempts == 0  # not counted against the update
+    assert "fix" in held.reason or "held" in held.reason
+
+
+def test_a_direct_create_while_the_outbox_has_one_on_its_way_is_held() -> None:
+    tracker = Tracker()
+    wire = Wire(httpx.Response(200, json=QUEUED))
+    client = wire.client(tracker=tracker)
+    tracker.register("MKP-1", "create", payload=new_order("MKP-1"))
+    (claimed,) = tracker.claim(1, 30)
+    tracker.sent(claimed.key)
+    again = client.create(new_order("MKP-1"))
+    assert not again.sent
+    assert "on its way" in again.decision.reason  # type: ignore[union-attr]
+    assert wire.requests == []
+
+
+def test_a_channel_order_answer_about_another_order_closes_and_links_nothing() -> None:
+    tracker = Tracker()
+    tracker.apply(_event("1-01", "waiting-ffmt-authorization", 1))
+    tracker.link("MKP-1", "1-01")
+    entry = tracker.register("MKP-1", "approve")
+    other = {
+        "code": "SOI001",
+        "flow": "PlaceOrder",
+        "success": True,
+        "marketplaceOrderId": "M-OTHER",
+        "fields": {"mainOrderId": "V-OTHER"},
+    }
+    wire = Wire(httpx.Response(200, json=other))
+    (outcome,) = Dispatcher(
+        tracker, wire.client(connector_name="c", connector_endpoint="https://c")
+    ).run_once()
+    assert outcome.answer is not None
+    assert outcome.answer.advice is not None
+    assert outcome.answer.advice.follow_up is FollowUp.NEEDS_PERSON
+    assert tracker.order_id("M-OTHER") is None
+    assert tracker.entry(entry.key).state is not EntryState.DONE  # type: ignore[union-attr]
+    assert tracker.record("1-01").status == "waiting-ffmt-authorization"  # type: ignore[union-attr]
+
+
+def test_a_transport_that_fails_in_its_own_way_strands_nothing() -> None:
+    tracker = Tracker()
+    tracker.apply(_event("1-01", "ready-for-handling", 1))
+    tracker.register("1-01", "start-handling")
+    (outcome,) = Dispatcher(tracker, Wire(RuntimeError("a proxy's bug")).client()).run_once()
+    assert outcome.answer is not None
+    assert outcome.answer.advice.code == "TIMEOUT"  # type: ignore[union-attr]  # may have gone
+    deep = Wire(httpx.Response(500, content=b"[" * 100_000))
+    answer = deep.client().start_handling("1-01", status="ready-for-handling")
+    assert answer.advice.code == "HTTP5XX"  # type: ignore[union-attr]
+
+
+def test_a_lost_answer_holds_what_does_not_commute_only_for_a_while() -> None:
+    clock = Clock()
+    tracker = Tracker(clock=clock)
+    tracker.apply(_event("1-01", "ready-for-handling", 1))
+    tracker.register("1-01", "start-handling")
+    Dispatcher(tracker, Wire(httpx.ReadTimeout("lost")).client(lost_answer_wait=120)).run_once()
+    cancel = tracker.register("1-01", "cancel")
+    assert tracker.claim(10, 30) == []  # behind the start-handling whose outcome is unknown
+    clock.now += 121
+    claimed = {e.action for e in tracker.claim(10, 30)}
+    assert "start-handling" in claimed  # decided again after the client's wait, not an hour
+    assert tracker.entry(cancel.key) is not None
+
+
+def test_the_id_map_refuses_cycles_and_ids_no_store_can_hold(make_store: Callable[[], Any]) -> None:
+    tracker = Tracker(store=make_store())
+    tracker.link("A", "B")
+    with pytest.raises(InvalidArgumentError):
+        tracker.link("B", "A")
+    with pytest.raises(InvalidArgumentError):
+        tracker.link("C", "A")
+    note = interpret_notification(
+        {
+            "code": "SOI001",
+            "flow": "PlaceOrder",
+            "success": True,
+            "marketplaceOrderId": "M-1",
+            "fields": {"mainOrderId": "bad\x00id"},
+        }
+    )
+    assert tracker.notify(note) is None
+    assert tracker.order_id("M-1") is None
+
+
+def test_stop_keeps_to_its_timeout() -> None:
+    tracker = Tracker()
+    tracker.apply(_event("1-01", "ready-for-handling", 1))
+    tracker.register("1-01", "start-handling")
+    gate = threading.Event()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        gate.wait(5)
+        return httpx.Response(204)
+
+    client = VtexClient("store", KEY, TOKEN, transport=httpx.MockTransport(slow))
+    dispatcher = Dispatcher(tracker, client, idle=0.05).start()
+    deadline = time.monotonic() + 5
+    while tracker.counts()["sent"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    dispatcher.stop(timeout=0.5)
+    assert time.monotonic() - started < 2.0
+    gate.set()
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://u:pw@h.example", "http://h.example/x#frag", "http://h.example:abc", "http://[::1"]
+)
+def test_base_urls_that_would_misroute_or_leak_are_refused(base_url: str) -> None:
+    with pytest.raises(InvalidArgumentError) as raised:
+        VtexClient("store", KEY, TOKEN, base_url=base_url)
+    assert "pw" not in str(raised.value)
+
+
+def test_interpret_answer_trusts_the_status_over_a_bodys_code() -> None:
+    lying = interpret_answer("start-handling", 500, json.dumps({"error": {"code": "HTTP2XX"}}).encode())
+    assert lying.code == "HTTP5XX"
+    timeout = interpret_answer("start-handling", 400, json.dumps({"error": {"code": "TIMEOUT"}}).encode())
+    assert timeout.code == "HTTP400"
+    assert interpret_answer("invoice", 429, b"", headers={"Retry-After": "5"}).retry_after == 5.0
+    assert interpret_answer("invoice", 408, b"").follow_up is FollowUp.RETRY_WITH_BACKOFF
+    fake_done = {"code": "SOI001", "flow": "PlaceOrder", "success": False, "marketplaceOrderId": "M"}
+    assert interpret_answer("create", 200, json.dumps(fake_done).encode()).consistent is False

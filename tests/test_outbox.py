@@ -568,7 +568,11 @@ def check_outcome(tracker: Tracker, claimed: dict[str, int], orders: int, seed: 
     ]
     assert all(count == 1 for count in claimed.values()), {k: v for k, v in claimed.items() if v > 1}
     for entry in tracker.entries():
-        assert entry.state not in (EntryState.READY, EntryState.CLAIMED), entry
+        assert entry.state is not EntryState.CLAIMED, entry
+        if entry.state is EntryState.READY:
+            # held back only behind another update of its order on its way (the workers never
+            # answer) that it does not commute with
+            assert tracker.in_flight(entry.order_id), entry
         if entry.state is EntryState.PENDING:  # left pending only where the model says wait
             status = tracker.record(entry.order_id).status  # type: ignore[union-attr]
             assert (
@@ -1042,7 +1046,7 @@ def test_partial_invoices_go_one_at_a_time(make_store: MakeStore) -> None:
     # waiting for the hook), and the next one waits for the verification.
     assert tracker.record("A").status == "invoice"  # type: ignore[union-attr]
     assert tracker.claim(10, 30) == []
-    tracker.apply(ev("A", "handling", 5))  # the platform found it partial
+    tracker.apply(ev("A", "handling", 3605))  # the platform found it partial
     assert [e.key for e in tracker.claim(10, 30)] == [two.key]
 
 
@@ -1142,19 +1146,35 @@ def test_updates_that_commute_go_together(make_store: MakeStore) -> None:
 
 
 def test_a_done_update_moves_the_record_until_an_event_says_otherwise(make_store: MakeStore) -> None:
-    tracker = tracker_on(make_store())
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock)
     tracker.apply(ev("A", "handling", 10))
     invoice = tracker.register("A", "invoice", payload={"invoiceNumber": "1"})
     (claimed,) = tracker.claim(1, 30)
     tracker.sent(claimed.key)
+    clock.now += 2
     tracker.done(invoice.key)
     record = tracker.record("A")
     assert record is not None
-    assert (record.status, record.changed_at) == ("invoice", T0 + 10 * SECOND + 1)
+    assert (record.status, record.changed_at) == ("invoice", T0 + 10 * SECOND + 1)  # a tick later
     assert tracker.apply(ev("A", "handling", 10)).outcome == "stale"  # a late copy of the old one
-    assert tracker.apply(ev("A", "invoiced", 11)).outcome == "moved"  # VTEX's word wins
+    assert tracker.apply(ev("A", "invoiced", 3601)).outcome == "moved"  # VTEX's next word wins
     assert tracker.record("A").status == "invoiced"  # type: ignore[union-attr]
     assert tracker.anomalies() == []
+
+
+def test_a_done_update_moves_nothing_when_the_order_moved_since_it_was_decided(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "handling", 10))
+    one = tracker.register("A", "invoice", payload={"invoiceNumber": "1"})
+    two = tracker.register("A", "invoice", payload={"invoiceNumber": "2"})
+    (claimed,) = tracker.claim(1, 30)
+    tracker.sent(claimed.key)
+    tracker.apply(ev("A", "invoice", 3601))  # VTEX's events first: verifying, found partial
+    tracker.apply(ev("A", "handling", 3602))
+    tracker.done(one.key)  # then the 2xx: the order is not moved back to invoice
+    assert tracker.record("A").status == "handling"  # type: ignore[union-attr]
+    assert [e.key for e in tracker.claim(10, 30)] == [two.key]
 
 
 def test_before_any_event_only_the_update_that_brings_the_order_into_vtex_goes(make_store: MakeStore) -> None:

@@ -370,3 +370,61 @@ def test_passwords_never_reach_an_error_message() -> None:
         PostgresStore(psycopg.conninfo.make_conninfo("", **wrong), timeout=5)
     assert "wrong-secret" not in str(caught.value)
     assert "password authentication failed" in str(caught.value)  # the real cause, not a timeout
+
+
+def test_a_claim_sees_what_another_workers_open_claim_holds(store: PostgresStore) -> None:
+    # Review: claims did not lock orders, so a worker could not see another's uncommitted
+    # claim of the same order: a cancel went while a start-handling was being claimed.
+    other = PostgresStore(postgres_dsn(), schema=store.schema)
+    try:
+        one, two = Tracker(store=store, owner="w1"), Tracker(store=other, owner="w2")
+        one.apply(OrderEvent("A", "ready-for-handling", parse_ticks("2026-01-05T10:00:00Z")))
+        first = one.register("A", "start-handling")
+        one.register("A", "cancel")
+        with store.transaction():  # worker 1's claim, not yet committed
+            assert [e.key for e in one.claim(1, 30)] == [first.key]  # (its row only)
+            assert two.claim(10, 30) == []  # the order is being claimed: nothing for worker 2
+        assert two.claim(10, 30) == []  # committed: the cancel waits behind the start-handling
+    finally:
+        other.close()
+
+
+def test_an_answer_with_the_id_map_racing_a_registration_never_deadlocks(store: PostgresStore) -> None:
+    # Review: result() locked VTEX's id before the marketplace id; register() the other way.
+    from vtex_order_flow import interpret_notification
+
+    errors: list[BaseException] = []
+    for round_ in range(20):
+        tracker = Tracker(store=store)
+        mkp = f"M-{round_}"
+        create = tracker.register(mkp, "create", payload={"marketplaceOrderId": mkp})
+        (claimed,) = tracker.claim(1, 30)
+        tracker.sent(claimed.key)
+        note = interpret_notification(
+            {
+                "code": "SOI001",
+                "flow": "PlaceOrder",
+                "success": True,
+                "marketplaceOrderId": mkp,
+                "fields": {"mainOrderId": f"V-{round_}"},
+            }
+        )
+
+        def answer(tracker: Tracker = tracker, key: str = create.key, note: Any = note) -> None:
+            try:
+                tracker.result(key, note)
+            except BaseException as error:
+                errors.append(error)
+
+        def register(tracker: Tracker = tracker, mkp: str = mkp) -> None:
+            try:
+                tracker.register(mkp, "cancel")
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=answer), threading.Thread(target=register)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []

@@ -178,7 +178,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     settings: dict[str, Any] = {"environment": args.environment, "base_url": args.base_url}
     if args.timeout is not None:
         settings["timeout"] = args.timeout
-    store = SQLiteStore(args.db) if args.db is not None else None
+    store = SQLiteStore(args.db, readonly=True) if args.db is not None else None  # (only read)
     try:
         tracker = Tracker(model, flow=flow, store=store) if store is not None else None
         with VtexClient(

@@ -47,6 +47,7 @@ from ._dispatcher import Dispatcher, Outcome
 
 # A library's loggers stay quiet until the application configures logging.
 _logging.getLogger("vtex_order_flow.client").addHandler(_logging.NullHandler())
+_logging.getLogger("vtex_order_flow.dispatcher").addHandler(_logging.NullHandler())
 
 __all__ = [
     "Address",

@@ -159,7 +159,8 @@ def interpret_answer(
 
     flows = model or bundled_model()
     spec = flows.action(action)
-    retry_after = parse_retry_after((headers or {}).get("retry-after")) if status == 429 else None
+    lowered = {str(k).lower(): v for k, v in (headers or {}).items()}
+    retry_after = parse_retry_after(lowered.get("retry-after")) if status == 429 else None
     data = _json(body)
     operation = spec.operation or ""
     if spec.operation is not None and status not in (401, 403, 429) and status < 500:
@@ -172,8 +173,30 @@ def interpret_answer(
 
             return replace(advice, http_status=status)
     code, message = _error_of(data)
-    if code is not None and code in flows.codes and flows.codes[code].api in ("orders", "http"):
+    known = flows.codes.get(code) if code is not None else None
+    if (
+        code is not None
+        and known is not None
+        and known.api == "orders"
+        and not known.success
+        and known.http_status == status  # (a body's code never overrides what the status says)
+    ):
         return _from_code(flows, code, status=status, order_id=order_id, detail=message, operation=operation)
+    if spec.operation is not None and 200 <= status <= 299:
+        # A Channel Order success without its envelope: queued or not, the notification or
+        # the order's status will say.
+        advice = _from_code(flows, "HTTP2XX", status=status, order_id=order_id, operation=operation)
+        from dataclasses import replace
+
+        return replace(
+            advice,
+            follow_up=FollowUp.WAIT_FOR_NOTIFICATION,
+            next_step=_NEXT_STEP[FollowUp.WAIT_FOR_NOTIFICATION],
+            consistent=False,
+            success=False,
+        )
+    if status == 408:  # the server gave up reading the request: never applied
+        return _from_code(flows, "NETWORK", status=status, order_id=order_id, detail="408 Request Timeout")
     return _from_code(
         flows,
         _by_status(status),

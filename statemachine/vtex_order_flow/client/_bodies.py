@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 __all__ = [
     "Address",
@@ -30,7 +30,18 @@ __all__ = [
 ]
 
 Text = Annotated[str, Field(min_length=1)]
-Cents = Annotated[int, Field(ge=0)]
+# VTEX's known issues (domain K15-K17): an invoice number with '/', '#' or spaces at its ends
+# breaks the tracking routes and cannot be corrected afterwards.
+InvoiceNumber = Annotated[
+    str,
+    Field(
+        min_length=1,
+        pattern=r"^[^/#\s](?:[^/#]*[^/#\s])?$",
+        description="No '/', '#' or spaces at its ends: VTEX's tracking routes break on them.",
+    ),
+]
+Cents = Annotated[StrictInt, Field(ge=0)]  # (strict: True is not 1 cent, "100" not 100)
+Count = Annotated[StrictInt, Field(gt=0)]
 
 
 class RequestBody(BaseModel):
@@ -48,7 +59,7 @@ class OrderItem(RequestBody):
 
     id: Text = Field(description="The SKU id in VTEX's catalog.")
     price: Cents = Field(description="Unit price in cents (USD 110.50 is 11050).")
-    quantity: Annotated[int, Field(gt=0)]
+    quantity: Count
 
 
 class ClientProfile(RequestBody):
@@ -151,13 +162,13 @@ class InvoiceItem(RequestBody):
 
     id: Text
     price: Cents = Field(description="Price in cents.")
-    quantity: Annotated[int, Field(gt=0)]
+    quantity: Count
     description: str | None = None
 
 
 class _InvoiceBase(RequestBody):
     issuanceDate: Text  # noqa: N815
-    invoiceNumber: Text  # noqa: N815
+    invoiceNumber: InvoiceNumber  # noqa: N815
     invoiceValue: Annotated[str, Field(pattern=r"^[1-9][0-9]*$")] = Field(  # noqa: N815
         description="The invoiced total in cents, as digits ('12050'); more than 0."
     )
@@ -189,7 +200,7 @@ class Tracking(RequestBody):
     """``PATCH /api/oms/pvt/orders/{orderId}/invoice/{invoiceNumber}``: tracking on a registered
     invoice. `invoiceNumber` names the invoice in the path; it is not sent in the body."""
 
-    invoiceNumber: Text = Field(exclude=True)  # noqa: N815
+    invoiceNumber: InvoiceNumber = Field(exclude=True)  # noqa: N815
     trackingNumber: Text  # noqa: N815
     trackingUrl: Text  # noqa: N815
     dispatchedDate: Text  # noqa: N815

@@ -8,7 +8,7 @@ import logging
 import math
 import re
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -165,6 +165,28 @@ def _header(value: object, what: str) -> str:
     return value
 
 
+def _check_base_url(base_url: object) -> None:
+    """An http(s) URL with a host and nothing after its path: no query, no fragment, and no
+    credentials in it (they would be printed)."""
+    problem = None
+    try:
+        parts = None
+        if isinstance(base_url, str):
+            parts = urlsplit(base_url)
+            httpx.URL(base_url)  # what httpx would refuse (a bad port, say)
+    except (ValueError, httpx.InvalidURL):
+        parts, problem = None, "not a URL"
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = problem or "an http(s) URL with a host"
+    elif parts.query or parts.fragment or "#" in str(base_url) or "?" in str(base_url):
+        problem = "no query or fragment"
+    elif parts.username is not None or parts.password is not None:
+        problem = "no credentials in it (the app key and token go in headers)"
+    if problem is not None:
+        shown = base_url if isinstance(base_url, str) and "@" not in base_url else type(base_url).__name__
+        raise InvalidArgumentError(f"base_url must be {problem}, not {shown!r}")
+
+
 class _Core:
     """What the sync and async clients share: settings, requests, decisions, answers."""
 
@@ -186,6 +208,7 @@ class _Core:
         max_retry_after: float = 30.0,
         connector_name: str | None = None,
         connector_endpoint: str | None = None,
+        lost_answer_wait: float = 300.0,
     ) -> None:
         from .. import bundled_model
 
@@ -201,9 +224,7 @@ class _Core:
         self._app_token = _header(app_token, "app_token")
         if base_url is None:
             base_url = f"https://{account}.{environment}.com.br"
-        parts = urlsplit(base_url) if isinstance(base_url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-            raise InvalidArgumentError(f"base_url must be an http(s) URL with a host, not {base_url!r}")
+        _check_base_url(base_url)
         if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20:
             raise InvalidArgumentError(f"attempts must be an integer from 1 to 20, not {attempts!r}")
         if model is not None:
@@ -216,6 +237,9 @@ class _Core:
         self.attempts = attempts
         self.retry_timeout = _seconds(retry_timeout, "retry_timeout")
         self.max_retry_after = _seconds(max_retry_after, "max_retry_after")
+        self.lost_answer_wait = _seconds(lost_answer_wait, "lost_answer_wait")
+        """How long an update whose answer was lost waits for VTEX's word (the hook, the
+        notification) before the outbox decides it again (at most the tracker's answer_timeout)."""
         self.model = model or (tracker.model if tracker is not None else bundled_model())
         self.flow = self.model.flow_name(flow if flow is not None else (tracker.flow if tracker else None))
         self.tracker = tracker
@@ -293,6 +317,12 @@ class _Core:
         values = {"orderId": order_id}
         if isinstance(made, Tracking):
             values["invoiceNumber"] = made.invoiceNumber
+        for name, value in values.items():
+            if value in (".", "..") or "/" in value or "\\" in value:
+                raise PayloadError(
+                    spec.name,
+                    [(name, f"{value!r} cannot name a resource in a URL path (VTEX's ids have no '/')")],
+                )
         path = re.sub(r"\{(\w+)\}", lambda m: quote(values[m.group(1)], safe=""), template)
         params = {"an": self.account} if spec.operation is not None else {}
         return Request(
@@ -383,7 +413,7 @@ class _Core:
     ) -> Answer:
         try:
             body: Any = response.json() if response.content else None
-        except ValueError:
+        except (ValueError, RecursionError):
             body = response.text[:2000]
         advice = interpret_answer(
             request.action,
@@ -393,6 +423,7 @@ class _Core:
             order_id=order_id,
             model=self.model,
         )
+        advice = self._checked(request, order_id, advice)
         log.info(
             "sent %s of %s: %s %s (%d attempt(s))",
             request.action,
@@ -413,6 +444,8 @@ class _Core:
         code = "NETWORK" if never else "TIMEOUT"
         detail = f"{type(error).__name__}: {error}"[:500]
         advice = transport_advice(code, detail, action=request.action, order_id=order_id, model=self.model)
+        if code == "TIMEOUT":
+            advice = replace(advice, retry_after=self.lost_answer_wait)
         log.warning("sent %s of %s: no answer: %s (%d attempt(s))", request.action, order_id, detail, tries)
         return Answer(
             request.action,
@@ -424,9 +457,28 @@ class _Core:
             **extra,
         )
 
+    def _checked(self, request: Request, order_id: str, advice: Advice) -> Advice:
+        """A Channel Order answer about another order or operation than the request's is not
+        this request's answer: a person looks (nothing is linked, nothing closed by it)."""
+        operation = self.model.action(request.action).operation
+        if operation is None or advice.code.startswith("HTTP"):
+            return advice
+        asked = request.json.get("marketplaceOrderId") if isinstance(request.json, dict) else order_id
+        other = advice.marketplace_order_id not in (None, asked) or advice.operation != operation
+        if not other:
+            return advice
+        return replace(
+            advice,
+            follow_up=FollowUp.NEEDS_PERSON,
+            next_step=f"a person has to look at it: the answer is about {advice.operation} of "
+            f"{advice.marketplace_order_id!r}, not {operation} of {asked!r}",
+            consistent=False,
+            order_id=None,
+        )
+
     @staticmethod
     def _transient(response: httpx.Response) -> bool:
-        return response.status_code == 429 or response.status_code >= 500
+        return response.status_code in (408, 429) or response.status_code >= 500
 
     def _httpx_request(self, client: httpx.Client | httpx.AsyncClient, request: Request) -> httpx.Request:
         return client.build_request(
@@ -559,7 +611,7 @@ class VtexClient(_Core, _Actions[Answer]):
                         raise _Transient(response)
         except _Transient as last:
             response = last.response
-        except httpx.HTTPError as error:
+        except Exception as error:
             return self._failed(request, order_id, error, tries, **extra)
         return self._answer(request, order_id, response, tries, **extra)
 
@@ -616,6 +668,6 @@ class AsyncVtexClient(_Core, _Actions[Awaitable[Answer]]):
                         raise _Transient(response)
         except _Transient as last:
             response = last.response
-        except httpx.HTTPError as error:
+        except Exception as error:
             return self._failed(request, order_id, error, tries, **extra)
         return self._answer(request, order_id, response, tries, **extra)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -74,6 +74,7 @@ class Dispatcher:
         owner: str | None = None,
         idle: float = 1.0,
         on_outcome: Callable[[Outcome], None] | None = None,
+        credentials_wait: float = 60.0,
     ) -> None:
         from ..tracking import Tracker
 
@@ -81,7 +82,7 @@ class Dispatcher:
         expect(client, VtexClient, "Dispatcher's client")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 256:
             raise InvalidArgumentError(f"concurrency must be an integer from 1 to 256, not {concurrency!r}")
-        for value, what in ((lease, "lease"), (idle, "idle")):
+        for value, what in ((lease, "lease"), (idle, "idle"), (credentials_wait, "credentials_wait")):
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 86_400:
                 raise InvalidArgumentError(f"{what} must be seconds between 0 and a day, not {value!r}")
         if owner is not None:
@@ -93,6 +94,8 @@ class Dispatcher:
         self.owner = owner or tracker.owner
         self.idle = float(idle)
         self.on_outcome = on_outcome
+        self.credentials_wait = float(credentials_wait)
+        self._held_until = 0.0
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="vof-dispatch")
         self._busy = threading.Semaphore(concurrency)
         self._stopping = threading.Event()
@@ -114,6 +117,9 @@ class Dispatcher:
         except VtexOrderFlowError as error:  # the store failed: the lease brings it back
             log.error("dispatch of %s failed: %s", entry.key, error)
             return Outcome(entry, None, f"failed: {error}")
+        except Exception as error:  # a bug below (a transport, a hook): logged, never lost
+            log.exception("dispatch of %s failed", entry.key)
+            return Outcome(entry, None, f"failed: {type(error).__name__}: {error}")
         finally:
             self._busy.release()
 
@@ -135,6 +141,14 @@ class Dispatcher:
         answer = self.client.send_entry(entry, marketplace_id)
         if answer.advice is None:  # (send_entry always interprets what it got)
             return Outcome(entry, answer, "no answer to record")
+        if answer.advice.http_status in (401, 403):
+            # The credentials, not the update: every send would fail alike. Hold sending.
+            log.error(
+                "VTEX refused the app key or token (%s): sending held for %g s; fix the credentials",
+                answer.advice.http_status,
+                self.credentials_wait,
+            )
+            self._held_until = time.monotonic() + self.credentials_wait
         try:
             after = self.tracker.result(entry.key, answer.advice, owner)
         except LeaseLostError as error:
@@ -163,7 +177,7 @@ class Dispatcher:
     # -- rounds --------------------------------------------------------------------------------
 
     def _submit_claims(self, block: bool) -> list[Future[Outcome]]:
-        if not self._running_flag.is_set():
+        if not self._running_flag.is_set() or time.monotonic() < self._held_until:
             return []
         free = 0
         while self._busy.acquire(
@@ -279,12 +293,16 @@ class Dispatcher:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop claiming; let the calls on the wire finish (up to `timeout` seconds); release
         the claims not yet sent. The client is left open (it is the caller's)."""
+        deadline = time.monotonic() + max(timeout, 0.0)
         self._stopping.set()
         self.tracker.wake()
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        self._pool.shutdown(wait=False, cancel_futures=False)  # queued ones release their claims
+        with self._lock:
+            running = list(self._running)
+        wait(running, timeout=max(deadline - time.monotonic(), 0.0))
 
     def __enter__(self) -> Dispatcher:
         return self.start()

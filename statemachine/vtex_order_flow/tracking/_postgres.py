@@ -310,6 +310,17 @@ class PostgresStore(_Closing):
     def lock_key(self, key: str) -> None:
         self._run("SELECT pg_advisory_xact_lock(hashtextextended(%s, 2))", (f"{self.schema}:{key}",))
 
+    def try_lock_orders(self, order_ids: Collection[str]) -> set[str]:
+        ids = sorted(set(order_ids))
+        if not ids:
+            return set()
+        rows = self._all(
+            "SELECT id FROM unnest(%s::text[]) AS id "
+            "WHERE pg_try_advisory_xact_lock(hashtextextended(%s || ':' || id, 1))",
+            (ids, self.schema),
+        )
+        return {row[0] for row in rows}
+
     def next_seqs(self, count: int) -> list[int]:
         """Numbers from blocks of the sequence this process takes (increasing within a process;
         across processes, roughly in the order of the changes)."""

@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -69,6 +70,12 @@ class Store(Protocol):
     def lock_key(self, key: str) -> None:
         """Serialise the rest of this transaction with every other registering the same key
         (taken before `lock_order`)."""
+        ...
+
+    def try_lock_orders(self, order_ids: Collection[str]) -> set[str]:
+        """Take the locks of these orders that no other transaction holds, without waiting (a
+        claim: it never waits); the ones taken. A store whose transactions already exclude
+        each other takes them all."""
         ...
 
     def next_seqs(self, count: int) -> list[int]:
@@ -180,6 +187,10 @@ class Store(Protocol):
 def _check_link(store: Store, marketplace_id: str, order_id: str) -> None:
     """A marketplace order is one VTEX order, and a VTEX order comes from one marketplace order."""
     linked, linked_from = store.load_link(marketplace_id), store.load_marketplace_id(order_id)
+    if linked is None and store.load_marketplace_id(marketplace_id) is not None:
+        raise InvalidArgumentError(f"{marketplace_id!r} is a VTEX order id already, not a marketplace one")
+    if linked_from is None and store.load_link(order_id) is not None:
+        raise InvalidArgumentError(f"{order_id!r} is a marketplace order id already, not a VTEX one")
     if linked is not None and linked != order_id:
         raise InvalidArgumentError(
             f"marketplace order {marketplace_id!r} is already VTEX order {linked!r}, not {order_id!r}"
@@ -211,6 +222,10 @@ class _Exclusive(_Closing):
 
     def lock_key(self, key: str) -> None:
         """Nothing: the transaction already excludes every other."""
+
+    def try_lock_orders(self, order_ids: Collection[str]) -> set[str]:
+        """All of them: the transaction already excludes every other."""
+        return set(order_ids)
 
     def next_seqs(self, count: int) -> list[int]:
         """`count` numbers after the ``seq`` counter's."""
@@ -711,7 +726,10 @@ class SQLiteStore(_Exclusive):
         synchronous: str = "NORMAL",
         timeout: float = 30.0,
         checkpoint: float | None = 1.0,
+        readonly: bool = False,
     ) -> None:
+        if not isinstance(readonly, bool):
+            raise InvalidArgumentError(f"readonly must be True or False, not {readonly!r}")
         if not isinstance(synchronous, str) or synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
             raise InvalidArgumentError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout < 1e6:
@@ -729,18 +747,28 @@ class SQLiteStore(_Exclusive):
         except TypeError:
             raise InvalidArgumentError(f"a store's path is a file path, not {path!r}") from None
         # One connection, used under the tracker's lock from whichever thread holds it.
+        self.readonly = readonly
         try:
-            connection = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=timeout
-            )
+            if readonly:  # never created, upgraded or written: a reader beside the writers
+                uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"  # noqa: PTH100
+                connection = sqlite3.connect(
+                    uri, uri=True, isolation_level=None, check_same_thread=False, timeout=timeout
+                )
+            else:
+                connection = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=timeout
+                )
         except (sqlite3.Error, ValueError) as error:  # ValueError: a NUL in the path
             raise StoreError(f"cannot open {self.path!r} as an SQLite store: {error}") from None
         self._db: _Typed | _ClosedConnection = _Typed(connection, self.path)
         try:
             self._refuse_foreign()
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._setup()
+            if readonly:
+                self._check_readable()
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+                self._setup()
         except (sqlite3.Error, StoreError) as error:
             self._db.close()
             raise StoreError(f"cannot use {self.path!r} as an SQLite store: {error}") from None
@@ -753,7 +781,7 @@ class SQLiteStore(_Exclusive):
         self._kick = threading.Event()
         self._commits = 0
         self._checkpointer: threading.Thread | None = None
-        if checkpoint is not None and self.path not in ("", ":memory:"):
+        if checkpoint is not None and self.path not in ("", ":memory:") and not readonly:
             self._db.execute("PRAGMA wal_autocheckpoint=10000")
             self._checkpointer = threading.Thread(
                 target=self._checkpoints, args=(float(checkpoint),), name="vof-checkpoint", daemon=True
@@ -781,6 +809,22 @@ class SQLiteStore(_Exclusive):
         if tables and "meta" not in tables and not {"records", "deferred"} <= tables:
             shown = ", ".join(sorted(tables)[:5])
             raise StoreError(f"it holds other tables ({shown}): not a tracker's file; nothing was changed")
+
+    def _check_readable(self) -> None:
+        """A read-only store reads a tracker's file of this schema or the one before (whose
+        id map is empty), and nothing else."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        row = (
+            self._db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+            if ("meta" in tables)
+            else None
+        )
+        if row is None or not str(row[0]).isdigit() or not 2 <= int(row[0]) <= SCHEMA_VERSION:
+            raise StoreError(
+                f"not a tracker's file of schema version 2 to {SCHEMA_VERSION} "
+                f"(found {row[0] if row else None})"
+            )
+        self._has_ids = "order_ids" in tables
 
     def _setup(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -894,12 +938,16 @@ class SQLiteStore(_Exclusive):
             self._db.execute("DELETE FROM order_facts WHERE order_id = ?", (order_id,))
 
     def load_link(self, marketplace_id: str) -> str | None:
+        if not getattr(self, "_has_ids", True):
+            return None
         row = self._db.execute(
             "SELECT order_id FROM order_ids WHERE marketplace_id = ?", (marketplace_id,)
         ).fetchone()
         return None if row is None else str(row[0])
 
     def load_marketplace_id(self, order_id: str) -> str | None:
+        if not getattr(self, "_has_ids", True):
+            return None
         row = self._db.execute(
             "SELECT marketplace_id FROM order_ids WHERE order_id = ?", (order_id,)
         ).fetchone()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import socket
@@ -42,6 +43,11 @@ from ._types import (
 )
 
 __all__ = ["Tracker"]
+
+log = logging.getLogger("vtex_order_flow.tracking")
+
+_CREDENTIALS = frozenset({401, 403})
+_CREDENTIALS_WAIT = 60.0
 
 
 def _check_event(event: object) -> None:
@@ -88,6 +94,7 @@ _STORE_METHODS = (
     "transaction",
     "lock_order",
     "lock_key",
+    "try_lock_orders",
     "next_seqs",
     "load_record",
     "save_record",
@@ -631,6 +638,16 @@ class Tracker(Closing):
         waits for the first: VTEX refuses it until the first is verified); the others wait,
         still ready, in `waiting`."""
         now, until = times
+        # The orders' locks, without waiting: an order another transaction works on (an event,
+        # another worker's claim of its other updates) waits for the next claim, so that what
+        # is on its way is always seen (one partial invoice at a time, updates that commute).
+        locked = self.store.try_lock_orders({entry.order_id for entry in batch})
+        for entry in batch:
+            if entry.order_id not in locked:
+                waiting.add(entry.key)
+        batch = [entry for entry in batch if entry.order_id in locked]
+        if not batch:
+            return []
         going = self._on_its_way(batch)
         orders = self.store.load_orders({entry.order_id for entry in batch})
         seqs = self.store.next_seqs(len(batch))
@@ -735,18 +752,31 @@ class Tracker(Closing):
             expect_id(owner, "result's owner")
         with self._lock, self.store.transaction():
             now = self._now()
+            # SOI001's mainOrderId first: its locks (the marketplace id, then VTEX's) before the
+            # entry's order's, the order every path takes them in.
+            self._link_from(advice, now)
             current = self._answerable(key)
-            if advice.success and advice.order_id and advice.marketplace_order_id:
-                self._link(advice.marketplace_order_id, advice.order_id, now)  # SOI001's mainOrderId
-                current = self._existing(key)
             return self._result(current, advice, owner, now)
+
+    def _link_from(self, advice: Advice, now: float) -> None:
+        """Fill the id map from a consistent success that names both ids; ids no store can
+        hold, or a pair that contradicts the map, are left out (logged)."""
+        marketplace_id, order_id = advice.marketplace_order_id, advice.order_id
+        if not (advice.success and advice.consistent and marketplace_id and order_id):
+            return
+        try:
+            expect_id(marketplace_id, "marketplaceOrderId")
+            expect_id(order_id, "mainOrderId")
+            self._link(marketplace_id, order_id, now)
+        except InvalidArgumentError as error:
+            log.warning("not linking %r to %r: %s", marketplace_id, order_id, error)
 
     def _result(self, current: Entry, advice: Advice, owner: str | None, now: float) -> Entry:
         """`result` once the entry's order is locked."""
         if current.state in (EntryState.DONE, EntryState.DROPPED):
             return current  # a late or repeated answer
         said = f"{advice.code}: {advice.meaning}"
-        if advice.follow_up is FollowUp.DONE:
+        if advice.follow_up is FollowUp.DONE and advice.consistent:
             return self._done(current, said, now)
         if current.state not in IN_FLIGHT:
             return current  # a late or repeated answer: the entry has moved on
@@ -771,10 +801,8 @@ class Tracker(Closing):
         expect_id(marketplace_id, "the notification's marketplaceOrderId")
         with self._lock, self.store.transaction():
             now = self._now()
-            if advice.success and advice.order_id and advice.marketplace_order_id:
-                self._link(advice.marketplace_order_id, advice.order_id, now)
-            order_id = self.store.load_link(marketplace_id) or marketplace_id
-            self.store.lock_order(order_id)
+            self._link_from(advice, now)
+            order_id = self._lock_resolved(marketplace_id)
             candidates = [e for e in self.store.open_entries(order_id) if e.action == action]
             going = [e for e in candidates if e.state in IN_FLIGHT]
             if going:
@@ -882,8 +910,18 @@ class Tracker(Closing):
 
         follow_up = advice.follow_up
         attempts = current.attempts + 1
-        if follow_up is FollowUp.WAIT_FOR_NOTIFICATION:
-            waited = None if self.answer_timeout is None else now + self.answer_timeout
+        if advice.http_status in _CREDENTIALS:
+            # VTEX refused the credentials, not the update: every update would fail alike until
+            # a person fixes them; none is dropped for it, and no attempt is counted.
+            wait = max(_CREDENTIALS_WAIT, advice.retry_after or 0.0)
+            updated = replace(
+                current, state=EntryState.RETRY, due=now + wait, reason=f"{said}; held until they are fixed"
+            )
+        elif follow_up is FollowUp.WAIT_FOR_NOTIFICATION:
+            # An answer that may never come (a lost one: the client says how long to wait)
+            # waits at most `answer_timeout`; then it is decided again.
+            patience = [t for t in (self.answer_timeout, advice.retry_after) if t is not None and t > 0]
+            waited = now + min(patience) if patience else None
             updated = replace(current, state=EntryState.SENT, due=waited, reason=said)
         elif follow_up in (FollowUp.GIVE_UP, FollowUp.NEEDS_PERSON) or not advice.known:
             updated = self._gave_up(current, said)
@@ -926,6 +964,10 @@ class Tracker(Closing):
         if held is None:
             return done
         status, changed_at = held
+        sent_at = entry.updated_at if entry.state is EntryState.SENT else now
+        sent_ticks = int(max(sent_at, 0.0) * TICKS_PER_SECOND)
+        if (entry.status is not None and status != entry.status) or changed_at >= sent_ticks:
+            return done  # VTEX's events since it was sent say where the order is: theirs win
         facts = self.store.load_facts(entry.order_id)
         taken = next(
             (
@@ -943,11 +985,12 @@ class Tracker(Closing):
             if sets:
                 self._change_facts(entry.order_id, frozenset(sets), frozenset(), now)
             return done
-        if changed_at >= _MAX_TICKS:
-            return done
         # VTEX applied it: the order is where the action takes it, a tick after the status it
-        # left (any event VTEX sends later is newer and wins; a late copy of the old one is
-        # stale), so that the order's other updates are decided from where it is now.
+        # left, so that its other updates are decided from where it is now. Any event VTEX
+        # dates later wins; a late copy of the old one is stale. (Not stamped with our clock:
+        # a clock ahead of VTEX's would make VTEX's next event look stale and hide it.)
+        if changed_at + 1 >= _MAX_TICKS:
+            return done
         self.store.save_record(entry.order_id, taken.dest, changed_at + 1)
         move = self._moves.get((status, taken.dest))
         if move is not None:
@@ -1068,7 +1111,8 @@ class Tracker(Closing):
 
     def decide(self, order_id: str, action: str, facts: Facts = None) -> Decision | None:
         """The decision for `action` on this order as the tracker knows it: its recorded status,
-        the facts it carries there, and `facts`; None when no event named the order yet. While
+        the facts it carries there, and `facts`; None when no event named the order yet (except
+        for the update that brings it into VTEX, decided where the flow starts). While
         an entry of the action is claimed or sent (for an action an order needs once), a SEND
         becomes a DEFER that says it is already on its way."""
         expect_id(order_id)
@@ -1077,9 +1121,17 @@ class Tracker(Closing):
             order_id = self._resolved(order_id)
             held = self.store.load_record(order_id)
             carried = self.store.load_facts(order_id) if held is not None else frozenset()
+            linked = held is None and self.store.load_marketplace_id(order_id) is not None
         if held is None:
-            return None
-        decision = self.model.decide(held[0], action, self.flow, self._visible(carried, held[0]) | names)
+            # As the outbox decides it: where the flow starts, only the update that brings the
+            # order into VTEX (create); anything else is unknown until the first event.
+            if linked:
+                return None
+            decision = self.model.decide(self._initial, action, self.flow, names)
+            if decision.verdict is not Verdict.SEND:
+                return None
+        else:
+            decision = self.model.decide(held[0], action, self.flow, self._visible(carried, held[0]) | names)
         if decision.verdict is Verdict.SEND:
             with self._reading():
                 going = next(
