@@ -164,3 +164,40 @@ def orders_api_advice(code: str | None = None) -> Any:
         errors=(),
         confidence=known.confidence if known else Confidence.DOCUMENTED,
     )
+
+
+def new_order(marketplace_id: str, value: int = 10_000) -> dict[str, Any]:
+    """A valid Channel Order API new order (`client.NewOrder`), one item worth `value` cents."""
+    return {
+        "marketplaceOrderId": marketplace_id,
+        "marketplacePaymentValue": value,
+        "items": [{"id": "1", "price": value, "quantity": 1}],
+        "clientProfileData": {
+            "email": "a@example.com",
+            "firstName": "Ana",
+            "lastName": "Lima",
+            "phone": "+5511999999999",
+            "document": "12345678900",
+        },
+        "shippingData": {
+            "logisticsInfo": [
+                {
+                    "price": 0,
+                    "selectedDeliveryChannel": "delivery",
+                    "selectedSla": "Normal",
+                    "lockTTL": "8d",
+                    "shippingEstimate": "7bd",
+                }
+            ],
+            "selectedAddresses": [
+                {
+                    "addressType": "residential",
+                    "receiverName": "Ana",
+                    "postalCode": "01000-000",
+                    "country": "BRA",
+                }
+            ],
+            "isFob": False,
+            "isMarketplaceFulfillment": False,
+        },
+    }

@@ -16,6 +16,7 @@ import stamina
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import new_order
 from vtex_order_flow import FollowUp, Verdict, interpret_notification
 from vtex_order_flow.client import (
     Answer,
@@ -69,42 +70,6 @@ class Wire:
 
     def client(self, **settings: Any) -> VtexClient:
         return VtexClient("store", KEY, TOKEN, transport=httpx.MockTransport(self), **settings)
-
-
-def new_order(marketplace_id: str, value: int = 10_000) -> dict[str, Any]:
-    return {
-        "marketplaceOrderId": marketplace_id,
-        "marketplacePaymentValue": value,
-        "items": [{"id": "1", "price": value, "quantity": 1}],
-        "clientProfileData": {
-            "email": "a@example.com",
-            "firstName": "Ana",
-            "lastName": "Lima",
-            "phone": "+5511999999999",
-            "document": "12345678900",
-        },
-        "shippingData": {
-            "logisticsInfo": [
-                {
-                    "price": 0,
-                    "selectedDeliveryChannel": "delivery",
-                    "selectedSla": "Normal",
-                    "lockTTL": "8d",
-                    "shippingEstimate": "7bd",
-                }
-            ],
-            "selectedAddresses": [
-                {
-                    "addressType": "residential",
-                    "receiverName": "Ana",
-                    "postalCode": "01000-000",
-                    "country": "BRA",
-                }
-            ],
-            "isFob": False,
-            "isMarketplaceFulfillment": False,
-        },
-    }
 
 
 def invoice(number: str = "NF-1", value: int = 10_000, kind: str = "Output") -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pytest
 import stamina
 import uvicorn
 
+from conftest import new_order
 from vtex_order_flow.app import NOTIFICATION_PATH, AppSettings, create_app
 from vtex_order_flow.client import Dispatcher, VtexClient
 from vtex_order_flow.testing import FakeVTEX, Faults
@@ -54,37 +55,6 @@ def no_backoff() -> Iterator[None]:
     stamina.set_testing(True, attempts=4)  # retries happen, their waits do not
     yield
     stamina.set_testing(False)
-
-
-def new_order(marketplace_id: str, value: int) -> dict[str, Any]:
-    return {
-        "marketplaceOrderId": marketplace_id,
-        "marketplacePaymentValue": value,
-        "items": [{"id": "1", "price": value, "quantity": 1}],
-        "clientProfileData": {
-            "email": "a@example.com",
-            "firstName": "Ana",
-            "lastName": "Lima",
-            "phone": "+5511999999999",
-            "document": "12345678900",
-        },
-        "shippingData": {
-            "logisticsInfo": [
-                {
-                    "price": 0,
-                    "selectedDeliveryChannel": "delivery",
-                    "selectedSla": "Normal",
-                    "lockTTL": "8d",
-                    "shippingEstimate": "7bd",
-                }
-            ],
-            "selectedAddresses": [
-                {"addressType": "residential", "receiverName": "Ana", "postalCode": "01000", "country": "BRA"}
-            ],
-            "isFob": False,
-            "isMarketplaceFulfillment": False,
-        },
-    }
 
 
 def test_two_hundred_orders_end_to_end_on_real_sockets(tmp_path: Path, no_backoff: None) -> None:
