@@ -165,10 +165,10 @@ def test_notifications_reach_the_entry_they_answer_and_fill_the_id_map() -> None
         assert client.post(NOTIFICATION_PATH, params={"an": "store"}, content=b"{}").status_code == 400
         answer = client.post(NOTIFICATION_PATH, params={"an": "store"}, json=note)
         assert answer.status_code == 200
-        assert answer.json()["entry"]["key"] == create.key
-        assert answer.json()["entry"]["state"] == "done"
+        assert answer.json() == {"ok": True, "code": "SOI001", "matched": True}  # nothing of the entry
+        assert tracker.entry(create.key).state is EntryState.DONE  # type: ignore[union-attr]
         again = client.post(NOTIFICATION_PATH, params={"an": "store"}, json=note)
-        assert again.json()["entry"] is None  # a repeated notification: nothing left to answer
+        assert again.json()["matched"] is False  # a repeated notification: nothing left to answer
     assert tracker.order_id("MKP-1") == "9-01"
 
 
@@ -231,3 +231,49 @@ def test_the_dispatcher_runs_with_the_apps_lifespan() -> None:
     assert sent == ["/api/oms/pvt/orders/1-01/start-handling"]
     assert tracker.entry(entry.key).state is EntryState.DONE  # type: ignore[union-attr]
     assert app.state.dispatcher._stopping.is_set()  # stopped with the app
+
+
+# -- regressions from the review of the app -------------------------------------------------------
+
+
+def test_a_forged_notification_closes_links_and_tells_nothing() -> None:
+    tracker = Tracker()
+    create = tracker.register("MKP-7", "create", payload={"marketplaceOrderId": "MKP-7", "secret": "pii"})
+    forged = {
+        "code": "SOI001",
+        "flow": "PlaceOrder",
+        "success": True,
+        "marketplaceOrderId": "MKP-7",
+        "fields": {"mainOrderId": "1234567890123-01"},
+    }
+    with served(tracker, account="store") as (client, _):
+        answer = client.post(NOTIFICATION_PATH, params={"an": "store"}, json=forged)
+        assert answer.json() == {"ok": True, "code": "SOI001", "matched": False}
+        assert "pii" not in answer.text
+    assert tracker.entry(create.key).state is EntryState.READY  # type: ignore[union-attr]  # not sent: not closed
+    assert tracker.order_id("MKP-7") is None
+
+
+def test_many_deliveries_on_a_slow_store_are_all_answered_within_the_deadline() -> None:
+    store = SlowStore()
+    with served(Tracker(store=store), hook_timeout=1.0) as (client, _):
+        store.stuck.set()
+
+        async def flood() -> list[tuple[int, float]]:
+            async def one(n: int) -> tuple[int, float]:
+                started = time.monotonic()
+                answer = await client.client.post("/hook", json=event(f"{n}-01"), headers=HEADERS)
+                return answer.status_code, time.monotonic() - started
+
+            return await asyncio.gather(*(one(n) for n in range(150)))
+
+        answers = client._run(flood())
+        store.stuck.clear()
+    assert max(seconds for _, seconds in answers) < 2.5  # every one within the 1 s deadline (+ slack)
+    assert {status for status, _ in answers} <= {200, 503}
+    assert any(status == 503 for status, _ in answers)  # the queue is bounded: busy, deliver again
+
+
+def test_a_header_value_http_would_trim_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match="space"):
+        AppSettings(hook_headers={"X-Hook-Secret": "s3cret "})

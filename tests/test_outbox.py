@@ -1212,7 +1212,7 @@ def test_notify_routes_by_marketplace_id_and_operation_and_fills_the_id_map(make
     assert tracker.order_id("MKP-1") == "1-01"
     unknown = dict(soi001, marketplaceOrderId="MKP-404", fields={"mainOrderId": "404-01"})
     assert tracker.notify(interpret_notification(unknown)) is None
-    assert tracker.order_id("MKP-404") == "404-01"  # VTEX has it: the id map says so
+    assert tracker.order_id("MKP-404") is None  # nothing of ours on its way: a forgery links nothing
     # An approval refused as not yet integrated (EOI008) is decided again and waits.
     tracker.apply(ev("1-01", "waiting-ffmt-authorization", 1))
     (claimed,) = tracker.claim(10, 30)

@@ -9,7 +9,9 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -17,14 +19,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import NotificationError, interpret_notification
+from .. import Advice, NotificationError, interpret_notification
 from ..client import Dispatcher, Outcome, VtexClient
 from ..errors import InvalidArgumentError, VtexOrderFlowError, expect
-from ..tracking import HookEndpoint, Tracker
+from ..tracking import HookEndpoint, HookResponse, Tracker
 
 __all__ = ["AppSettings", "create_app"]
 
 log = logging.getLogger("vtex_order_flow.app")
+
+_MAX_WAITING = 32  # health, status and notification calls waiting for the app's pool at once
+_BODY_DEADLINE = 10.0  # seconds a notification's body may take to arrive
 
 NOTIFICATION_PATH = "/order-integration/notification/processing-result"
 """Where VTEX posts Channel Order notifications, under the connector's ``connectorEndpoint``."""
@@ -68,6 +73,11 @@ class AppSettings:
                 raise InvalidArgumentError(f"a hook header name must be an HTTP token, not {name!r}")
             if not isinstance(value, str) or not value or any(not " " <= c <= "~" for c in value):
                 raise InvalidArgumentError(f"hook header {name!r} needs a printable ASCII value")
+            if value != value.strip():
+                raise InvalidArgumentError(
+                    f"hook header {name!r}: its value starts or ends with a space, which HTTP drops "
+                    "on the way: it could never match"
+                )
         if self.notification_secret is not None and (
             not isinstance(self.notification_secret, str)
             or not 16 <= len(self.notification_secret) <= 256
@@ -109,6 +119,12 @@ class _Handlers:
         self.endpoint = endpoint
         self.settings = settings
         self._expected = [(name.lower(), value.encode()) for name, value in settings.hook_headers.items()]
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vof-app")
+        self._waiting = 0
+
+    def close(self) -> None:
+        """Stop the app's pool (what it runs finishes)."""
+        self._pool.shutdown(wait=False)
 
     def _authorized(self, request: Request) -> bool:
         ok = True
@@ -119,26 +135,54 @@ class _Handlers:
 
     async def hook(self, request: Request) -> Response:
         """VTEX's order hook: 401 without the configured headers, 400 for a body that is no
-        event, 200 for a ping and for an applied event, 503 when the store is slow or down."""
+        event, 200 for a ping and for an applied event, 503 when the store is slow or down; in
+        every case within `hook_timeout` of the request's arrival (the body's reading counted).
+        No thread is held while the event waits for the endpoint's worker."""
         started = time.monotonic()
+        deadline = started + self.settings.hook_timeout
         if not self._authorized(request):
             log.warning("hook: refused a delivery without the configured headers (401)")
             return _error(401, "missing or wrong hook headers")
-        body = await _body(request, self.settings.max_body)
+        try:
+            body = await asyncio.wait_for(_body(request, self.settings.max_body), deadline - time.monotonic())
+        except TimeoutError:
+            return _error(503, "the body took too long to arrive; deliver again")
         if isinstance(body, Response):
             return body
-        try:
-            answer = await asyncio.wait_for(
-                run_in_threadpool(self.endpoint.handle, body), self.settings.hook_timeout + 0.5
-            )
-        except TimeoutError:
-            log.error("hook: no answer from the store in %.1f s (503)", self.settings.hook_timeout)
-            return _error(503, "busy; deliver again")
+        begun = self.endpoint.begin(body)
+        if isinstance(begun, HookResponse):
+            answer = begun
+        else:
+            try:
+                # shielded: the work is not cancelled when the answer stops waiting for it
+                applied = await asyncio.wait_for(
+                    asyncio.shield(asyncio.wrap_future(begun)), max(deadline - time.monotonic(), 0.0)
+                )
+            except TimeoutError:
+                answer = HookEndpoint.busy()
+            except Exception as error:  # the store failed (logged by the endpoint)
+                answer = HookEndpoint.failed(error)
+            else:
+                answer = HookEndpoint.applied(applied)
         log.info(
             "hook: %d %s in %.1f ms", answer.status, answer.body[:200].decode("utf-8", "replace"),
             (time.monotonic() - started) * 1000,
         )  # fmt: skip
         return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+
+    async def _blocking(self, call: Any, *args: Any) -> Any:
+        """`call` on the app's own small pool (never the hook's worker, never the event loop);
+        TimeoutError when it takes longer than `health_timeout`, or when too many wait."""
+        if self._waiting >= _MAX_WAITING:
+            raise TimeoutError
+        self._waiting += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await asyncio.wait_for(
+                asyncio.shield(loop.run_in_executor(self._pool, call, *args)), self.settings.health_timeout
+            )
+        finally:
+            self._waiting -= 1
 
     def _refused(self, request: Request) -> Response | None:
         """A notification not under the secret path (404) or for another account (400)."""
@@ -152,22 +196,29 @@ class _Handlers:
             return _error(400, f"an must name the account {account!r}")
         return None
 
+    async def _notification_of(self, request: Request) -> Advice | Response:
+        """The notification in the body, or the answer that refuses it (408, 413, 400)."""
+        try:
+            body = await asyncio.wait_for(_body(request, self.settings.max_body), _BODY_DEADLINE)
+        except TimeoutError:
+            return _error(408, "the body took too long to arrive")
+        if isinstance(body, Response):
+            return body
+        try:
+            return interpret_notification(body, self.tracker.model)
+        except NotificationError as error:
+            return _error(400, str(error))
+
     async def notification(self, request: Request) -> Response:
         """A Channel Order API notification: routed to the outbox entry it answers."""
         refused = self._refused(request)
         if refused is not None:
             return refused
-        body = await _body(request, self.settings.max_body)
-        if isinstance(body, Response):
-            return body
+        advice = await self._notification_of(request)
+        if isinstance(advice, Response):
+            return advice
         try:
-            advice = interpret_notification(body, self.tracker.model)
-        except NotificationError as error:
-            return _error(400, str(error))
-        try:
-            entry = await asyncio.wait_for(
-                run_in_threadpool(self.tracker.notify, advice), self.settings.hook_timeout + 0.5
-            )
+            entry = await self._blocking(self.tracker.notify, advice)
         except TimeoutError:
             return _error(503, "busy; post it again")
         except VtexOrderFlowError as error:
@@ -179,14 +230,13 @@ class _Handlers:
             "notification: %s %s for %s -> %s", advice.operation, advice.code, advice.marketplace_order_id,
             f"{entry.key} {entry.state}" if entry is not None else "no entry on its way",
         )  # fmt: skip
-        return JSONResponse(
-            {"ok": True, "code": advice.code, "entry": entry.to_dict() if entry is not None else None}
-        )
+        # Nothing of the entry is answered (its payload holds the customer's data).
+        return JSONResponse({"ok": True, "code": advice.code, "matched": entry is not None})
 
     async def health(self, request: Request) -> Response:
         """Liveness: 200 when the store answers within `health_timeout`, 503 otherwise."""
         try:
-            await asyncio.wait_for(run_in_threadpool(self.tracker.counts), self.settings.health_timeout)
+            await self._blocking(self.tracker.counts)
         except TimeoutError:
             return _error(503, "the store does not answer")
         except VtexOrderFlowError as error:
@@ -196,9 +246,7 @@ class _Handlers:
     async def status(self, request: Request) -> Response:
         """For operators: entries by state, the oldest waiting one, anomalies recorded."""
         try:
-            data = await asyncio.wait_for(
-                run_in_threadpool(self.tracker.status), self.settings.health_timeout
-            )
+            data = await self._blocking(self.tracker.status)
         except TimeoutError:
             return _error(503, "the store does not answer")
         except VtexOrderFlowError as error:
@@ -259,6 +307,7 @@ def create_app(
             if dispatcher is not None:
                 await run_in_threadpool(dispatcher.stop)
             endpoint.close()
+            handlers.close()
 
     routes = [
         Route("/hook", handlers.hook, methods=["POST"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 from typing import Any, TextIO
 
 from ._common import EXIT_OK, UsageError, add_flow_option, model_of
@@ -36,6 +37,22 @@ def _hook_headers(items: list[str]) -> dict[str, str]:
     return headers
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, made here so that an address in use or not this machine's is one
+    line and exit status 2, not a server's log line."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.socket(family, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen(2048)
+    except (OSError, OverflowError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
+    listening.set_inheritable(True)
+    return listening
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     model = model_of(args)
     flow = model.flow_name(args.flow)
@@ -50,11 +67,19 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             f"set {KEY_VARIABLE} and {TOKEN_VARIABLE} (VTEX's app key and token) to send, "
             "or give --no-send to only receive"
         )
-    if not headers and args.host not in ("127.0.0.1", "::1", "localhost"):
-        raise UsageError(
-            "listening beyond this machine without --hook-header: anyone could post events; "
-            "give the headers of your hook configuration"
-        )
+    secret = os.environ.get(SECRET_VARIABLE) or None
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        if not headers:
+            raise UsageError(
+                "listening beyond this machine without --hook-header: anyone could post events; "
+                "give the headers of your hook configuration"
+            )
+        if secret is None:
+            raise UsageError(
+                f"listening beyond this machine without {SECRET_VARIABLE}: anyone could post "
+                "notifications (VTEX signs none); set it and give VTEX connectorEndpoint = "
+                "https://your.host/SECRET"
+            )
     try:
         import uvicorn
 
@@ -67,7 +92,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     settings = AppSettings(
         hook_headers=headers,
         account=args.account,
-        notification_secret=os.environ.get(SECRET_VARIABLE) or None,
+        notification_secret=secret,
     )
     store: Store = SQLiteStore(args.db) if args.db is not None else PostgresStore(args.postgres)
     tracker = Tracker(model, flow=flow, store=store, max_age=args.max_age)
@@ -86,9 +111,18 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     app = create_app(tracker, client, settings, concurrency=args.concurrency)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    listening = _listen(args.host, args.port)
+    config = uvicorn.Config(
+        app,
+        access_log=False,
+        log_level="info",
+        limit_concurrency=args.limit_concurrency,
+        timeout_keep_alive=5,
+    )
     try:
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+        uvicorn.Server(config).run(sockets=[listening])
     finally:
+        listening.close()
         if client is not None:
             client.close()
         tracker.close()
@@ -143,5 +177,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="drop updates not sendable after this long",
     )
     serve.add_argument("--no-send", action="store_true", help="only receive: no dispatcher, no credentials")
+    serve.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="connections served at once; beyond, 503 (default: 1000)",
+    )
     add_flow_option(serve, "the order flow")
     serve.set_defaults(run=_run)

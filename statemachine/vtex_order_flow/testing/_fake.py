@@ -122,6 +122,7 @@ class FakeVTEX:
         self._orders = _Orders()
         self._lock = threading.RLock()
         self._undelivered: list[dict[str, Any]] = []
+        self._unposted: list[dict[str, Any]] = []
         self._hold = next((name for name, event in self.model.events.items() if event.hold), None)
 
     # -- ids -----------------------------------------------------------------------------------
@@ -235,9 +236,18 @@ class FakeVTEX:
         ``?an=`` the account) and hook events (to `hook_url`, with `headers`, duplicated and
         reordered on request). Returns each hook delivery's status and seconds to answer; a
         delivery not answered 200 is posted again later, as VTEX does (kept for the next push)."""
-        for note in self.notifications():
-            if notification_url is not None:
-                client.post(notification_url, params={"an": self.account}, json=note)
+        with self._lock:
+            notes, self._unposted = self._unposted + self.notifications(), []
+        for note in notes:
+            if notification_url is None:
+                break
+            try:
+                status = client.post(notification_url, params={"an": self.account}, json=note).status_code
+            except httpx.HTTPError:
+                status = 0
+            if not 200 <= status <= 299:  # posted again next time (VTEX's own policy is undocumented)
+                with self._lock:
+                    self._unposted.append(note)
         with self._lock:
             bodies = self._undelivered + self.sim.events(duplicate=duplicate, reorder=reorder)
             self._undelivered = []

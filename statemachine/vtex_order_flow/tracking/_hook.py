@@ -36,6 +36,11 @@ def _json(status: int, payload: dict[str, object]) -> HookResponse:
     return HookResponse(status, json.dumps(payload, separators=(",", ":")).encode())
 
 
+BUSY = _json(503, {"ok": False, "error": "busy; deliver again"})
+"""The answer while the store is slow or the queue full: VTEX delivers the event again."""
+CLOSED = _json(503, {"ok": False, "error": "closed; deliver again"})
+
+
 def _number(value: object, what: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
         raise InvalidArgumentError(
@@ -130,9 +135,24 @@ class HookEndpoint(Closing):
 
     def handle(self, body: bytes | str) -> HookResponse:
         """Answer one hook delivery: a status code and a body, within VTEX's deadline."""
-        closed = _json(503, {"ok": False, "error": "closed; deliver again"})
+        started = self.begin(body)
+        if isinstance(started, HookResponse):
+            return started
+        try:
+            applied = started.result(timeout=self.timeout)
+        except FutureTimeout:
+            return BUSY
+        except Exception as error:  # the store failed (logged by _apply): VTEX delivers again
+            return self.failed(error)
+        return self.applied(applied)
+
+    def begin(self, body: bytes | str) -> HookResponse | Future[Applied]:
+        """The first half of `handle`, which never blocks: the answer when there is one now
+        (a ping, a bad body, busy, closed), or the event's application on the endpoint's worker
+        (a future: wait for it at most `timeout`, then answer `applied(...)`, `failed(...)` or
+        `BUSY`). An event loop awaits it without holding a thread."""
         if self._closed.is_set():
-            return closed
+            return CLOSED
         try:
             parsed = parse_event(body)
         except EventError as error:
@@ -141,24 +161,29 @@ class HookEndpoint(Closing):
             return _json(200, {"ok": True, "ping": True})
         with self._state:
             if self._pending >= self.max_pending:
-                return _json(503, {"ok": False, "error": "busy; deliver again"})
+                return BUSY
             self._pending += 1
         try:
-            future = self._worker.submit(self._apply, parsed)
+            return self._worker.submit(self._apply, parsed)
         except RuntimeError:  # the executor was shut down
             with self._state:
                 self._pending -= 1
-            return closed
-        return self._answer(parsed, future)
+            return CLOSED
 
-    def _answer(self, event: OrderEvent, future: Future[Applied]) -> HookResponse:
-        try:
-            applied = future.result(timeout=self.timeout)
-        except FutureTimeout:
-            return _json(503, {"ok": False, "error": "busy; deliver again"})
-        except Exception as error:  # the store failed (logged by _apply): VTEX delivers again
-            return _json(503, {"ok": False, "error": f"not applied ({type(error).__name__}); deliver again"})
+    @staticmethod
+    def busy() -> HookResponse:
+        """The answer while the store is slow or the queue is full (VTEX delivers again)."""
+        return BUSY
+
+    @staticmethod
+    def applied(applied: Applied) -> HookResponse:
+        """The answer for an event applied."""
         return _json(200, {"ok": True, "outcome": applied.outcome})
+
+    @staticmethod
+    def failed(error: BaseException) -> HookResponse:
+        """The answer for an event the store failed to apply (VTEX delivers it again)."""
+        return _json(503, {"ok": False, "error": f"not applied ({type(error).__name__}); deliver again"})
 
     def _apply(self, event: OrderEvent) -> Applied:
         try:

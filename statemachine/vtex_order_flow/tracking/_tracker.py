@@ -788,11 +788,12 @@ class Tracker(Closing):
 
     def notify(self, advice: Advice) -> Entry | None:
         """Route a Channel Order API answer or notification (`interpret_notification`) to the
-        entry it answers: the order's entry on its way whose action has the notification's
-        operation (``flow``), found by ``marketplaceOrderId`` (or VTEX's id, once linked). A
-        success that carries VTEX's order id (SOI001's ``mainOrderId``) fills the id map first
-        (`link`). A "done" answer also closes the action's entry not yet sent (someone else
-        sent it). None when no entry matches: a late, repeated or foreign notification."""
+        entry it answers: the order's entry on its way (claimed or sent) whose action has the
+        notification's operation (``flow``), found by ``marketplaceOrderId`` (or VTEX's id,
+        once linked). Only then does a success that carries VTEX's order id (SOI001's
+        ``mainOrderId``) fill the id map (`link`). None when no entry is on its way for it: a
+        late, repeated, foreign or forged notification changes nothing (VTEX signs nothing it
+        posts; an update not sent is never closed by a notification)."""
         expect(advice, Advice, "notify's advice")
         marketplace_id = advice.marketplace_order_id or advice.order_id
         action = self._operations.get(advice.operation)
@@ -801,15 +802,14 @@ class Tracker(Closing):
         expect_id(marketplace_id, "the notification's marketplaceOrderId")
         with self._lock, self.store.transaction():
             now = self._now()
-            self._link_from(advice, now)
             order_id = self._lock_resolved(marketplace_id)
-            candidates = [e for e in self.store.open_entries(order_id) if e.action == action]
-            going = [e for e in candidates if e.state in IN_FLIGHT]
-            if going:
-                return self._result(going[0], advice, None, now)
-            if candidates and advice.follow_up is FollowUp.DONE:
-                return self._done(candidates[0], f"{advice.code}: {advice.meaning}", now)
-            return None
+            going = [
+                e for e in self.store.open_entries(order_id) if e.action == action and e.state in IN_FLIGHT
+            ]
+            if not going:
+                return None
+            self._link_from(advice, now)  # (the marketplace id's lock is held: the same order)
+            return self._result(self._existing(going[0].key), advice, None, now)
 
     def link(self, marketplace_id: str, order_id: str) -> list[Entry]:
         """VTEX's orderId for a marketplace order (SOI001's ``mainOrderId``; `result` and
