@@ -40,13 +40,14 @@ def _hook_headers(items: list[str]) -> dict[str, str]:
 def _listen(host: str, port: int) -> socket.socket:
     """The listening socket, made here so that an address in use or not this machine's is one
     line and exit status 2, not a server's log line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listening = socket.socket(family, socket.SOCK_STREAM)
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listening.bind((host, port))
         listening.listen(2048)
     except (OSError, OverflowError) as error:
+        listening.close()
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
     listening.set_inheritable(True)
@@ -121,6 +122,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     )
     try:
         uvicorn.Server(config).run(sockets=[listening])
+    except KeyboardInterrupt:  # Ctrl-C (uvicorn shut down gracefully first): not an error
+        pass
     finally:
         listening.close()
         if client is not None:
