@@ -173,7 +173,12 @@ def test_every_endpoint_sends_the_documented_request(
         assert request.url.params["an"] == "store"
     sent = json.loads(request.content) if request.content else None
     if body == "create":
-        assert sent == NewOrder.model_validate(new_order("MKP-1")).to_json()
+        expected = {
+            **new_order("MKP-1"),
+            "connectorName": "conn",
+            "connectorEndpoint": "https://conn.example",
+        }
+        assert sent == NewOrder.model_validate(expected).to_json()  # the client's connector filled in
         assert sent["marketplaceOrderStatus"] == "new"
     else:
         assert sent == body

@@ -8,7 +8,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from .. import Advice, NotificationError, interpret_notification
 from ..client import Dispatcher, Outcome, VtexClient
@@ -173,14 +173,14 @@ class _Handlers:
     async def _blocking(self, call: Any, *args: Any) -> Any:
         """`call` on the app's own small pool (never the hook's worker, never the event loop);
         TimeoutError when it takes longer than `health_timeout`, or when too many wait."""
-        if self._waiting >= _MAX_WAITING:
-            raise TimeoutError
+        # (too many waiting already: a call that answers at once with the same TimeoutError)
+        full = self._waiting >= _MAX_WAITING
         self._waiting += 1
         try:
             loop = asyncio.get_running_loop()
-            return await asyncio.wait_for(
-                asyncio.shield(loop.run_in_executor(self._pool, call, *args)), self.settings.health_timeout
-            )
+            waited = 0.0 if full else self.settings.health_timeout
+            work = asyncio.sleep(1) if full else loop.run_in_executor(self._pool, call, *args)
+            return await asyncio.wait_for(asyncio.shield(work), waited)
         finally:
             self._waiting -= 1
 
@@ -261,6 +261,7 @@ def create_app(
     *,
     concurrency: int = 4,
     lease: float = 120.0,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The connector's ASGI app (Starlette) on `tracker`:
 
@@ -270,7 +271,8 @@ def create_app(
     - ``GET /health``: 200 while the store answers; ``GET /status``: entries by state, the
       oldest waiting, anomalies;
     - with a `client`, a `Dispatcher` (`concurrency`, `lease`) started and stopped with the app's
-      lifespan, so that what becomes sendable goes to VTEX.
+      lifespan, so that what becomes sendable goes to VTEX;
+    - the connector's own `routes` (the marketplace's side, say) after these.
 
     The tracker's blocking work runs on threads, never on the event loop; every hook delivery
     is answered within `hook_timeout` (+ 0.5 s), under VTEX's 5 s.
@@ -309,16 +311,16 @@ def create_app(
             endpoint.close()
             handlers.close()
 
-    routes = [
+    table: list[BaseRoute] = [
         Route("/hook", handlers.hook, methods=["POST"]),
         Route("/health", handlers.health, methods=["GET"]),
         Route("/status", handlers.status, methods=["GET"]),
     ]
     if settings.notification_secret is None:
-        routes.append(Route(NOTIFICATION_PATH, handlers.notification, methods=["POST"]))
+        table.append(Route(NOTIFICATION_PATH, handlers.notification, methods=["POST"]))
     else:
-        routes.append(Route("/{secret}" + NOTIFICATION_PATH, handlers.notification, methods=["POST"]))
-    app = Starlette(routes=routes, lifespan=lifespan)
+        table.append(Route("/{secret}" + NOTIFICATION_PATH, handlers.notification, methods=["POST"]))
+    app = Starlette(routes=[*table, *routes], lifespan=lifespan)
     app.state.tracker = tracker
     app.state.dispatcher = dispatcher
     app.state.endpoint = endpoint

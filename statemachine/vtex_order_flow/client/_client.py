@@ -279,6 +279,9 @@ class _Core:
                 "connectorEndpoint": self.connector_endpoint,
                 **(body.to_json() if isinstance(body, RequestBody) else dict(body or {})),
             }
+        elif kind is NewOrder and isinstance(body, Mapping):
+            defaults = {"connectorName": self.connector_name, "connectorEndpoint": self.connector_endpoint}
+            data = {**{k: v for k, v in defaults.items() if v is not None}, **body}
         elif kind is Cancellation and body is None:
             data = {}
         if isinstance(data, RequestBody):

@@ -10,7 +10,10 @@ no network calls. `FakeVTEX` serves the simulator on VTEX's HTTP paths (an httpx
 `vtex_order_flow.client`); it needs the client extra (httpx), imported on first use.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # (imported on first use at run time: they need httpx)
+    from ._fake import FakeVTEX, Faults, WireCall
 
 from ._simulator import CallResult, SimulatedOrder, SimulatedVTEX
 

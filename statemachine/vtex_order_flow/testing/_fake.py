@@ -9,6 +9,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,7 @@ class _Orders:
     marketplace_ids: dict[str, str] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
     invoiced: dict[str, int] = field(default_factory=dict)
+    invoices: dict[str, set[str]] = field(default_factory=dict)
 
 
 class FakeVTEX:
@@ -353,7 +355,7 @@ class FakeVTEX:
                 return "tracking", order_id, marketplace_id
         return httpx.Response(404, json={"error": {"message": f"no route for {method} {path}"}})
 
-    def _apply(
+    def _apply(  # noqa: PLR0911 (one answer per kind of call)
         self, action: str, order_id: str | None, marketplace_id: str | None, body: Any
     ) -> httpx.Response:
         sim = self.sim
@@ -381,6 +383,13 @@ class FakeVTEX:
                     "marketplaceOrderId": marketplace_id,
                 },
             )
+        number = body.get("invoiceNumber") if isinstance(body, dict) else None
+        if action in ("invoice", "return-invoice") and isinstance(number, str) and order_id in sim.orders:
+            seen = self._orders.invoices.setdefault(order_id, set())
+            if number in seen:  # VTEX (S8): the same invoiceNumber again only gets a new receipt
+                return httpx.Response(
+                    200, json={"date": "", "orderId": order_id, "receipt": uuid.uuid4().hex}
+                )
         partial = False
         if action == "invoice" and isinstance(body, dict):
             value = body.get("invoiceValue")
@@ -389,6 +398,8 @@ class FakeVTEX:
             self._orders.invoiced[order_id] = done
             partial = done < self._orders.totals.get(order_id, 0)
         result = sim.send(action, order_id, partial=partial)
+        if result.ok and action in ("invoice", "return-invoice") and isinstance(number, str):
+            self._orders.invoices.setdefault(order_id, set()).add(number)
         if result.status_code == 204:
             return httpx.Response(204)
         return httpx.Response(result.status_code, json=result.body)

@@ -1,0 +1,1 @@
+"""A minimal VTEX marketplace connector on `vtex_order_flow.app` (see README.md here)."""
