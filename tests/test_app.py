@@ -16,6 +16,7 @@ import pytest
 from vtex_order_flow.app import NOTIFICATION_PATH, AppSettings, create_app
 from vtex_order_flow.client import VtexClient
 from vtex_order_flow.errors import InvalidArgumentError
+from vtex_order_flow.testing import AppClient
 from vtex_order_flow.tracking import EntryState, MemoryStore, Tracker
 
 HEADERS = {"X-Hook-Secret": "s3cret-value", "X-Other": "two"}
@@ -33,50 +34,11 @@ def event(order_id: str = "1-01", state: str = "ready-for-handling", second: int
     }
 
 
-class Web:
-    """The app in-process with its lifespan run (httpx's ASGI transport: no socket), called
-    synchronously: its event loop runs on a thread of its own."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.stack = contextlib.AsyncExitStack()
-
-    def _run(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
-
-    def __enter__(self) -> Web:
-        self.thread.start()
-
-        async def enter() -> httpx.AsyncClient:
-            await self.stack.enter_async_context(self.app.router.lifespan_context(self.app))
-            transport = httpx.ASGITransport(app=self.app)
-            return await self.stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://connector.test")
-            )
-
-        self.client = self._run(enter())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._run(self.stack.aclose())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    def get(self, url: str, **options: Any) -> httpx.Response:
-        return self._run(self.client.get(url, **options))  # type: ignore[no-any-return]
-
-    def post(self, url: str, **options: Any) -> httpx.Response:
-        return self._run(self.client.post(url, **options))  # type: ignore[no-any-return]
-
-
 @contextlib.contextmanager
-def served(tracker: Tracker | None = None, **settings: Any) -> Iterator[tuple[Web, Tracker]]:
+def served(tracker: Tracker | None = None, **settings: Any) -> Iterator[tuple[AppClient, Tracker]]:
     tracker = tracker or Tracker()
     app = create_app(tracker, settings=AppSettings(**{"hook_headers": HEADERS, **settings}))
-    with Web(app) as client:
+    with AppClient(app) as client:
         yield client, tracker
 
 
@@ -224,7 +186,7 @@ def test_the_dispatcher_runs_with_the_apps_lifespan() -> None:
     client = VtexClient("store", "key", "token", transport=httpx.MockTransport(vtex), tracker=tracker)
     app = create_app(tracker, client, AppSettings(hook_headers=HEADERS))
     entry = tracker.register("1-01", "start-handling")
-    with Web(app) as web:
+    with AppClient(app) as web:
         assert app.state.dispatcher is not None
         web.post("/hook", json=event(), headers=HEADERS)  # makes start-handling sendable
         assert app.state.dispatcher.wait_idle(10)
@@ -262,12 +224,13 @@ def test_many_deliveries_on_a_slow_store_are_all_answered_within_the_deadline() 
         async def flood() -> list[tuple[int, float]]:
             async def one(n: int) -> tuple[int, float]:
                 started = time.monotonic()
+                assert client.client is not None
                 answer = await client.client.post("/hook", json=event(f"{n}-01"), headers=HEADERS)
                 return answer.status_code, time.monotonic() - started
 
             return await asyncio.gather(*(one(n) for n in range(150)))
 
-        answers = client._run(flood())
+        answers = client.run(flood())
         store.stuck.clear()
     assert max(seconds for _, seconds in answers) < 2.5  # every one within the 1 s deadline (+ slack)
     assert {status for status, _ in answers} <= {200, 503}

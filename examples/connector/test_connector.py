@@ -4,12 +4,9 @@ events delivered through the app's own routes. Copy them with the connector."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -17,13 +14,12 @@ import pytest
 import stamina
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.applications import Starlette
 
 from vtex_order_flow import Verdict
 from vtex_order_flow.app import NOTIFICATION_PATH, AppSettings
 from vtex_order_flow.client import Dispatcher, VtexClient
 from vtex_order_flow.errors import InvalidArgumentError
-from vtex_order_flow.testing import FakeVTEX, Faults
+from vtex_order_flow.testing import AppClient, FakeVTEX, Faults
 from vtex_order_flow.tracking import EntryState, Tracker
 
 from .connector import HOOK_HEADER, STATUSES, build
@@ -33,42 +29,6 @@ T = TypeVar("T")
 HEADERS = {HOOK_HEADER: "example-hook-secret"}
 TOTAL = 5000  # every test order's value, in cents
 BUSY = (EntryState.READY, EntryState.RETRY, EntryState.CLAIMED, EntryState.SENT)
-
-
-class Web:
-    """The app in-process with its lifespan run (httpx's ASGI transport: no socket), called
-    synchronously: its event loop runs on a thread of its own."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.app = app
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.stack = contextlib.AsyncExitStack()
-
-    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
-
-    def __enter__(self) -> Web:
-        self.thread.start()
-
-        async def enter() -> httpx.AsyncClient:
-            await self.stack.enter_async_context(self.app.router.lifespan_context(self.app))
-            transport = httpx.ASGITransport(app=self.app)
-            return await self.stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://connector.test")
-            )
-
-        self.client = self._run(enter())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._run(self.stack.aclose())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    def post(self, url: str, **options: Any) -> httpx.Response:
-        return self._run(self.client.post(url, **options))
 
 
 class World:
@@ -91,7 +51,7 @@ class World:
         settings = AppSettings(hook_headers=HEADERS, account=self.fake.account)
         self.app = build(self.tracker, self.client, settings)
         self.dispatcher: Dispatcher = self.app.state.dispatcher
-        self.web = Web(self.app)
+        self.web = AppClient(self.app)
 
     def __enter__(self) -> World:
         self.web.__enter__()

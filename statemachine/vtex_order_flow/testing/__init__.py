@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # (imported on first use at run time: they need httpx)
     from ._fake import FakeVTEX, Faults, WireCall
+    from ._web import AppClient
 
 from ._simulator import CallResult, SimulatedOrder, SimulatedVTEX
 
@@ -37,6 +38,7 @@ except ImportError as error:  # pragma: no cover - exercised only without hypoth
     ) from error
 
 __all__ = [
+    "AppClient",
     "CallResult",
     "FakeVTEX",
     "Faults",
@@ -55,18 +57,19 @@ __all__ = [
 ]
 
 _FAKE = frozenset({"FakeVTEX", "Faults", "WireCall"})
+_WEB = frozenset({"AppClient"})
 
 
 def __getattr__(name: str) -> Any:
     """`FakeVTEX` and its kin, imported on first use (they need httpx)."""
-    if name not in _FAKE:
+    if name not in _FAKE | _WEB:
         raise AttributeError(f"module 'vtex_order_flow.testing' has no attribute {name!r}")
     try:
-        from . import _fake
+        from . import _fake, _web
     except ImportError as error:
         from ..errors import MissingExtraError
 
         raise MissingExtraError(
             "vtex_order_flow.testing.FakeVTEX needs httpx: pip install 'vtex-order-flow[client]'"
         ) from error
-    return getattr(_fake, name)
+    return getattr(_web if name in _WEB else _fake, name)
