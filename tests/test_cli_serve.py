@@ -66,7 +66,8 @@ def test_an_address_in_use_is_one_line(capsys: pytest.CaptureFixture[str], tmp_p
     assert f"cannot listen on 127.0.0.1:{port}" in err
 
 
-def test_serve_answers_vtex_on_127_0_0_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_answers_vtex_on_127_0_0_1_and_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -101,11 +102,14 @@ def test_serve_answers_vtex_on_127_0_0_1(tmp_path: Path) -> None:
         status = httpx.get(f"{url}/status", timeout=5).json()
         assert status["entries"]["pending"] == 0
     finally:
-        process.send_signal(signal.SIGINT)  # (our own process, by its pid)
+        process.send_signal(stop)  # (our own process, by its pid)
         try:
             _, err = process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             _, err = process.communicate()
     assert b"Traceback" not in err
+    assert process.returncode == 0, err  # a graceful stop, the store closed
+    assert f"serving on http://127.0.0.1:{port}".encode() in err
     assert b"hook: 200" in err  # one log line per delivery
+    assert not (tmp_path / "outbox.db-wal").exists()  # closed: the log folded back

@@ -250,6 +250,7 @@ def main() -> None:
         tracker=tracker,
         connector_name=os.environ.get("CONNECTOR_NAME") or "example-connector",
         connector_endpoint=endpoint,
+        base_url=os.environ.get("VTEX_BASE_URL") or None,  # a proxy, or a fake VTEX
     )
     settings = AppSettings(
         hook_headers={HOOK_HEADER: env["HOOK_SECRET"]},

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 from typing import Any, TextIO
 
+from ..errors import VtexOrderFlowError
 from ._common import EXIT_OK, UsageError, add_flow_option, model_of
 
 __all__ = ["add_commands"]
@@ -35,6 +37,14 @@ def _hook_headers(items: list[str]) -> dict[str, str]:
             raise UsageError(f"--hook-header {name.strip()!r} is given twice")
         headers[name.strip()] = value
     return headers
+
+
+class _Stopped(VtexOrderFlowError):  # noqa: N818 (a signal, caught in _run)
+    """SIGTERM, raised again by uvicorn once it has shut down."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -120,11 +130,17 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         limit_concurrency=args.limit_concurrency,
         timeout_keep_alive=5,
     )
+    host, port = listening.getsockname()[:2]
+    logging.getLogger("vtex_order_flow.app").info("serving on http://%s:%s", host, port)
+    # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again: caught
+    # here, so that the store is closed (a service manager stops services with SIGTERM).
+    previous = signal.signal(signal.SIGTERM, _stopped)
     try:
         uvicorn.Server(config).run(sockets=[listening])
-    except KeyboardInterrupt:  # Ctrl-C (uvicorn shut down gracefully first): not an error
+    except (KeyboardInterrupt, _Stopped):  # after a graceful shutdown: not an error
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         listening.close()
         if client is not None:
             client.close()
