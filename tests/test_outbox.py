@@ -1234,3 +1234,41 @@ def test_in_flight_reads_the_orders_claimed_and_sent_entries(make_store: MakeSto
     claimed = tracker.claim(1, 30)
     assert [e.key for e in store.in_flight({"A", "B", "C"})] == [e.key for e in claimed]
     assert store.in_flight(set()) == []
+
+
+def test_a_notification_for_an_update_that_must_go_again_still_closes_it_and_links(
+    make_store: MakeStore,
+) -> None:
+    # Final review: VTEX applied the create, the gateway answered 5xx (retry); SOI001 arrives.
+    tracker = tracker_on(make_store())
+    create = tracker.register("MKP-1", "create", payload={"marketplaceOrderId": "MKP-1"})
+    approve = tracker.register("MKP-1", "approve")
+    (claimed,) = tracker.claim(1, 30)
+    tracker.sent(claimed.key)
+    tracker.result(create.key, orders_api("HTTP5XX"))
+    assert tracker.entry(create.key).state is EntryState.RETRY  # type: ignore[union-attr]
+    soi001 = {
+        "code": "SOI001",
+        "flow": "PlaceOrder",
+        "success": True,
+        "marketplaceOrderId": "MKP-1",
+        "fields": {"mainOrderId": "1-01"},
+    }
+    done = tracker.notify(interpret_notification(soi001))
+    assert done is not None
+    assert done.state is EntryState.DONE
+    assert tracker.order_id("MKP-1") == "1-01"
+    assert tracker.entry(approve.key).order_id == "1-01"  # type: ignore[union-attr]
+    # EOI007 first (a second send), SOI001 after: the id map is still filled.
+    other = tracker_on(make_store())
+    first = other.register("MKP-2", "create", payload={"marketplaceOrderId": "MKP-2"})
+    (claimed,) = other.claim(1, 30)
+    other.sent(claimed.key)
+    other.notify(
+        interpret_notification(
+            {**soi001, "code": "EOI007", "success": False, "marketplaceOrderId": "MKP-2", "fields": None}
+        )
+    )
+    assert other.entry(first.key).state is EntryState.DONE  # type: ignore[union-attr]
+    assert other.notify(interpret_notification({**soi001, "marketplaceOrderId": "MKP-2"})) is None
+    assert other.order_id("MKP-2") == "1-01"

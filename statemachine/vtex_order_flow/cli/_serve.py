@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import signal
 import socket
+import threading
 from typing import Any, TextIO
 
 from ..errors import VtexOrderFlowError
@@ -91,14 +93,31 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                 "notifications (VTEX signs none); set it and give VTEX connectorEndpoint = "
                 "https://your.host/SECRET"
             )
-    try:
-        import uvicorn
+    if any(importlib.util.find_spec(name) is None for name in ("uvicorn", "starlette", "httpx", "stamina")):
+        raise UsageError("serve needs the server extra: pip install 'vtex-order-flow[server]'")
 
-        from ..app import AppSettings, create_app
-        from ..client import VtexClient
-        from ..tracking import PostgresStore, SQLiteStore, Store, Tracker
-    except ImportError:
-        raise UsageError("serve needs the server extra: pip install 'vtex-order-flow[server]'") from None
+    listening = _listen(args.host, args.port)  # first: nothing else is open if it fails
+    try:
+        return _serve(args, model, flow, headers, secret, key, token, listening)
+    finally:
+        listening.close()
+
+
+def _serve(  # noqa: PLR0917 (the command's settings, checked by _run)
+    args: argparse.Namespace,
+    model: Any,
+    flow: str,
+    headers: dict[str, str],
+    secret: str | None,
+    key: str | None,
+    token: str | None,
+    listening: socket.socket,
+) -> int:
+    import uvicorn
+
+    from ..app import AppSettings, create_app
+    from ..client import VtexClient
+    from ..tracking import PostgresStore, SQLiteStore, Store, Tracker
 
     settings = AppSettings(
         hook_headers=headers,
@@ -122,7 +141,6 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     app = create_app(tracker, client, settings, concurrency=args.concurrency)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    listening = _listen(args.host, args.port)
     config = uvicorn.Config(
         app,
         access_log=False,
@@ -134,14 +152,17 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     logging.getLogger("vtex_order_flow.app").info("serving on http://%s:%s", host, port)
     # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the signal again: caught
     # here, so that the store is closed (a service manager stops services with SIGTERM).
-    previous = signal.signal(signal.SIGTERM, _stopped)
+    main = threading.current_thread() is threading.main_thread()  # (signals: the main thread's)
+    previous = None
     try:
+        if main:
+            previous = signal.signal(signal.SIGTERM, _stopped)
         uvicorn.Server(config).run(sockets=[listening])
     except (KeyboardInterrupt, _Stopped):  # after a graceful shutdown: not an error
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        listening.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if client is not None:
             client.close()
         tracker.close()

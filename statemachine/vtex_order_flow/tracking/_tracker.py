@@ -788,12 +788,13 @@ class Tracker(Closing):
 
     def notify(self, advice: Advice) -> Entry | None:
         """Route a Channel Order API answer or notification (`interpret_notification`) to the
-        entry it answers: the order's entry on its way (claimed or sent) whose action has the
-        notification's operation (``flow``), found by ``marketplaceOrderId`` (or VTEX's id,
-        once linked). Only then does a success that carries VTEX's order id (SOI001's
-        ``mainOrderId``) fill the id map (`link`). None when no entry is on its way for it: a
-        late, repeated, foreign or forged notification changes nothing (VTEX signs nothing it
-        posts; an update not sent is never closed by a notification)."""
+        entry it answers: the order's entry whose action has the notification's operation
+        (``flow``), found by ``marketplaceOrderId`` (or VTEX's id, once linked), and that went
+        out: on its way, or waiting to go again. A success that carries VTEX's order id (SOI001's
+        ``mainOrderId``) fills the id map (`link`), also when the entry has finished since
+        (VTEX answered EOI007 to a second send first). None when nothing is left to answer;
+        nothing changes when nothing of ours went out for it: VTEX signs nothing it posts, and
+        an update never sent is never closed, nor an id linked, by a notification."""
         expect(advice, Advice, "notify's advice")
         marketplace_id = advice.marketplace_order_id or advice.order_id
         action = self._operations.get(advice.operation)
@@ -803,13 +804,18 @@ class Tracker(Closing):
         with self._lock, self.store.transaction():
             now = self._now()
             order_id = self._lock_resolved(marketplace_id)
-            going = [
-                e for e in self.store.open_entries(order_id) if e.action == action and e.state in IN_FLIGHT
-            ]
-            if not going:
-                return None
+            ours = [e for e in self.store.open_entries(order_id) if e.action == action]
+            # On its way first; then one that went out and waits to go again (a 5xx after VTEX
+            # applied it); then one that went out and is finished (VTEX said EOI007 first).
+            went = [e for e in ours if e.state in IN_FLIGHT] or [e for e in ours if e.claims > 0]
+            if not went:
+                for key in {f"{marketplace_id}:{action}", f"{order_id}:{action}"}:
+                    finished = self.store.get_entry(key)
+                    if finished is not None and finished.action == action and finished.claims > 0:
+                        self._link_from(advice, now)  # the ids are still worth having
+                return None  # nothing left to answer (or nothing of ours went out: a forgery)
             self._link_from(advice, now)  # (the marketplace id's lock is held: the same order)
-            return self._result(self._existing(going[0].key), advice, None, now)
+            return self._result(self._existing(went[0].key), advice, None, now)
 
     def link(self, marketplace_id: str, order_id: str) -> list[Entry]:
         """VTEX's orderId for a marketplace order (SOI001's ``mainOrderId``; `result` and
