@@ -194,3 +194,19 @@ def test_fast_parse_equals_json_loads(text: str, tail: str, head: str) -> None:
     else:
         # Compared as JSON text: NaN (which json.loads accepts) is not equal to itself.
         assert json.dumps(_parse(line.encode())) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("ident", ["NaN", "Infinity", "-Infinity", "1e400", "[1, NaN]"])
+def test_an_id_that_is_no_json_value_is_written_as_null(ident: str) -> None:
+    # Issue 14: `"id": NaN` (and Infinity, 1e400) was echoed as NaN: output that is not JSON.
+    line = f'{{"status": "handling", "action": "invoice", "id": {ident}}}\n'
+    out = io.StringIO()
+    decide_lines(VTEX, [line.encode()], out)
+    (written,) = out.getvalue().splitlines()
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    parsed = json.loads(written, parse_constant=refuse)
+    assert parsed["id"] is None
+    assert parsed["ok"] is True

@@ -290,3 +290,13 @@ def test_schema_of_an_unknown_payload(capsys: pytest.CaptureFixture[str]) -> Non
     code, _ = run("schema", "--payload", "hok")
     assert code == 2
     assert "did you mean 'hook'" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 14: no --version.
+    from vtex_order_flow import __version__
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"vtex-order-flow {__version__}"

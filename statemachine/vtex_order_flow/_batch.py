@@ -32,7 +32,9 @@ def _parse(raw: bytes) -> Any:
     return value
 
 
-_dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+_dumps = json.JSONEncoder(
+    ensure_ascii=True, separators=(",", ":"), allow_nan=False
+).encode  # (valid JSON only)
 
 
 class _BadLineError(VtexOrderFlowError):

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
             "not accepted (send), 2 bad input, 3 a tool is missing (Graphviz for SVG)."
         ),
     )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--model",
