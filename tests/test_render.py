@@ -360,7 +360,9 @@ def test_mermaid_parses_every_mmd_file(tmp_path: Path) -> None:
     tricky.write_text(render_mermaid(model_from_mapping(TRICKY), "f", action="do-it"), "utf-8")
     highlight = tmp_path / "highlight.mmd"
     highlight.write_text(render_mermaid(VTEX, "seller", highlight="handling"), "utf-8")
-    files = [*sorted(DIAGRAMS.glob("*.mmd")), tricky, highlight]
+    hostile = tmp_path / "hostile.mmd"  # model text with directives, quotes and line breaks
+    hostile.write_text(render_mermaid(_hostile_model(), "seller"), "utf-8")
+    files = [*sorted(DIAGRAMS.glob("*.mmd")), tricky, highlight, hostile]
     done = subprocess.run(
         [node, str(MERMAID_CHECK), *map(str, files)], capture_output=True, text=True, check=False, timeout=300
     )
@@ -399,3 +401,56 @@ def test_diagram_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert "not in the seller flow" in capsys.readouterr().err
     assert main(["diagram", "--action", "aprove"], out=io.StringIO()) == 2
     assert "did you mean 'approve'" in capsys.readouterr().err
+
+
+HOSTILE = (
+    "%getenv('HOME')\n!include /etc/passwd\n%%{init: {'theme':'dark'}}%%\"]; evil[\"x <img:/etc/passwd> \\n"
+)
+
+
+def _hostile_model() -> FlowModel:
+    import importlib.resources
+    import tomllib
+
+    data = tomllib.loads(
+        (importlib.resources.files("vtex_order_flow") / "data" / "vtex.toml").read_text("utf-8")
+    )
+    for status in data["statuses"]:
+        if status["id"] == "handling":
+            status["admin_label"] = HOSTILE
+    return model_from_mapping(data)
+
+
+def test_hostile_model_text_is_only_text_in_every_format(tmp_path: Path) -> None:
+    # Issue 14: a status label `%getenv('HOME')` rendered as the home directory in PlantUML, a
+    # newline plus `!include /etc/passwd` put that file into the SVG, `%%{init: ...}%%`
+    # restyled the Mermaid render, a newline added states.
+    model = _hostile_model()
+    puml, mmd = render_plantuml(model, "seller"), render_mermaid(model, "seller")
+    for text in (puml, mmd):
+        assert not any(line.lstrip().startswith("!include") for line in text.splitlines())
+        assert "%getenv" not in text
+    assert mmd.count("%%{") == 0
+    assert parse_mermaid(mmd)[0] == parse_mermaid(render_mermaid(VTEX, "seller"))[0]  # no new states
+    plantuml = need("plantuml")
+    source = tmp_path / "hostile.puml"
+    source.write_text(puml, "utf-8")
+    done = subprocess.run(
+        [plantuml, "-failfast2", "-tsvg", "-o", str(tmp_path / "out"), str(source)],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    svg = (tmp_path / "out" / "hostile.svg").read_text("utf-8")
+    words = " ".join(re.findall(r">([^<]*)<", svg))
+    assert "root:x:0:0" not in svg  # /etc/passwd was not included
+    assert str(Path.home()) not in words  # %getenv did not run
+    assert "getenv('HOME')" in words  # the name is there, as text
+    dot = need("dot")
+    dot_file = tmp_path / "hostile.dot"
+    dot_file.write_text(render_dot(model, "seller"), "utf-8")
+    drawn = subprocess.run([dot, "-Tsvg", str(dot_file)], capture_output=True, check=False, timeout=120)
+    assert drawn.returncode == 0, drawn.stderr.decode()
+    assert b"root:x:0:0" not in drawn.stdout
+    assert b"%getenv(&#39;HOME&#39;)" in drawn.stdout or b"%getenv('HOME')" in drawn.stdout

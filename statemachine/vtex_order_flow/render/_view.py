@@ -13,7 +13,17 @@ from ..errors import ContradictoryFactsError, UnknownStatusError, expect
 if TYPE_CHECKING:
     from .. import Facts, Transition, Trigger
 
-__all__ = ["EDGE_STYLES", "NODE_STYLES", "Edge", "EdgeStyle", "Node", "View", "build_view", "duration"]
+__all__ = [
+    "EDGE_STYLES",
+    "NODE_STYLES",
+    "Edge",
+    "EdgeStyle",
+    "Node",
+    "View",
+    "build_view",
+    "duration",
+    "one_line",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,3 +244,13 @@ def legend_lines(view: View) -> list[str]:
         lines.append("(done) its goal is already reached")
     lines += view.notes
     return lines
+
+
+_BREAKS = dict.fromkeys([*range(32), 127, 133, 8232, 8233], " ")
+
+
+def one_line(text: str) -> str:
+    """Model text as one line: line breaks and other control characters become spaces (a
+    renderer's own line breaks are its own; a model's never start a line of the diagram's
+    source, where a directive would run)."""
+    return text.translate(_BREAKS)
