@@ -21,7 +21,7 @@ from ._model import (
     Transition,
     Trigger,
 )
-from ._notifications import Advice, interpret_notification
+from ._notifications import Advice, advice_for, interpret_notification
 from ._vocabulary import Cause, Confidence, FollowUp, duration
 from .errors import (
     ContradictoryFactsError,
@@ -82,6 +82,7 @@ __all__ = [
     "Verdict",
     "VtexOrderFlowError",
     "__version__",
+    "advice_for",
     "build_machine",
     "bundled_model",
     "decide",

@@ -13,11 +13,13 @@ if TYPE_CHECKING:
     from ._flowmodel import FlowModel
     from .payloads import ChannelOrderResult
 
-__all__ = ["Advice", "interpret_notification"]
+__all__ = ["Advice", "advice_for", "interpret_notification"]
 
 _NEXT_STEP = {
     FollowUp.DONE: "nothing more to send",
-    FollowUp.WAIT_FOR_NOTIFICATION: "wait for the notification with the same operationId",
+    FollowUp.WAIT_FOR_NOTIFICATION: (
+        "wait for the notification with the same operationId, or the order's status, to show the outcome"
+    ),
     FollowUp.RETRY_WITH_BACKOFF: "send the same request again later, with exponential backoff",
     FollowUp.DEFER_UNTIL_STATUS_CHANGES: "send again once the status changes (watch the feed or hook)",
     FollowUp.DECIDE_AGAIN: "read the order's status and decide again: it says whether to wait or give up",
@@ -98,34 +100,64 @@ def interpret_notification(
             result = ChannelOrderResult.model_validate(payload)
     except ValidationError as error:
         raise NotificationError(validation_problems(error)) from None
-    codes = (model or bundled_model()).codes
-    known = codes.get(result.code)
+    known = (model or bundled_model()).codes.get(result.code)
     errors = tuple(
         ": ".join(part for part in (e.source, e.code, e.description) if part) for e in result.errors or ()
     )
-    order_id = result.fields.mainOrderId if result.fields else None
-    if known is None:
-        follow_up = FollowUp.NEEDS_PERSON
-        next_step = _NEXT_STEP[follow_up] + f": code {result.code!r} is not in the model"
-        meaning, consistent, confidence = result.message or "", False, Confidence.INFERRED
-    else:
-        follow_up, next_step = known.follow_up, _NEXT_STEP[known.follow_up]
-        meaning, confidence = known.meaning, known.confidence
-        consistent = result.success == known.success and (
-            not known.operations or result.flow in known.operations
-        )
-    return Advice(
-        code=result.code,
-        follow_up=follow_up,
-        next_step=next_step,
-        meaning=meaning,
-        known=known is not None,
+    consistent = known is not None and (
+        result.success == known.success and (not known.operations or result.flow in known.operations)
+    )
+    return advice_for(
+        result.code,
+        model,
+        meaning=result.message or "",
         consistent=consistent,
         operation=result.flow,
         success=result.success,
         marketplace_order_id=result.marketplaceOrderId,
-        order_id=order_id,
+        order_id=result.fields.mainOrderId if result.fields else None,
         operation_id=result.operationId,
         errors=errors,
-        confidence=confidence,
     )
+
+
+def advice_for(code: str, model: FlowModel | None = None, **fields: Any) -> Advice:
+    """The `Advice` for a result `code`: its follow-up, next step, meaning and confidence from the
+    model; a code the model does not know needs a person (``known=False``, and `meaning` from
+    `fields`, or the code). `fields` sets the rest (``operation``, ``success``, ``order_id``,
+    ``http_status``, ``retry_after``, ...); ``success`` and ``consistent`` default to what the
+    model says of the code (a known code's meaning is the model's; `meaning` names an unknown
+    one)."""
+    from ._loader import bundled_model
+
+    known = (model or bundled_model()).codes.get(code)
+    given_meaning = fields.pop("meaning", "")
+    if known is None:
+        follow_up = FollowUp.NEEDS_PERSON
+        base: dict[str, Any] = {
+            "follow_up": follow_up,
+            "next_step": _NEXT_STEP[follow_up] + f": code {code!r} is not in the model",
+            "meaning": given_meaning,
+            "known": False,
+            "consistent": False,
+            "success": False,
+            "confidence": Confidence.INFERRED,
+        }
+    else:
+        base = {
+            "follow_up": known.follow_up,
+            "next_step": _NEXT_STEP[known.follow_up],
+            "meaning": known.meaning,
+            "known": True,
+            "consistent": True,
+            "success": known.success,
+            "confidence": known.confidence,
+        }
+    defaults = {
+        "operation": "",
+        "marketplace_order_id": None,
+        "order_id": None,
+        "operation_id": None,
+        "errors": (),
+    }
+    return Advice(code=code, **{**base, **defaults, **fields})

@@ -7,24 +7,12 @@ import json
 import math
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
-from .. import Advice, Confidence, FlowModel, FollowUp, NotificationError, interpret_notification
-
-if TYPE_CHECKING:
-    pass
+from .. import Advice, FlowModel, NotificationError, advice_for, interpret_notification
 
 __all__ = ["interpret_answer", "parse_retry_after", "transport_advice"]
-
-_NEXT_STEP = {
-    FollowUp.DONE: "nothing more to send",
-    FollowUp.WAIT_FOR_NOTIFICATION: "wait for the notification or the order's status to show the outcome",
-    FollowUp.RETRY_WITH_BACKOFF: "send the same request again later, with exponential backoff",
-    FollowUp.DEFER_UNTIL_STATUS_CHANGES: "send again once the status changes (watch the feed or hook)",
-    FollowUp.DECIDE_AGAIN: "read the order's status and decide again: it says whether to wait or give up",
-    FollowUp.GIVE_UP: "do not send it again as it is",
-    FollowUp.NEEDS_PERSON: "a person has to look at it",
-}
 
 _LONGEST_WAIT = 86_400.0  # a Retry-After beyond a day is not believed
 
@@ -62,43 +50,21 @@ def _from_code(
     retry_after: float | None = None,
     operation: str = "",
 ) -> Advice:
+    """The model's advice for `code` (`advice_for`), with what the HTTP answer adds."""
     known = model.codes.get(code)
-    if known is None:
-        follow_up = FollowUp.NEEDS_PERSON
-        return Advice(
-            code=code,
-            follow_up=follow_up,
-            next_step=f"{_NEXT_STEP[follow_up]}: code {code!r} is not in the model",
-            meaning=detail or f"HTTP {status}",
-            known=False,
-            consistent=False,
-            operation=operation,
-            success=False,
-            marketplace_order_id=None,
-            order_id=order_id,
-            operation_id=None,
-            errors=(detail,) if detail else (),
-            confidence=Confidence.INFERRED,
-            http_status=status,
-            retry_after=retry_after,
-        )
-    consistent = known.http_status is None or status is None or known.http_status == status
+    consistent = known is not None and (
+        known.http_status is None or status is None or known.http_status == status
+    )
     if code == "HTTP5XX":
         consistent = status is None or 500 <= status <= 599
-    return Advice(
-        code=code,
-        follow_up=known.follow_up,
-        next_step=_NEXT_STEP[known.follow_up],
-        meaning=known.meaning,
-        known=True,
+    return advice_for(
+        code,
+        model,
+        meaning=detail or f"HTTP {status}",
         consistent=consistent,
         operation=operation,
-        success=known.success,
-        marketplace_order_id=None,
         order_id=order_id,
-        operation_id=None,
         errors=(detail,) if detail else (),
-        confidence=known.confidence,
         http_status=status,
         retry_after=retry_after,
     )
@@ -169,8 +135,6 @@ def interpret_answer(
         except NotificationError:
             pass  # not an envelope: read by its status below
         else:
-            from dataclasses import replace
-
             return replace(advice, http_status=status)
     code, message = _error_of(data)
     known = flows.codes.get(code) if code is not None else None
@@ -185,13 +149,11 @@ def interpret_answer(
     if spec.operation is not None and 200 <= status <= 299:
         # A Channel Order success without its envelope: queued or not, the notification or
         # the order's status will say.
-        advice = _from_code(flows, "HTTP2XX", status=status, order_id=order_id, operation=operation)
-        from dataclasses import replace
-
+        wait = advice_for("TIMEOUT", flows)  # (the model's word for an outcome still unknown)
         return replace(
-            advice,
-            follow_up=FollowUp.WAIT_FOR_NOTIFICATION,
-            next_step=_NEXT_STEP[FollowUp.WAIT_FOR_NOTIFICATION],
+            _from_code(flows, "HTTP2XX", status=status, order_id=order_id, operation=operation),
+            follow_up=wait.follow_up,
+            next_step=wait.next_step,
             consistent=False,
             success=False,
         )

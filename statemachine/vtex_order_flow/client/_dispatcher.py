@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .. import Advice, Confidence, FollowUp
+from .. import Advice, advice_for
 from ..errors import InvalidArgumentError, LeaseLostError, PayloadError, VtexOrderFlowError, expect, expect_id
 from ._client import Answer, VtexClient
 
@@ -34,20 +34,12 @@ class Outcome:
 
 
 def _invalid_body(error: PayloadError, entry: Entry) -> Advice:
-    return Advice(
-        code="INVALID-BODY",
-        follow_up=FollowUp.NEEDS_PERSON,
-        next_step="fix the stored payload and register the update again",
+    """A stored body VTEX's API would not take: a code no model has, so a person looks."""
+    return advice_for(
+        "INVALID-BODY",
         meaning=str(error),
-        known=False,
-        consistent=True,
-        operation="",
-        success=False,
-        marketplace_order_id=None,
         order_id=entry.order_id,
-        operation_id=None,
         errors=tuple(f"{path}: {message}" for path, message in error.problems),
-        confidence=Confidence.DOCUMENTED,
     )
 
 

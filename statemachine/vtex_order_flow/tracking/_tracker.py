@@ -378,18 +378,31 @@ class Tracker(Closing):
         return self._verdict(entry, held[0], self.store.load_facts(entry.order_id), now)
 
     def _verdict_unknown(self, entry: Entry, now: float) -> dict[str, Any]:
-        """An entry of an order no event named yet. Where the flow starts (VTEX does not have the
-        order), only a send is taken: the update that brings the order into VTEX (create) goes;
-        if VTEX has it after all, it answers so (EOI007: done). Everything else waits for the
-        order's first event, and so does every entry of an order VTEX has given an id to."""
-        waiting = {"state": EntryState.PENDING, "reason": "waiting for the order's first event", "due": None}
-        if self.store.load_marketplace_id(entry.order_id) is not None:
-            return waiting
-        changes = self._verdict(entry, self._initial, frozenset(), now)
-        if changes["state"] is not EntryState.READY:
-            return waiting
-        changes["reason"] = f"VTEX does not have the order yet: {changes['reason']}"
-        return changes
+        """An entry of an order no event named yet: sendable only from where the flow starts
+        (`_from_the_start`), otherwise waiting for the order's first event."""
+        decision = self._from_the_start(entry.order_id, entry.action, entry.facts)
+        if decision is None:
+            return {"state": EntryState.PENDING, "reason": "waiting for the order's first event", "due": None}
+        return {
+            "state": EntryState.READY,
+            "status": self._initial,
+            "reason": f"VTEX does not have the order yet: {decision.reason}",
+            "due": _READY_DUE,
+            "drop": None,
+        }
+
+    def _from_the_start(self, order_id: str, action: str, facts: frozenset[str]) -> Decision | None:
+        """The decision for an order no event named yet, where the flow starts (VTEX does not
+        have the order): only a send is taken, the update that brings the order into VTEX
+        (create; if VTEX has it after all, it answers so: EOI007, done). None (wait for the
+        order's first event) for anything else, and for an order VTEX has given an id to."""
+        if self.store.load_marketplace_id(order_id) is not None:
+            return None
+        try:
+            decision = self.model.decide(self._initial, action, self.flow, facts)
+        except (ContradictoryFactsError, UnknownNameError):
+            return None
+        return decision if decision.verdict is Verdict.SEND else None
 
     def _decided(self, entry: Entry, status: str, order_facts: frozenset[str], now: float) -> Entry:
         """The entry as the model decides it in `status`: ready, pending or dropped."""
@@ -1122,20 +1135,18 @@ class Tracker(Closing):
         an entry of the action is claimed or sent (for an action an order needs once), a SEND
         becomes a DEFER that says it is already on its way."""
         expect_id(order_id)
+        action = self.model.action(action).name  # (an unknown one: UnknownActionError, always)
         names = self.model.normalize_facts(facts)
         with self._reading():
             order_id = self._resolved(order_id)
             held = self.store.load_record(order_id)
             carried = self.store.load_facts(order_id) if held is not None else frozenset()
-            linked = held is None and self.store.load_marketplace_id(order_id) is not None
+            # (no event yet: as the outbox decides it, where the flow starts)
+            start = self._from_the_start(order_id, action, names) if held is None else None
         if held is None:
-            # As the outbox decides it: where the flow starts, only the update that brings the
-            # order into VTEX (create); anything else is unknown until the first event.
-            if linked:
+            if start is None:
                 return None
-            decision = self.model.decide(self._initial, action, self.flow, names)
-            if decision.verdict is not Verdict.SEND:
-                return None
+            decision = start
         else:
             decision = self.model.decide(held[0], action, self.flow, self._visible(carried, held[0]) | names)
         if decision.verdict is Verdict.SEND:
