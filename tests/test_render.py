@@ -53,17 +53,46 @@ def trigger_of(label: str) -> str:
     return words[1]
 
 
+def _fanned(
+    edges: Counter[tuple[str, str, str]],
+    boxes: dict[str, str],
+    into: list[tuple[str, str]],
+    out: dict[str, str],
+    br: str = "<br/>",
+) -> None:
+    """The lines through a box (a fan, or a Mermaid move's label) as the edges they stand for:
+    one per line of its text and status with a line into it."""
+    for source, box in into:
+        for part in boxes[box].split(br):
+            edges[(source, out[box], trigger_of(part))] += 1
+
+
 def parse_mermaid(text: str) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
     names: dict[str, str] = {}
+    boxes: dict[str, str] = {}
     nodes: Counter[str] = Counter()
     edges: Counter[tuple[str, str, str]] = Counter()
+    into: list[tuple[str, str]] = []
+    out: dict[str, str] = {}
     for line in text.splitlines():
-        if found := re.fullmatch(r'\s*state "([^"]*)" as (\w+)', line):
-            status = found.group(1).split("<br/>")[0].removeprefix("★ ")
+        if found := re.fullmatch(r'\s*state "([^"]*)" as (s_\w+)', line):
+            parts = found.group(1).split("<br/>")
+            status = parts[0].removeprefix("★ ")
             names[found.group(2)] = status
             nodes[status] += 1
+            for part in parts[1:]:  # a loop is written in its status's box
+                if part.startswith("↻ "):
+                    edges[(status, status, trigger_of(part.removeprefix("↻ ")))] += 1
+        elif found := re.fullmatch(r'\s*state "([^"]*)" as ((?:fan|move)_\d+)', line):
+            boxes[found.group(2)] = found.group(1)
         elif found := re.fullmatch(r"\s*(\w+) --> (\w+): (.*)", line):
-            edges[(names[found.group(1)], names[found.group(2)], trigger_of(found.group(3)))] += 1
+            for label in found.group(3).split("<br/>"):
+                edges[(names[found.group(1)], names[found.group(2)], trigger_of(label))] += 1
+        elif found := re.fullmatch(r"\s*(s_\w+) --> ((?:fan|move)_\d+)", line):
+            into.append((names[found.group(1)], found.group(2)))
+        elif found := re.fullmatch(r"\s*((?:fan|move)_\d+) --> (s_\w+)", line):
+            out[found.group(1)] = names[found.group(2)]
+    _fanned(edges, boxes, into, out)
     return nodes, edges
 
 
@@ -71,33 +100,63 @@ def parse_dot(text: str) -> tuple[Counter[str], Counter[tuple[str, str, str]], d
     nodes: Counter[str] = Counter()
     edges: Counter[tuple[str, str, str]] = Counter()
     attrs: dict[str, dict[str, str]] = {}
+    fans: dict[str, str] = {}
+    into: list[tuple[str, str]] = []
+    out: dict[str, str] = {}
     for line in text.splitlines():
         if found := re.fullmatch(rf"\s*{QUOTED} -> {QUOTED} \[(.*)\];", line):
             source, dest = unquote(found.group(1)), unquote(found.group(2))
+            look = dict(re.findall(r'(\w+)="?([^",]*)"?', found.group(3)))
+            if dest.startswith("__fan_"):
+                into.append((source, dest))
+                attrs[repr((source, dest))] = look
+                continue
+            if source.startswith("__fan_"):
+                out[source] = dest
+                continue
             label = re.search(rf"label={QUOTED}", found.group(3))
             assert label is not None
-            key = (source, dest, trigger_of(unquote(label.group(1))))
-            edges[key] += 1
-            attrs[repr(key)] = dict(re.findall(r'(\w+)="?([^",]*)"?', found.group(3)))
+            for part in unquote(label.group(1)).split("\n"):
+                key = (source, dest, trigger_of(part))
+                edges[key] += 1
+                attrs[repr(key)] = look
         elif found := re.fullmatch(rf"\s*{QUOTED} \[(.*)\];", line):
             name = unquote(found.group(1))
-            if not name.startswith("__"):
+            if name.startswith("__fan_"):
+                label = re.search(rf"label={QUOTED}", found.group(2))
+                assert label is not None
+                fans[name] = unquote(label.group(1))
+            elif not name.startswith("__"):
                 nodes[name] += 1
                 attrs[name] = dict(re.findall(r'(\w+)="?([^",]*)"?', found.group(2)))
+    for source, fan in into:  # a fan's edges look like its lines in
+        attrs[repr((source, out[fan], trigger_of(fans[fan])))] = attrs.pop(repr((source, fan)))
+    _fanned(edges, fans, into, out, "\n")
     return nodes, edges, attrs
 
 
 def parse_plantuml(text: str) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
     names: dict[str, str] = {}
+    fans: dict[str, str] = {}
     nodes: Counter[str] = Counter()
     edges: Counter[tuple[str, str, str]] = Counter()
+    into: list[tuple[str, str]] = []
+    out: dict[str, str] = {}
     for line in text.splitlines():
-        if found := re.fullmatch(r'state "([^"]*)" as (\w+) <<\w+>>', line):
+        if found := re.fullmatch(r'state "([^"]*)" as (fan_\d+) <<fan>>', line):
+            fans[found.group(2)] = found.group(1)
+        elif found := re.fullmatch(r'state "([^"]*)" as (\w+) <<\w+>>', line):
             status = found.group(1).split("\\n")[0].removeprefix("★ ")
             names[found.group(2)] = status
             nodes[status] += 1
         elif found := re.fullmatch(r"(\w+) -\[[^\]]*\]-> (\w+) : (.*)", line):
-            edges[(names[found.group(1)], names[found.group(2)], trigger_of(found.group(3)))] += 1
+            for label in found.group(3).split("\\n"):
+                edges[(names[found.group(1)], names[found.group(2)], trigger_of(label))] += 1
+        elif found := re.fullmatch(r"(s_\w+) -\[[^\]]*\]-> (fan_\d+)", line):
+            into.append((names[found.group(1)], found.group(2)))
+        elif found := re.fullmatch(r"(fan_\d+) -\[[^\]]*\]-> (s_\w+)", line):
+            out[found.group(1)] = names[found.group(2)]
+    _fanned(edges, fans, into, out, "\\n")
     return nodes, edges
 
 
@@ -145,8 +204,12 @@ def test_highlight_makes_a_status_and_its_ways_out_stand_out() -> None:
         color = attrs[repr(key)]["color"]
         assert (color == HIGHLIGHT_COLOR) == (key[0] == "cancellation-requested"), key
     mermaid = render_mermaid(VTEX, "seller", highlight="cancellation-requested")
-    framed = [line for line in mermaid.splitlines() if "»" in line]
+    framed = re.findall(r"» [^«<]+ «", mermaid)
     assert len(framed) == len(VTEX.ways_out("cancellation-requested", "seller"))
+    boxes = set(re.findall(r'state "» [^"]*" as (move_\d+)', mermaid))
+    assert boxes  # and their boxes are framed in red:
+    assert f"classDef wayout fill:#e8e8e8,stroke:{HIGHLIGHT_COLOR}" in mermaid
+    assert set(re.search(r"class ([\w,]+) wayout", mermaid).group(1).split(",")) == boxes  # type: ignore[union-attr]
 
 
 def test_action_map_colours_every_status_by_its_verdict() -> None:
@@ -371,6 +434,104 @@ def test_mermaid_parses_every_mmd_file(tmp_path: Path) -> None:
     assert len(results) == len(files)
     assert {r["type"] for r in results} == {"stateDiagram"}
     assert done.returncode == 0
+
+
+MERMAID_RENDER = MERMAID_CHECK.parent / "render.mjs"
+ENTITIES = {"#quot;": '"', "#59;": ";", "#37;": "%", "#lt;": "<"}
+
+
+def _shown(label: str) -> str:
+    """A Mermaid label as the reader sees its text: entity codes decoded, no line breaks, no
+    spaces (a rendered <br/> joins its lines without one)."""
+    for code, char in ENTITIES.items():
+        label = label.replace(code, char)
+    return re.sub(r"\s+", "", label.replace("<br/>", ""))
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    slack = 0.5  # (a shared border is no overlap)
+    return (
+        a["x"] + a["w"] - slack > b["x"]
+        and b["x"] + b["w"] - slack > a["x"]
+        and a["y"] + a["h"] - slack > b["y"]
+        and b["y"] + b["h"] - slack > a["y"]
+    )
+
+
+def _inside(a: dict[str, float], frame: dict[str, float]) -> bool:
+    return (
+        a["w"] > 0
+        and a["h"] > 0
+        and a["x"] >= frame["x"] - 0.5
+        and a["y"] >= frame["y"] - 0.5
+        and a["x"] + a["w"] <= frame["x"] + frame["w"] + 0.5
+        and a["y"] + a["h"] <= frame["y"] + frame["h"] + 0.5
+    )
+
+
+def test_every_mermaid_file_renders_readably_with_the_real_mermaid_cli(tmp_path: Path) -> None:
+    """Each Mermaid file, rendered by the Mermaid CLI in Debian's Chromium, then measured in the
+    browser from the SVG it wrote: every move's label is drawn, whole, inside the picture, over
+    no other label and no status; the legend is drawn."""
+    node = need("node")
+    chromium = os.environ.get("CHROMIUM") or need("chromium")
+    if not (MERMAID_RENDER.parent / "node_modules" / "@mermaid-js" / "mermaid-cli").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("tests/mermaid has no node_modules: .ci/run installs them")
+        pytest.skip("run `PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix tests/mermaid` to render Mermaid files")
+    extra = {
+        "highlight": render_mermaid(VTEX, "seller", highlight="cancellation-requested"),
+        "highlight-handling": render_mermaid(VTEX, "seller", highlight="handling"),
+        "facts": render_mermaid(VTEX, "seller", action="cancel", facts={"partial-invoice": True}),
+        "tricky": render_mermaid(model_from_mapping(TRICKY), "f", action="do-it"),
+        "hostile": render_mermaid(_hostile_model(), "seller"),
+    }
+    for name, text in extra.items():
+        (tmp_path / f"{name}.mmd").write_text(text, "utf-8")
+    files = [*sorted(DIAGRAMS.glob("*.mmd")), *(tmp_path / f"{name}.mmd" for name in extra)]
+    done = subprocess.run(
+        [node, str(MERMAID_RENDER), str(tmp_path / "svg"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "CHROMIUM": chromium},
+    )
+    results = {r["file"]: r for r in map(json.loads, done.stdout.splitlines())}
+    assert [r for r in results.values() if not r["ok"]] == [], done.stderr[-2000:]
+    assert sorted(results) == sorted(map(str, files)), done.stderr[-2000:]
+    for file in files:
+        result = results[str(file)]
+        text = file.read_text("utf-8")
+        # What the file asks to be drawn: each move's box (and any edge label), each status.
+        boxes = re.findall(r'^\s*state "(.*)" as (?:move|fan)_\d+$', text, re.MULTILINE)
+        labels = re.findall(r"^\s*\w+ --> \w+: (.*)$", text, re.MULTILINE)
+        drawn = result["labels"] + [
+            n for n in result["nodes"] if re.fullmatch(r".*-state-(move|fan)_\d+-\d+", n["id"])
+        ]
+        assert sorted(_shown(d["text"]) for d in drawn) == sorted(map(_shown, boxes + labels)), file.name
+        statuses = [n for n in result["nodes"] if "-state-s_" in n["id"]]
+        assert len(statuses) == len(re.findall(r'^\s*state ".*" as s_\w+$', text, re.MULTILINE)), file.name
+        shapes = [n for n in result["nodes"] if n["w"] > 10]  # (not the start and end dots)
+        for i, label in enumerate(result["labels"]):
+            for other in result["labels"][i + 1 :]:
+                assert not _overlap(label, other), f"{file.name}: {label['text']!r} over {other['text']!r}"
+            for shape in shapes:
+                assert not _overlap(label, shape), f"{file.name}: {label['text']!r} over {shape['text']!r}"
+        for i, shape in enumerate(shapes):
+            assert _inside(shape, result["svg"]), f"{file.name}: {shape['text']!r} is cut off"
+            for other in shapes[i + 1 :]:
+                assert not _overlap(shape, other), f"{file.name}: {shape['text']!r} over {other['text']!r}"
+        for label in result["labels"]:
+            assert _inside(label, result["svg"]), f"{file.name}: {label['text']!r} is cut off"
+        legend = " ".join(n["text"] for n in result["nodes"] if "-state-legend" in n["id"])
+        assert "the connector's action" in legend, f"{file.name}: no legend"
+        assert (tmp_path / "svg" / (file.stem + ".svg")).read_text("utf-8").startswith("<svg")
+    seller = results[str(DIAGRAMS / "seller.mmd")]["nodes"]
+    for loop in ("↻ ▶ tracking", "↻ ▶ return-invoice [unless return-invoice-registered]"):
+        assert any(loop in n["text"] for n in seller), loop
+    fan = "▶ cancel [unless partial-invoice]"  # a guard on the edges that carry it
+    assert any(n["text"] == fan for n in seller)
 
 
 def test_svg_without_graphviz_is_a_one_line_error(

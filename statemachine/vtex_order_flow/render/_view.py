@@ -11,15 +11,20 @@ from .. import duration as spelled_duration
 from ..errors import ContradictoryFactsError, UnknownStatusError, expect
 
 if TYPE_CHECKING:
-    from .. import Facts, Transition, Trigger
+    from .. import Facts, Transition
 
 __all__ = [
     "EDGE_STYLES",
+    "FAN_FILL",
+    "FAN_LEGEND",
     "NODE_STYLES",
+    "Bundle",
     "Edge",
     "EdgeStyle",
+    "Fan",
     "Node",
     "View",
+    "arrange",
     "build_view",
     "duration",
     "one_line",
@@ -117,8 +122,6 @@ class View:
     edges: tuple[Edge, ...]
     highlight: str | None
     action: str | None
-    notes: tuple[str, ...] = ()
-    """Guards that hold on every edge of an action, said once."""
 
     @property
     def edge_keys(self) -> list[str]:
@@ -138,11 +141,12 @@ def identifier(status_id: str) -> str:
     return "s_" + re.sub(r"[^A-Za-z0-9]", "_", status_id)
 
 
-def _edge_text(transition: Transition, trigger: Trigger) -> str:
+def _edge_text(transition: Transition) -> str:
     text = transition.trigger
-    # An action's own guards hold on every edge it triggers: the legend says them once.
-    guards = [f"if {f}" for f in sorted(transition.requires - trigger.requires)]
-    guards += [f"unless {f}" for f in sorted(transition.unless - trigger.unless)]
+    # Every guard on the edge that carries it, the action's own included (a reader of one edge
+    # must not need the legend to know when it holds).
+    guards = [f"if {f}" for f in sorted(transition.requires)]
+    guards += [f"unless {f}" for f in sorted(transition.unless)]
     if guards:
         text += f" [{', '.join(guards)}]"
     if transition.after is not None:
@@ -216,7 +220,7 @@ def build_view(
             dest=nodes[t.dest],
             trigger=t.trigger,
             style=_style(t),
-            text=_edge_text(t, model.trigger(t.trigger)),
+            text=_edge_text(t),
             highlighted=t.source == current,
             confidence=str(t.confidence),
         )
@@ -227,13 +231,7 @@ def build_view(
         title += f", where can the connector {mapped}?"
     if current is not None:
         title += f", from {current}"
-    notes = tuple(
-        f"{EDGE_STYLES['connector'].mark} {name}: always "
-        + ", ".join([*(f"if {f}" for f in sorted(a.requires)), *(f"unless {f}" for f in sorted(a.unless))])
-        for name, a in model.actions.items()
-        if (a.requires or a.unless) and any(e.trigger == name for e in edges)
-    )
-    return View(model.name, flow, title, tuple(nodes.values()), edges, current, mapped, notes)
+    return View(model.name, flow, title, tuple(nodes.values()), edges, current, mapped)
 
 
 def legend_lines(view: View) -> list[str]:
@@ -242,7 +240,6 @@ def legend_lines(view: View) -> list[str]:
     lines += [NODE_STYLES[key][2] for key in view.node_keys]
     if any(node.already_done for node in view.nodes):
         lines.append("(done) its goal is already reached")
-    lines += view.notes
     return lines
 
 
@@ -254,3 +251,60 @@ def one_line(text: str) -> str:
     renderer's own line breaks are its own; a model's never start a line of the diagram's
     source, where a directive would run)."""
     return text.translate(_BREAKS)
+
+
+@dataclass(frozen=True, slots=True)
+class Fan:
+    """One move (same trigger, guards and destination) made from many statuses, drawn once: an
+    unlabelled line from each source into a small box that carries the label, one line on."""
+
+    ident: str
+    sources: tuple[Node, ...]
+    dest: Node
+    style: EdgeStyle
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """The edges between one pair of statuses, drawn as one line with one label per move: two
+    labels on parallel lines (or on two loops of one status) are laid over each other."""
+
+    source: Node
+    dest: Node
+    edges: tuple[Edge, ...]
+
+
+FAN_IN = 3
+"""From how many statuses one move is drawn as a fan."""
+FAN_FILL = "#e3f2fd"
+FAN_LEGEND = "a blue box: one move, from each status with a line into it"
+
+
+def arrange(
+    view: View, *, by_style: bool, fan_in: int = FAN_IN
+) -> tuple[tuple[Bundle, ...], tuple[Fan, ...]]:
+    """The view's edges as drawn: a move made from `fan_in` or more statuses as one fan (13
+    lines into one status, each with the same label, hide everything around it), the rest
+    bundled by pair of statuses, and also by style when the syntax can colour single edges.
+    A highlighted edge is never folded into a fan: it must stand out on its own."""
+    groups: dict[tuple[str, str, str, str], list[Edge]] = {}
+    for edge in view.edges:
+        if not edge.highlighted and edge.source is not edge.dest:
+            groups.setdefault((edge.dest.id, edge.trigger, edge.text, edge.style.key), []).append(edge)
+    fanned: set[int] = set()
+    fans: list[Fan] = []
+    for members in groups.values():
+        if len({edge.source.id for edge in members}) < fan_in:
+            continue
+        fanned.update(id(edge) for edge in members)
+        first = members[0]
+        sources = tuple(dict.fromkeys(edge.source for edge in members))
+        fans.append(Fan(f"fan_{len(fans) + 1}", sources, first.dest, first.style, first.text))
+    pairs: dict[tuple[str, str, str, bool], list[Edge]] = {}
+    for edge in view.edges:
+        if id(edge) not in fanned:
+            style = (edge.style.key, edge.highlighted) if by_style else ("", False)
+            pairs.setdefault((edge.source.id, edge.dest.id, *style), []).append(edge)
+    bundles = tuple(Bundle(edges[0].source, edges[0].dest, tuple(edges)) for edges in pairs.values())
+    return bundles, tuple(fans)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from html import escape
 
-from ._view import EDGE_STYLES, HIGHLIGHT_COLOR, NODE_STYLES, Node, View
+from ._view import (
+    EDGE_STYLES,
+    FAN_FILL,
+    FAN_LEGEND,
+    HIGHLIGHT_COLOR,
+    NODE_STYLES,
+    Edge,
+    EdgeStyle,
+    Node,
+    View,
+    arrange,
+)
 
 __all__ = ["dot_text", "quote"]
 
@@ -37,7 +48,7 @@ def _node(node: Node, view: View) -> str:
     return f"  {quote(node.id)} [{', '.join(attrs)}];"
 
 
-def _legend(view: View) -> str:
+def _legend(view: View, fans: bool) -> str:
     rows = []
     for key in view.edge_keys:
         style = EDGE_STYLES[key]
@@ -54,8 +65,11 @@ def _legend(view: View) -> str:
         )
     if any(node.already_done for node in view.nodes):
         rows.append('<tr><td>(done)</td><td align="left">its goal is already reached</td></tr>')
-    for note in view.notes:
-        rows.append(f'<tr><td colspan="2" align="left">{escape(note)}</td></tr>')
+    if fans:
+        rows.append(
+            f'<tr><td bgcolor="{FAN_FILL}" border="1" color="{EDGE_STYLES["connector"].color}"> </td>'
+            f'<td align="left">{escape(FAN_LEGEND)}</td></tr>'
+        )
     if view.highlight is not None:
         rows.append(
             f'<tr><td align="left"><font color="{HIGHLIGHT_COLOR}">━━━▶</font></td>'
@@ -68,9 +82,23 @@ def _legend(view: View) -> str:
     )
 
 
+def _look(what: Edge | EdgeStyle, label: str, *, head: bool = True) -> str:
+    """An edge's attributes: colour, width and dashes by its mover; red and bold when it is a
+    way out of the highlighted status."""
+    highlighted = isinstance(what, Edge) and what.highlighted
+    style = what.style if isinstance(what, Edge) else what
+    color = HIGHLIGHT_COLOR if highlighted else style.color
+    width = 3 if highlighted else 2 if style.bold else 1
+    dashes = "dashed" if style.dashed and not highlighted else "solid"
+    attrs = f'color="{color}", penwidth={width}, style={dashes}'
+    if label:
+        attrs = f'label={quote(label)}, fontcolor="{color}", ' + attrs
+    return attrs if head else attrs + ", arrowhead=none"
+
+
 def dot_text(view: View) -> str:
-    """The view as a DOT digraph. Status ids are quoted (hyphens are safe); ``__start`` and
-    ``__legend`` are the only other nodes."""
+    """The view as a DOT digraph. Status ids are quoted (hyphens are safe); ``__start``,
+    ``__legend`` and the fans' ``__fan_N`` are the only other nodes."""
     lines = [
         f"digraph {quote(view.model_name + ' ' + view.flow)} {{",
         f"  {HEADER}",
@@ -82,15 +110,24 @@ def dot_text(view: View) -> str:
     ]
     lines += [_node(node, view) for node in view.nodes]
     lines += [f'  "__start" -> {quote(node.id)};' for node in view.nodes if node.initial]
-    for edge in view.edges:
-        color = HIGHLIGHT_COLOR if edge.highlighted else edge.style.color
-        width = 3 if edge.highlighted else 2 if edge.style.bold else 1
-        style = "dashed" if edge.style.dashed and not edge.highlighted else "solid"
-        label = f"{edge.style.mark} {edge.text}"
+    bundles, fans = arrange(view, by_style=True)
+    for bundle in bundles:
+        label = "\n".join(f"{edge.style.mark} {edge.text}" for edge in bundle.edges)
         lines.append(
-            f"  {quote(edge.source.id)} -> {quote(edge.dest.id)} [label={quote(label)}, "
-            f'color="{color}", fontcolor="{color}", penwidth={width}, style={style}];'
+            f"  {quote(bundle.source.id)} -> {quote(bundle.dest.id)} [{_look(bundle.edges[0], label)}];"
         )
-    lines.append(_legend(view))
+    for fan in fans:
+        # "__fan_N": like "__start", a name no status takes (a status id starts with a letter or digit).
+        name = quote(f"__{fan.ident}")
+        color = fan.style.color
+        lines.append(
+            f'  {name} [label={quote(fan.style.mark + " " + fan.text)}, fillcolor="{FAN_FILL}", '
+            f'color="{color}", fontcolor="{color}", fontsize=10];'
+        )
+        lines += [
+            f"  {quote(source.id)} -> {name} [{_look(fan.style, '', head=False)}];" for source in fan.sources
+        ]
+        lines.append(f"  {name} -> {quote(fan.dest.id)} [{_look(fan.style, '')}];")
+    lines.append(_legend(view, bool(fans)))
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import json
 
-from ._view import NODE_STYLES, Node, View, legend_lines, one_line
+from ._view import (
+    EDGE_STYLES,
+    FAN_FILL,
+    FAN_LEGEND,
+    HIGHLIGHT_COLOR,
+    NODE_STYLES,
+    Edge,
+    Node,
+    View,
+    arrange,
+    one_line,
+)
 
 __all__ = ["mermaid_text"]
 
@@ -21,19 +32,45 @@ def _text(value: str) -> str:
     return one_line(value).translate(_ESCAPES)
 
 
-def _label(node: Node, view: View) -> str:
+def _label(node: Node, view: View, loops: tuple[Edge, ...] = ()) -> str:
     parts = [("★ " if node.auto else "") + node.id]
     if node.label:
         parts.append(node.label)
     if view.action is not None and node.kind in {"send", "defer", "reject"}:
         parts.append(node.kind + (" (done)" if node.already_done else ""))
-    return "<br/>".join(_text(part) for part in parts)
+    parts = [_text(part) for part in parts]
+    # Mermaid lays a loop's label over its neighbours' (and two loops' over each other): a move
+    # that leaves the order where it is is written in its status's box.
+    parts += [f"{LOOP} {_edge(edge)}" for edge in loops]
+    return "<br/>".join(parts)
+
+
+def _edge(edge: Edge) -> str:
+    text = f"{edge.style.mark} {_text(edge.text)}"
+    return f"» {text} «" if edge.highlighted else text
+
+
+LOOP = "↻"
+MOVE_STYLE = "fill:#e8e8e8,stroke:#e8e8e8,color:#333"
+"""A move's label, drawn as a box: like Mermaid's own edge labels (their grey, no border)."""
 
 
 def mermaid_text(view: View) -> str:
     """The view as Mermaid. Mermaid cannot colour single edges of a state diagram, so each
     label starts with its mover's mark (▶ connector, ⚙ platform, ⏱ timer, ...), and the ways out
-    of a highlighted status are framed with » «."""
+    of a highlighted status are framed with » « (and their boxes with red).
+
+    Mermaid's layout keeps its nodes apart but not its edge labels: it moves each label to the
+    middle of its drawn line after the layout, so the labels of lines there and back between
+    two statuses, of lines meeting at one status and of two loops on one status land on each
+    other. So a move's label is a box of its own on its line (``move_N``), which the layout
+    places like a status, drawn like a label; the moves between two statuses share one box, one
+    line of text each; a move that leaves the order where it is is written in its status's box
+    (↻); a move made from many statuses is drawn once (a fan, see `arrange`). Mermaid has no
+    legend: it is a box of boxes, each kind of status in its own style."""
+    bundles, fans = arrange(view, by_style=False)
+    loops = {bundle.source.id: bundle.edges for bundle in bundles if bundle.source is bundle.dest}
+    moves = [bundle for bundle in bundles if bundle.source is not bundle.dest]
     # The front matter is YAML: a JSON string is a valid YAML scalar whatever the title holds.
     lines = [
         "---",
@@ -46,22 +83,57 @@ def mermaid_text(view: View) -> str:
         fill, stroke, _ = NODE_STYLES[key]
         extra = ",stroke-dasharray:4 3" if key == "auto" else ",stroke-width:3px" if key == "current" else ""
         lines.append(f"    classDef {key} fill:{fill},stroke:{stroke},color:#000{extra}")
+    lines.append(f"    classDef move {MOVE_STYLE}")
+    if view.highlight is not None:
+        lines.append(
+            f"    classDef wayout {MOVE_STYLE.replace('stroke:#e8e8e8', 'stroke:' + HIGHLIGHT_COLOR)}"
+        )
+    if fans:
+        lines.append(f"    classDef fan fill:{FAN_FILL},stroke:{EDGE_STYLES['connector'].color},color:#000")
+    lines.append("    classDef legend fill:#fafafa,stroke:#9e9e9e,color:#000,stroke-dasharray:2 2")
     for node in view.nodes:
-        lines.append(f'    state "{_label(node, view)}" as {node.ident}')
+        lines.append(f'    state "{_label(node, view, loops.get(node.id, ()))}" as {node.ident}')
+    for fan in fans:
+        lines.append(f'    state "{fan.style.mark} {_text(fan.text)}" as {fan.ident}')
+    for number, bundle in enumerate(moves, 1):
+        lines.append(f'    state "{"<br/>".join(_edge(edge) for edge in bundle.edges)}" as move_{number}')
     for node in view.nodes:
         if node.initial:
             lines.append(f"    [*] --> {node.ident}")
-    for edge in view.edges:
-        text = f"{edge.style.mark} {_text(edge.text)}"
-        if edge.highlighted:
-            text = f"» {text} «"
-        lines.append(f"    {edge.source.ident} --> {edge.dest.ident}: {text}")
+    for number, bundle in enumerate(moves, 1):
+        lines.append(f"    {bundle.source.ident} --> move_{number}")
+        lines.append(f"    move_{number} --> {bundle.dest.ident}")
+    for fan in fans:
+        lines += [f"    {source.ident} --> {fan.ident}" for source in fan.sources]
+        lines.append(f"    {fan.ident} --> {fan.dest.ident}")
     for node in view.nodes:
         if node.terminal:
             lines.append(f"    {node.ident} --> [*]")
     for key in view.node_keys:
         members = ",".join(node.ident for node in view.nodes if node.kind == key)
         lines.append(f"    class {members} {key}")
-    legend = "; ".join(legend_lines(view))
-    lines.append(f"    %% Legend: {legend}")
+    for kind in ("move", "wayout"):
+        members = ",".join(
+            f"move_{number}"
+            for number, bundle in enumerate(moves, 1)
+            if bundle.edges[0].highlighted == (kind == "wayout")
+        )
+        if members:
+            lines.append(f"    class {members} {kind}")
+    if fans:
+        lines.append(f"    class {','.join(fan.ident for fan in fans)} fan")
+    legend = [f"{EDGE_STYLES[key].mark} {EDGE_STYLES[key].legend}" for key in view.edge_keys]
+    if loops:
+        legend.append(f"{LOOP} a move that leaves the order where it is")
+    if fans:
+        legend.append(FAN_LEGEND)
+    lines.append('    state "Legend" as legend {')
+    lines.append(f'        state "{"<br/>".join(_text(line) for line in legend)}" as legend_moves')
+    for key in view.node_keys:
+        lines.append(f'        state "{_text(NODE_STYLES[key][2])}" as legend_{key}')
+    if any(node.already_done for node in view.nodes):
+        lines.append('        state "(done) its goal is already reached" as legend_done')
+    lines.append("    }")
+    lines.append("    class legend,legend_moves legend")
+    lines += [f"    class legend_{key} {key}" for key in view.node_keys]
     return "\n".join(lines) + "\n"

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from ._view import HIGHLIGHT_COLOR, NODE_STYLES, Node, View, legend_lines, one_line
+from ._view import (
+    FAN_FILL,
+    FAN_LEGEND,
+    HIGHLIGHT_COLOR,
+    NODE_STYLES,
+    EdgeStyle,
+    Node,
+    View,
+    arrange,
+    legend_lines,
+    one_line,
+)
 
 __all__ = ["plantuml_text"]
 
@@ -28,32 +39,45 @@ def _node(node: Node, view: View) -> str:
     return f'state "{label}" as {node.ident} <<{node.kind}>>'
 
 
+def _arrow(style: EdgeStyle, highlighted: bool) -> str:
+    modifiers = [HIGHLIGHT_COLOR if highlighted else style.color]
+    if highlighted or style.bold:
+        modifiers.append("bold")
+    elif style.dashed:
+        modifiers.append("dashed")
+    return f"-[{','.join(modifiers)}]->"
+
+
 def plantuml_text(view: View) -> str:
     """The view as a PlantUML state diagram: ids are aliased (``s_ready_for_handling``), edge
     colour and dashes by mover, stereotypes by node kind."""
+    bundles, fans = arrange(view, by_style=True)
     lines = ["@startuml", HEADER, f"title {_text(view.title)}", "hide empty description", "skinparam state {"]
     for key in view.node_keys:
         fill, stroke, _ = NODE_STYLES[key]
         lines.append(f"  BackgroundColor<<{key}>> {fill}")
         lines.append(f"  BorderColor<<{key}>> {stroke}")
+    if fans:
+        lines.append(f"  BackgroundColor<<fan>> {FAN_FILL}")
+        lines.append(f"  BorderColor<<fan>> {fans[0].style.color}")
     lines.append("}")
     lines.append("hide stereotype")
     lines += [_node(node, view) for node in view.nodes]
+    lines += [f'state "{_text(fan.style.mark + " " + fan.text)}" as {fan.ident} <<fan>>' for fan in fans]
     lines += [f"[*] --> {node.ident}" for node in view.nodes if node.initial]
-    for edge in view.edges:
-        color = HIGHLIGHT_COLOR if edge.highlighted else edge.style.color
-        modifiers = [color]
-        if edge.highlighted or edge.style.bold:
-            modifiers.append("bold")
-        elif edge.style.dashed:
-            modifiers.append("dashed")
-        arrow = f"-[{','.join(modifiers)}]->"
-        lines.append(
-            f"{edge.source.ident} {arrow} {edge.dest.ident} : {_text(edge.style.mark + ' ' + edge.text)}"
-        )
+    for bundle in bundles:
+        first = bundle.edges[0]
+        arrow = _arrow(first.style, first.highlighted)
+        label = "\\n".join(_text(f"{edge.style.mark} {edge.text}") for edge in bundle.edges)
+        lines.append(f"{bundle.source.ident} {arrow} {bundle.dest.ident} : {label}")
+    for fan in fans:
+        lines += [f"{source.ident} {_arrow(fan.style, False)} {fan.ident}" for source in fan.sources]
+        lines.append(f"{fan.ident} {_arrow(fan.style, False)} {fan.dest.ident}")
     lines += [f"{node.ident} --> [*]" for node in view.nodes if node.terminal]
     lines.append("legend right")
     lines += [f"  {_text(line)}" for line in legend_lines(view)]
+    if fans:
+        lines.append(f"  {FAN_LEGEND}")
     lines.append("endlegend")
     lines.append("@enduml")
     return "\n".join(lines) + "\n"
