@@ -11,12 +11,15 @@ from typing import Any
 __all__ = [
     "ContradictoryFactsError",
     "Defect",
+    "ExtendsOutsideFolderError",
     "GraphvizNotFoundError",
     "InvalidArgumentError",
     "InvalidModelError",
     "LeaseLostError",
     "MissingExtraError",
     "ModelFileError",
+    "ModelFileTooDeepError",
+    "ModelFileTooLargeError",
     "ModelTooLargeError",
     "NotificationError",
     "Rule",
@@ -282,6 +285,49 @@ class ModelFileError(VtexOrderFlowError, OSError):
         self.path = path
         self.reason = reason
         super().__init__(f"cannot read model file {path!r}: {reason}")
+
+
+class ModelFileTooLargeError(ModelFileError):
+    """A model file larger than the loader reads (`size` bytes at least, `limit` the most it
+    reads: `load_model`'s ``max_bytes``)."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            path, f"{size:,} bytes, over the limit of {limit:,} bytes (raise the limit with max_bytes=)"
+        )
+
+
+class ModelFileTooDeepError(ModelFileError):
+    """A model file whose tables and arrays nest deeper than `limit` levels (`load_model`'s
+    ``max_depth``); `depth` is the depth at which the loader stopped looking (None when the TOML
+    parser itself could not follow)."""
+
+    def __init__(self, path: str, depth: int | None, limit: int) -> None:
+        self.depth = depth
+        self.limit = limit
+        super().__init__(
+            path,
+            f"its tables and arrays nest more than {limit} levels deep (raise the limit with max_depth=)",
+        )
+
+
+class ExtendsOutsideFolderError(ModelFileError):
+    """A model whose `extends` leads outside the folder of the file that names it, refused unless
+    the caller allows it (`load_model`'s ``allow_extends_outside``, the CLI's
+    ``--allow-extends-outside``). `path` is the model naming it, `extends` what it names,
+    `resolved` where that leads, `folder` the folder it must stay in."""
+
+    def __init__(self, path: str, extends: str, resolved: str, folder: str) -> None:
+        self.extends = extends
+        self.resolved = resolved
+        self.folder = folder
+        super().__init__(
+            path,
+            f"extends {extends!r}, which resolves to {resolved!r}, outside the model's folder "
+            f"{folder!r} (allow it with allow_extends_outside=True or --allow-extends-outside)",
+        )
 
 
 class Rule(enum.StrEnum):

@@ -144,7 +144,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from .. import load_model
 
     try:
-        model = load_model(args.file)
+        model = load_model(args.file, allow_extends_outside=args.allow_extends_outside)
     except InvalidModelError as error:
         if args.json:
             defects = [{"rule": str(d.rule), "entry": d.entry, "message": d.message} for d in error.defects]

@@ -1,0 +1,198 @@
+"""Limits on the work bad input can cause: model files (size, nesting, where `extends` leads, what
+kind of file), the defects a model check reports, the suggestions for unknown names, and the
+facts a decision's search tracks. Each ends in a typed error naming the bad value and the limit;
+no test here times anything: they assert bounded work, or run under a generous timeout."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from contextlib import redirect_stderr
+from pathlib import Path
+
+import pytest
+
+from vtex_order_flow import ModelFileError, VtexOrderFlowError, load_model, model_from_mapping
+from vtex_order_flow.cli import main
+from vtex_order_flow.errors import (
+    ExtendsOutsideFolderError,
+    InvalidArgumentError,
+    ModelFileTooDeepError,
+    ModelFileTooLargeError,
+)
+
+SMALL = 'name = "mine"\nextends = "vtex"\n'
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, "utf-8")
+    return path
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code = main(args, io.StringIO())
+    return code, err.getvalue()
+
+
+def _one_line_usage_error(args: list[str], says: str) -> None:
+    code, err = _cli(args)
+    assert code == 2, err
+    assert err.count("\n") == 1, err
+    assert says in err
+    assert "Traceback" not in err
+
+
+# -- model files ---------------------------------------------------------------------------------
+
+
+def test_a_model_file_over_the_size_limit_is_refused_naming_its_size_and_the_limit(tmp_path: Path) -> None:
+    big = _write(tmp_path / "big.toml", SMALL + "# padding\n" * 120_000)  # 1.2 MB of comments
+    size = big.stat().st_size
+    with pytest.raises(ModelFileTooLargeError) as caught:
+        load_model(big)
+    assert caught.value.size == size
+    assert caught.value.limit == 1024 * 1024
+    assert caught.value.path == str(big)
+    assert f"{size:,} bytes" in str(caught.value)
+    assert "1,048,576" in str(caught.value)
+    assert isinstance(caught.value, ModelFileError)
+    assert load_model(big, max_bytes=2 * size).name == "mine"  # the limit is the caller's to raise
+    with pytest.raises(ModelFileTooLargeError, match="limit of 10 bytes"):
+        load_model(_write(tmp_path / "small.toml", SMALL), max_bytes=10)
+    _one_line_usage_error(["validate", str(big)], "over the limit of 1,048,576 bytes")
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "x = " + "[" * 100_000 + "]" * 100_000,  # past the TOML parser's stack
+        "x = " + "{a = " * 5_000 + "1" + "}" * 5_000,
+        "x = " + "[" * 40 + "]" * 40,  # parsed, but over the limit
+        "x." + ".".join(["a"] * 50) + " = 1",  # dotted keys nest without any bracket
+        "[" + ".".join(["t"] * 50) + "]\nv = 1",
+    ],
+)
+def test_deep_nesting_is_a_typed_error_never_a_recursion_error(tmp_path: Path, nested: str) -> None:
+    file = _write(tmp_path / "deep.toml", SMALL + nested + "\n")
+    with pytest.raises(ModelFileTooDeepError, match="more than 32 levels deep") as caught:
+        load_model(file)
+    assert caught.value.limit == 32
+    assert caught.value.path == str(file)
+    _one_line_usage_error(["validate", str(file)], "more than 32 levels deep")
+
+
+def test_the_depth_limit_is_a_keyword_and_applies_to_mappings_too(tmp_path: Path) -> None:
+    nested: dict[str, object] = {"leaf": 1}
+    for _ in range(100_000):
+        nested = {"n": nested}
+    with pytest.raises(ModelFileTooDeepError):
+        model_from_mapping({"name": "x", "extends": "vtex", "x": nested})
+    # Seven levels (the document, a table, an array, ...) pass at 7 and are refused at 6.
+    data = {"name": "x", "extends": "vtex", "note": {"a": [[{"b": [1]}]]}}
+    with pytest.raises(ModelFileTooDeepError, match="more than 5 levels"):
+        model_from_mapping(data, max_depth=5)
+    with pytest.raises(VtexOrderFlowError, match="schema"):  # past the limit, the schema speaks
+        model_from_mapping(data, max_depth=7)
+
+
+def test_the_bundled_model_fits_the_default_limits(tmp_path: Path) -> None:
+    from importlib import resources
+
+    text = resources.files("vtex_order_flow").joinpath("data", "vtex.toml").read_text("utf-8")
+    assert load_model(_write(tmp_path / "copy.toml", text)).name == "vtex"
+    with pytest.raises(ModelFileTooDeepError):  # its own nesting (an action's error rules)
+        load_model(tmp_path / "copy.toml", max_depth=4)
+
+
+@pytest.mark.parametrize(
+    ("settings", "names"),
+    [
+        ({"max_bytes": 0}, "max_bytes"),
+        ({"max_bytes": "1"}, "max_bytes"),
+        ({"max_depth": True}, "max_depth"),
+        ({"allow_extends_outside": 1}, "allow_extends_outside"),
+    ],
+)
+def test_limits_of_the_wrong_type_are_refused(
+    tmp_path: Path, settings: dict[str, object], names: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=names):
+        load_model(_write(tmp_path / "m.toml", SMALL), **settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [("/dev/zero", "is a character device, not a regular file"), ("folder", "is a directory")],
+)
+def test_a_model_or_its_base_must_be_a_regular_file(tmp_path: Path, target: str, says: str) -> None:
+    if target == "folder":
+        target = str(tmp_path / "folder")
+        Path(target).mkdir()
+    elif not Path(target).exists():
+        pytest.skip(f"no {target} here")
+    with pytest.raises(ModelFileError, match=says):
+        load_model(target)
+    extending = _write(tmp_path / "ext.toml", f'name = "x"\nextends = "{target}"\n')
+    with pytest.raises(ModelFileError, match=says):
+        load_model(extending, allow_extends_outside=True)
+    _one_line_usage_error(["validate", str(extending), "--allow-extends-outside"], says)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "model.toml"
+    os.mkfifo(fifo)
+    extending = _write(tmp_path / "ext.toml", 'name = "x"\nextends = "model.toml"\n')
+    for path in (fifo, extending):
+        # In a child with a timeout: before the limit, reading a FIFO waited for a writer forever.
+        run = subprocess.run(
+            [sys.executable, "-m", "vtex_order_flow", "validate", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.count("\n") == 1, run.stderr
+        assert "is a FIFO, not a regular file" in run.stderr
+
+
+def test_extends_stays_inside_the_models_folder_unless_allowed(tmp_path: Path) -> None:
+    _write(tmp_path / "base.toml", 'name = "base"\nextends = "vtex"\n')
+    _write(tmp_path / "models" / "parts" / "inner.toml", 'name = "inner"\nextends = "vtex"\n')
+    outside = _write(tmp_path / "models" / "up.toml", 'name = "up"\nextends = "../base.toml"\n')
+    absolute = _write(
+        tmp_path / "models" / "abs.toml", f'name = "abs"\nextends = "{tmp_path / "base.toml"}"\n'
+    )
+    inside = _write(tmp_path / "models" / "in.toml", 'name = "in"\nextends = "parts/inner.toml"\n')
+    (tmp_path / "models" / "link.toml").symlink_to(tmp_path / "base.toml")
+    linked = _write(tmp_path / "models" / "via-link.toml", 'name = "l"\nextends = "link.toml"\n')
+    for model in (outside, absolute, linked):
+        with pytest.raises(ExtendsOutsideFolderError) as caught:
+            load_model(model)
+        assert caught.value.path == str(model)
+        assert caught.value.resolved == str((tmp_path / "base.toml").resolve())
+        assert caught.value.folder == str((tmp_path / "models").resolve())
+        assert "allow_extends_outside=True" in str(caught.value)
+        assert load_model(model, allow_extends_outside=True).name in {"up", "abs", "l"}
+    assert load_model(inside).name == "in"
+    # A base inside the folder may not lead out of its own folder either.
+    _write(tmp_path / "models" / "parts" / "sneaky.toml", 'name = "s"\nextends = "../../base.toml"\n')
+    chained = _write(tmp_path / "models" / "chain.toml", 'name = "c"\nextends = "parts/sneaky.toml"\n')
+    with pytest.raises(ExtendsOutsideFolderError):
+        load_model(chained)
+    # From a mapping, the folder is base_dir (the current folder when not given).
+    with pytest.raises(ExtendsOutsideFolderError):
+        model_from_mapping({"name": "m", "extends": "../base.toml"}, base_dir=tmp_path / "models")
+    # The CLI: refused in one line, allowed with the flag, for --model and for validate.
+    _one_line_usage_error(["states", "--model", str(outside)], "outside the model's folder")
+    _one_line_usage_error(["validate", str(outside)], "--allow-extends-outside")
+    code, err = _cli(["states", "--model", str(outside), "--allow-extends-outside"])
+    assert (code, err) == (0, "")
+    code, err = _cli(["validate", str(outside), "--allow-extends-outside"])
+    assert (code, err) == (0, "")
