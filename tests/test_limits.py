@@ -196,3 +196,85 @@ def test_extends_stays_inside_the_models_folder_unless_allowed(tmp_path: Path) -
     assert (code, err) == (0, "")
     code, err = _cli(["validate", str(outside), "--allow-extends-outside"])
     assert (code, err) == (0, "")
+
+
+# -- defects ---------------------------------------------------------------------------------------
+
+
+def _fan(size: int, *, terminal: bool) -> dict[str, object]:
+    """`size` moves from one status on one trigger, to as many statuses (dead ends unless terminal)."""
+    ends = [f"d{i}" for i in range(size)]
+    return {
+        "name": "fan",
+        "flows": {"f": {"initial": "s0"}},
+        "actions": {"go": {"cause": "marketplace"}},
+        "statuses": [
+            {"id": "s0", "flows": ["f"], "meaning": "start"},
+            *({"id": end, "flows": ["f"], "meaning": end, "terminal": terminal} for end in ends),
+        ],
+        "transitions": [{"from": "s0", "to": end, "trigger": "go", "flows": ["f"]} for end in ends],
+    }
+
+
+def _toml(data: dict[str, object]) -> str:
+    """The little TOML these tests need: strings, booleans, lists and tables of those."""
+    import json
+
+    def value(v: object) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(v)
+
+    scalars, tables = [], []
+    for key, v in data.items():
+        if isinstance(v, list) and v and isinstance(v[0], dict):
+            tables += [f"[[{key}]]\n" + "".join(f"{k} = {value(x)}\n" for k, x in item.items()) for item in v]
+        else:
+            scalars.append(f"{key} = {value(v)}\n")
+    return "".join(scalars) + "\n".join(tables)
+
+
+def test_same_trigger_moves_are_one_defect_naming_their_count() -> None:
+    from vtex_order_flow import InvalidModelError, Rule
+
+    with pytest.raises(InvalidModelError) as caught:
+        model_from_mapping(_fan(2_000, terminal=True))
+    (defect,) = caught.value.defects  # was 1,999,000: one per pair
+    assert defect.rule is Rule.AMBIGUOUS_TRIGGER
+    assert defect.entry == "transition s0 -> d1 [go]"
+    assert "2,000 moves leave 's0' on 'go'" in defect.message
+    assert "(-> d0, -> d1, -> d2 and 1,997 more)" in defect.message
+
+
+def test_the_defects_shown_are_capped_in_the_error_and_the_cli(tmp_path: Path) -> None:
+    import json
+
+    from vtex_order_flow import InvalidModelError
+    from vtex_order_flow.errors import MAX_DEFECTS_SHOWN
+
+    data = _fan(500, terminal=False)  # 500 dead ends and one ambiguous trigger
+    with pytest.raises(InvalidModelError) as caught:
+        model_from_mapping(data)
+    assert len(caught.value.defects) == 501  # every one is still there for a program
+    lines = str(caught.value).splitlines()
+    assert lines[0].endswith(": 501 defects")
+    assert len(lines) == 1 + MAX_DEFECTS_SHOWN + 1
+    assert lines[-1] == "  ... and 401 more"
+    file = tmp_path / "fan.toml"
+    file.write_text(_toml(data), "utf-8")
+    out = io.StringIO()
+    assert main(["validate", str(file)], out) == 1
+    assert out.getvalue().splitlines()[-1] == "  ... and 401 more"
+    assert len(out.getvalue().splitlines()) == 1 + MAX_DEFECTS_SHOWN + 1
+    out = io.StringIO()
+    assert main(["validate", str(file), "--json"], out) == 1
+    answer = json.loads(out.getvalue())
+    assert (len(answer["defects"]), answer["more_defects"]) == (MAX_DEFECTS_SHOWN, 401)
+    code, err = _cli(["states", "--model", str(file)])  # the CLI's usage error is capped too
+    assert code == 2
+    assert "... and 401 more" in err
+    assert err.count("\n") < MAX_DEFECTS_SHOWN + 5

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "MAX_DEFECTS_SHOWN",
     "ContradictoryFactsError",
     "Defect",
     "ExtendsOutsideFolderError",
@@ -392,15 +393,25 @@ class Defect:
         return f"{self.entry}: {self.message} [{self.rule}]"
 
 
+MAX_DEFECTS_SHOWN = 100
+"""How many defects an `InvalidModelError`'s message (and the CLI) lists; the rest are counted.
+A model broken everywhere is fixed from its first defects, and its message stays readable."""
+
+
 class InvalidModelError(VtexOrderFlowError, ValueError):
-    """A model that breaks one or more rules; `defects` lists every one found, in file order."""
+    """A model that breaks one or more rules; `defects` lists every one found, in file order.
+
+    The message lists the first `MAX_DEFECTS_SHOWN` and says how many more there are.
+    """
 
     def __init__(self, origin: str, defects: Iterable[Defect]) -> None:
         self.origin = origin
         self.defects = tuple(defects)
         count = len(self.defects)
-        lines = [f"invalid model {origin}: {count} defect{'s' if count != 1 else ''}"]
-        lines += [f"  {defect}" for defect in self.defects]
+        lines = [f"invalid model {origin}: {count:,} defect{'s' if count != 1 else ''}"]
+        lines += [f"  {defect}" for defect in self.defects[:MAX_DEFECTS_SHOWN]]
+        if count > MAX_DEFECTS_SHOWN:
+            lines.append(f"  ... and {count - MAX_DEFECTS_SHOWN:,} more")
         super().__init__("\n".join(lines))
 
     @property
