@@ -278,3 +278,66 @@ def test_the_defects_shown_are_capped_in_the_error_and_the_cli(tmp_path: Path) -
     assert code == 2
     assert "... and 401 more" in err
     assert err.count("\n") < MAX_DEFECTS_SHOWN + 5
+
+
+# -- suggestions -----------------------------------------------------------------------------------
+
+
+def _count_ratios(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    import difflib
+
+    calls = [0]
+    real = difflib.SequenceMatcher.ratio
+
+    def counted(self: difflib.SequenceMatcher[str]) -> float:
+        calls[0] += 1
+        return real(self)
+
+    monkeypatch.setattr(difflib.SequenceMatcher, "ratio", counted)
+    return calls
+
+
+def test_a_suggestion_compares_a_few_names_and_none_for_a_long_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vtex_order_flow import UnknownStatusError, bundled_model
+    from vtex_order_flow.errors import MAX_SUGGESTED_LENGTH, closest
+
+    names = [*bundled_model().statuses]
+    assert len(names) > 30
+    calls = _count_ratios(monkeypatch)
+    assert closest("ready-for-handlin-7", names)[0] == "ready-for-handling"
+    assert 0 < calls[0] <= 2 * 6  # at most the shortlist, twice (as written, then case-folded)
+    calls[0] = 0
+    assert closest("Ready-For-Handlin-7", names)[0] == "ready-for-handling"
+    assert calls[0] <= 2 * 6
+    calls[0] = 0
+    assert closest("handling" + "x" * MAX_SUGGESTED_LENGTH, names) == ()
+    with pytest.raises(UnknownStatusError) as caught:
+        bundled_model().decide("h" * 10_000_000, "invoice")
+    assert caught.value.suggestions == ()
+    assert calls[0] == 0  # a 10 MB name costs no matching at all
+
+
+def test_a_batch_of_distinct_bad_lines_keeps_a_bounded_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from vtex_order_flow import _batch, bundled_model
+
+    made: list[_batch._Bodies] = []
+
+    class Recorded(_batch._Bodies):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(_batch, "_Bodies", Recorded)
+    bad = [json.dumps({"status": f"handlin-{i}", "action": "invoice"}).encode() for i in range(3_000)]
+    good = [json.dumps({"status": "handling", "action": "invoice", "id": i}).encode() for i in range(100)]
+    out = io.StringIO()
+    assert _batch.decide_lines(bundled_model(), [*bad, *good, bad[-1]], out) == 3_001
+    (bodies,) = made
+    assert len(bodies.bad) == _batch._BAD_LIMIT  # was one entry per distinct bad line, forever
+    assert len(bodies.good) == 1
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(rows) == 3_101
+    assert rows[0]["error"]["suggestions"][0] == "handling"
+    assert rows[-1]["error"] == rows[2_999]["error"]  # a repeated bad line: the remembered body

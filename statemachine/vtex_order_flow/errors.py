@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "MAX_DEFECTS_SHOWN",
+    "MAX_SUGGESTED_LENGTH",
     "ContradictoryFactsError",
     "Defect",
     "ExtendsOutsideFolderError",
@@ -65,16 +67,50 @@ def validation_problems(error: Any, *, with_input: bool = False) -> list[tuple[s
     return problems
 
 
+MAX_SUGGESTED_LENGTH = 64
+"""Names longer than this get no "did you mean": no valid name is nearly that long, and matching
+costs time in the length (a 10 MB batch line naming a status must cost no more than a short one)."""
+
+_SHORTLIST = 6
+"""How many valid names, nearest by shared letter pairs, difflib compares a value with."""
+
+
 def closest(value: str, valid: Iterable[str], n: int = 3) -> tuple[str, ...]:
-    """The valid names nearest to `value`, best first (may be empty); case is not a difference."""
-    if not isinstance(value, str):
+    """The valid names nearest to `value`, best first (may be empty); case is not a difference.
+
+    Bounded work for any input: nothing for a value longer than `MAX_SUGGESTED_LENGTH`, and
+    difflib ranks only the few valid names that share the most letter pairs with it.
+    """
+    if not isinstance(value, str) or len(value) > MAX_SUGGESTED_LENGTH:
         return ()
-    names = list(valid)
+    names = tuple(valid)
+    if len(names) > _SHORTLIST:
+        names = _shortlist(value, names)
     found = difflib.get_close_matches(value, names, n=n, cutoff=0.5)
     if not found:
         folded = {name.lower(): name for name in names}
-        found = [folded[m] for m in difflib.get_close_matches(value.lower(), list(folded), n=n, cutoff=0.5)]
+        lower = value.lower()
+        if lower != value or any(key != name for key, name in folded.items()):  # else: the same pass
+            found = [folded[m] for m in difflib.get_close_matches(lower, list(folded), n=n, cutoff=0.5)]
     return tuple(found)
+
+
+def _pairs(text: str) -> frozenset[str]:
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1)) or frozenset((text,))
+
+
+@functools.lru_cache(maxsize=64)  # a model has a few lists of valid names: statuses, actions, ...
+def _pairs_of(names: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    return tuple(_pairs(name.lower()) for name in names)
+
+
+def _shortlist(value: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The `_SHORTLIST` names sharing the most letter pairs with `value` (Dice's coefficient)."""
+    mine = _pairs(value.lower())
+    theirs = _pairs_of(names)
+    scores = [len(mine & pairs) / (len(mine) + len(pairs)) for pairs in theirs]
+    best = sorted(range(len(names)), key=scores.__getitem__, reverse=True)[:_SHORTLIST]
+    return tuple(names[i] for i in best)
 
 
 class UnknownNameError(VtexOrderFlowError, LookupError):
