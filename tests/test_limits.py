@@ -341,3 +341,67 @@ def test_a_batch_of_distinct_bad_lines_keeps_a_bounded_cache(monkeypatch: pytest
     assert len(rows) == 3_101
     assert rows[0]["error"]["suggestions"][0] == "handling"
     assert rows[-1]["error"] == rows[2_999]["error"]  # a repeated bad line: the remembered body
+
+
+# -- facts -----------------------------------------------------------------------------------------
+
+
+def _clearing(size: int) -> dict[str, object]:
+    """Facts only the caller gives, each cleared by a move that a guard lets fire while it holds;
+    the action needs a fact nobody gives: a search through every subset of the given facts."""
+    names = [f"x{i}" for i in range(size)]
+    return {
+        "name": "clearing",
+        "flows": {"f": {"initial": "s0"}},
+        "facts": {n: {"description": n} for n in [*names, "z"]},
+        "actions": {"go": {"cause": "marketplace"}},
+        "events": {f"drop-{n}": {"cause": "seller"} for n in names},
+        "statuses": [
+            {"id": "s0", "flows": ["f"], "meaning": "start"},
+            {"id": "s1", "flows": ["f"], "meaning": "end", "terminal": True},
+        ],
+        "transitions": [
+            *(
+                {
+                    "from": "s0",
+                    "to": "s0",
+                    "trigger": f"drop-{n}",
+                    "flows": ["f"],
+                    "requires": [n],
+                    "clears": [n],
+                }
+                for n in names
+            ),
+            {"from": "s0", "to": "s1", "trigger": "go", "flows": ["f"], "requires": ["z"]},
+        ],
+    }
+
+
+def test_a_search_past_the_state_limit_is_a_typed_error_not_minutes() -> None:
+    import json
+
+    from vtex_order_flow import ModelTooLargeError, Verdict, _batch
+
+    small = model_from_mapping(_clearing(6))  # 64 combinations: decided as before
+    assert small.decide("s0", "go", facts=[f"x{i}" for i in range(6)]).verdict is Verdict.REJECT
+    model = model_from_mapping(_clearing(20))  # loads: no move sets a fact, none is searched yet
+    given = [f"x{i}" for i in range(20)]
+    # 2**20 combinations: 33 s before the limit, now refused after 10,000.
+    with pytest.raises(
+        ModelTooLargeError, match=r"more than 10,000 \(status, facts\) combinations"
+    ) as caught:
+        model.decide("s0", "go", facts=given)
+    assert "20 facts are changed by moves and read by guards" in str(caught.value)
+    assert model.decide("s0", "go").verdict is Verdict.REJECT  # other questions are still answered
+    line = json.dumps({"status": "s0", "action": "go", "facts": dict.fromkeys(given, True)}).encode()
+    out = io.StringIO()
+    assert _batch.decide_lines(model, [line, b'{"status": "s0", "action": "go"}'], out) == 1
+    first, second = (json.loads(row) for row in out.getvalue().splitlines())
+    assert first["error"]["kind"] == "too-large"
+    assert second["ok"] is True
+
+
+def test_the_cli_reports_a_search_past_the_limit_in_one_line(tmp_path: Path) -> None:
+    file = _write(tmp_path / "clearing.toml", _toml(_clearing(20)))
+    facts = [arg for i in range(20) for arg in ("--fact", f"x{i}")]
+    _one_line_usage_error(["decide", "go", "--status", "s0", "--model", str(file), *facts], "10,000")

@@ -9,7 +9,7 @@ from json.encoder import encode_basestring_ascii
 from typing import IO, Any
 
 from ._flowmodel import FlowModel
-from .errors import ContradictoryFactsError, UnknownNameError, VtexOrderFlowError
+from .errors import ContradictoryFactsError, ModelTooLargeError, UnknownNameError, VtexOrderFlowError
 
 __all__ = ["BATCH_FIELDS", "decide_lines"]
 
@@ -92,6 +92,8 @@ def _decision_body(model: FlowModel, record: dict[str, Any]) -> str:
             str(error),
             {"value": error.value, "suggestions": list(error.suggestions)},
         ) from None
+    except ModelTooLargeError as error:  # this question's search is past the limit: the line's error
+        raise _BadLineError("too-large", str(error)) from None
     return '"ok":true,' + _dumps(decision.to_dict())[1:-1]
 
 
