@@ -155,7 +155,8 @@ def test_help_lists_the_models_flows_and_actions(command: str) -> None:
     out = io.StringIO()
     with redirect_stdout(out), pytest.raises(SystemExit):
         main([command, "--help"])
-    text = " ".join(out.getvalue().split())
+    # argparse wraps help text after a hyphen too ("return-" / "invoice"): join those back.
+    text = " ".join(out.getvalue().split()).replace("- ", "-")
     for name in (*VTEX.flows, *VTEX.actions):
         assert name in text, name
     assert f"default: {VTEX.default_flow}" in text
@@ -188,8 +189,8 @@ def test_an_extends_cycle_through_parent_folders_is_a_defect(tmp_path: Path) -> 
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "m.toml").write_text('name = "a"\nextends = "../b/m.toml"\n', "utf-8")
     (tmp_path / "b" / "m.toml").write_text('name = "b"\nextends = "../a/m.toml"\n', "utf-8")
-    with pytest.raises(InvalidModelError) as caught:
-        load_model(tmp_path / "a" / "m.toml")
+    with pytest.raises(InvalidModelError) as caught:  # `../` must be allowed to get this far
+        load_model(tmp_path / "a" / "m.toml", allow_extends_outside=True)
     assert caught.value.rules == {Rule.BAD_OVERRIDE}
     assert "circular extends" in str(caught.value)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii
 from typing import IO, Any
 
 from ._flowmodel import FlowModel
-from .errors import ContradictoryFactsError, UnknownNameError, VtexOrderFlowError
+from .errors import ContradictoryFactsError, ModelTooLargeError, UnknownNameError, VtexOrderFlowError
 
 __all__ = ["BATCH_FIELDS", "decide_lines"]
 
@@ -91,6 +92,8 @@ def _decision_body(model: FlowModel, record: dict[str, Any]) -> str:
             str(error),
             {"value": error.value, "suggestions": list(error.suggestions)},
         ) from None
+    except ModelTooLargeError as error:  # this question's search is past the limit: the line's error
+        raise _BadLineError("too-large", str(error)) from None
     return '"ok":true,' + _dumps(decision.to_dict())[1:-1]
 
 
@@ -103,15 +106,49 @@ def _body(model: FlowModel, record: Any) -> str:
         return _error_body(error)
 
 
+_Key = tuple[str, str, str | None, frozenset[tuple[str, bool]] | None]
+
+_GOOD_LIMIT = 100_000
+"""Decisions remembered per batch: every question the bundled model can answer many times over."""
+_BAD_LIMIT = 1_024
+"""Error bodies remembered per batch, the most recently used: a bad line repeated costs nothing,
+a million distinct bad lines cost no memory."""
+
+
+class _Bodies:
+    """Output bodies by record: good decisions (up to `_GOOD_LIMIT`), and the last `_BAD_LIMIT`
+    error bodies (each distinct unknown name costs a "did you mean" once, then ages out)."""
+
+    def __init__(self) -> None:
+        self.good: dict[_Key, str] = {}
+        self.bad: OrderedDict[_Key, str] = OrderedDict()
+
+    def miss(self, key: _Key, model: FlowModel, record: Any) -> str:
+        """The body of a record not in `good`: from `bad`, or derived and remembered."""
+        body = self.bad.get(key)
+        if body is not None:
+            self.bad.move_to_end(key)
+            return body
+        body = _body(model, record)
+        if body.startswith('"ok":f'):
+            self.bad[key] = body
+            if len(self.bad) > _BAD_LIMIT:
+                self.bad.popitem(last=False)
+        elif len(self.good) < _GOOD_LIMIT:
+            self.good[key] = body
+        return body
+
+
 def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
     """Decide every JSON Lines record of `lines`, writing one line per input line, in order.
 
     Each output line is ``{"line": N, "id": <the input's id>, "ok": true, <decision>}`` or
     ``{"line": N, "id": ..., "ok": false, "error": {"kind", "message", ...}}``. Returns how many
-    lines were bad. Decisions and error bodies are cached by record, so a large file costs
-    little more than parsing it.
+    lines were bad. Decisions are cached by record, so a large file costs little more than
+    parsing it; error bodies too, a bounded number of them (`_Bodies`).
     """
-    cache: dict[tuple[str, str, str | None, frozenset[tuple[str, bool]] | None], str] = {}
+    bodies = _Bodies()
+    good = bodies.good
     bad = 0
     buffer: list[str] = []
     for number, raw in enumerate(lines, 1):
@@ -139,9 +176,9 @@ def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
                     )
                 ):
                     key = (status, action, flow, frozenset(facts.items()) if facts else None)
-                    body = cache.get(key)  # type: ignore[assignment]
+                    body = good.get(key)  # type: ignore[assignment]
                     if body is None:
-                        body = cache[key] = _body(model, record)
+                        body = bodies.miss(key, model, record)
                 else:
                     body = _body(model, record)
             else:

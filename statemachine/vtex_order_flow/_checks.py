@@ -268,26 +268,68 @@ def _graph(spec: ModelFile) -> Iterator[Defect]:
                 )
 
 
+_NAMED = 3
+"""How many moves an ambiguous-trigger defect names; the rest are counted."""
+
+
 def _ambiguous(flow: str, edges: list[TransitionSpec]) -> Iterator[Defect]:
-    # The machine would silently take the first; the model must say which move happens.
-    by_start: dict[tuple[str, str], list[TransitionSpec]] = {}
+    # The machine would silently take the first; the model must say which move happens. One
+    # defect per (status, trigger) that has moves whose guards can hold together, naming a few:
+    # 2,000 such moves are one defect, not the 1,999,000 of every pair.
+    by_start: dict[tuple[str, str], dict[tuple[str, str, str], TransitionSpec]] = {}
     for transition in edges:
-        by_start.setdefault((transition.source, transition.trigger), []).append(transition)
-    for group in by_start.values():
-        for i, first in enumerate(group):
-            for second in group[i + 1 :]:
-                if first.key == second.key:
-                    continue  # a duplicate, reported as such
-                exclusive = set(first.requires) & set(second.unless) or set(first.unless) & set(
-                    second.requires
-                )
-                if not exclusive:
-                    yield Defect(
-                        Rule.AMBIGUOUS_TRIGGER,
-                        transition_entry(second),
-                        f"in flow {flow!r} {transition_entry(first)} fires on the same trigger from "
-                        "the same status; make their guards exclusive (requires X / unless X)",
-                    )
+        # A second move with the same key is a duplicate, reported as such.
+        by_start.setdefault((transition.source, transition.trigger), {}).setdefault(
+            transition.key, transition
+        )
+    for (source, trigger), keyed in by_start.items():
+        if len(keyed) < 2:
+            continue
+        clashing = _clashing(list(keyed.values()))
+        if len(clashing) < 2:
+            continue
+        first, second = clashing[0], clashing[1]
+        if len(clashing) == 2:
+            said = (
+                f"in flow {flow!r} {transition_entry(first)} fires on the same trigger from the same status"
+            )
+        else:
+            named = ", ".join(f"-> {t.dest}" for t in clashing[:_NAMED])
+            more = len(clashing) - _NAMED
+            said = (
+                f"in flow {flow!r} {len(clashing):,} moves leave {source!r} on {trigger!r} with guards "
+                f"that can hold together ({named}{f' and {more:,} more' if more > 0 else ''})"
+            )
+        yield Defect(
+            Rule.AMBIGUOUS_TRIGGER,
+            transition_entry(second),
+            f"{said}; make their guards exclusive (requires X / unless X)",
+        )
+
+
+def _clashing(group: list[TransitionSpec]) -> list[TransitionSpec]:
+    """The moves of `group` whose guards can hold together with another's, in model order.
+
+    Moves with the same guards are compared once, so the work grows with the distinct guards
+    (bounded by the file's size), not with the pairs of moves.
+    """
+    guards: dict[tuple[frozenset[str], frozenset[str]], list[TransitionSpec]] = {}
+    for transition in group:
+        guards.setdefault((frozenset(transition.requires), frozenset(transition.unless)), []).append(
+            transition
+        )
+
+    def together(a: tuple[frozenset[str], frozenset[str]], b: tuple[frozenset[str], frozenset[str]]) -> bool:
+        return not (a[0] & b[1] or a[1] & b[0])
+
+    kinds = list(guards)
+    clash = {
+        kind
+        for kind in kinds
+        if (len(guards[kind]) > 1 and together(kind, kind))
+        or any(other != kind and together(kind, other) for other in kinds)
+    }
+    return [t for t in group if (frozenset(t.requires), frozenset(t.unless)) in clash]
 
 
 def check_decisions(model: ModelData) -> list[Defect]:

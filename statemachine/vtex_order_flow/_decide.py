@@ -11,9 +11,15 @@ from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
-from ._graph import AUTOMATIC
+from ._graph import AUTOMATIC, MAX_STATES
 from ._vocabulary import Cause, Confidence, FollowUp
-from .errors import ContradictoryFactsError, UnknownFactError, UnknownStatusError, shown
+from .errors import (
+    ContradictoryFactsError,
+    ModelTooLargeError,
+    UnknownFactError,
+    UnknownStatusError,
+    shown,
+)
 
 if TYPE_CHECKING:
     from ._model import ErrorRule, ModelData, Transition, Trigger
@@ -365,6 +371,7 @@ def shortest_path(
     allowed: frozenset[str],
     close: Callable[[Iterable[str]], frozenset[str]],
     tested: frozenset[str],
+    limit: int = MAX_STATES,
 ) -> tuple[list[Transition], Transition] | None:
     """The best path from (status, facts) to a state where `action` is accepted, or None.
 
@@ -378,6 +385,12 @@ def shortest_path(
     how many steps wait on another party's decision (seller, customer, gateway, marketplace
     events), then by length, then by model order: the path the connector and the platform can
     complete by themselves is the one to explain, not a detour through a cancellation request.
+
+    The search is bounded: past `limit` states it raises `ModelTooLargeError`. Finding whether
+    any path exists is as hard as STRIPS planning (guards are preconditions, `sets` and `clears`
+    effects: PSPACE-complete), so no search can be polynomial in the facts that moves change and
+    guards read; the load-time limit (`_graph.states`) keeps the facts moves set in check, this
+    one the combinations of a caller's facts that moves clear.
     """
     start: State = (status, facts)
     best: dict[State, tuple[int, int]] = {start: (0, 0)}
@@ -409,7 +422,30 @@ def shortest_path(
             waits = 0 if transition.by_action or transition.cause in AUTOMATIC else 1
             cost = (others + waits, steps + 1)
             if nxt != start and cost < best.get(nxt, (sys.maxsize, sys.maxsize)):
+                if nxt not in best and len(best) >= limit:
+                    raise _too_large(
+                        outs, status=status, action=action, facts=facts, tested=tested, limit=limit
+                    )
                 best[nxt] = cost
                 parents[nxt] = (current, transition)
                 heapq.heappush(heap, (*cost, next(order), nxt))
     return None
+
+
+def _too_large(
+    outs: Mapping[str, tuple[Transition, ...]],
+    *,
+    status: str,
+    action: str,
+    facts: frozenset[str],
+    tested: frozenset[str],
+    limit: int,
+) -> ModelTooLargeError:
+    changing = sorted({f for ts in outs.values() for t in ts for f in (*t.sets, *t.clears)} & tested)
+    given = f" with {len(facts)} facts" if facts else ""
+    return ModelTooLargeError(
+        f"deciding {action} from {status}{given} needs more than {limit:,} (status, facts) "
+        f"combinations: {len(changing)} facts are changed by moves and read by guards "
+        f"({', '.join(changing[:10])}{', ...' if len(changing) > 10 else ''}); "
+        "fewer such facts keep the search tractable"
+    )

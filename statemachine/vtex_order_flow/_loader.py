@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,15 +27,23 @@ from ._model import (
 from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import (
     Defect,
+    ExtendsOutsideFolderError,
+    InvalidArgumentError,
     InvalidModelError,
     ModelFileError,
+    ModelFileTooDeepError,
+    ModelFileTooLargeError,
     Rule,
     UnknownModelError,
+    shown,
     validation_problems,
 )
 
 __all__ = [
     "BUNDLED_MODELS",
+    "MAX_MODEL_BYTES",
+    "MAX_MODEL_DEPTH",
+    "Limits",
     "build_model",
     "bundled_model",
     "decide",
@@ -44,6 +54,26 @@ __all__ = [
 ]
 
 BUNDLED_MODELS = ("vtex",)
+
+MAX_MODEL_BYTES = 1024 * 1024
+"""The largest model file `load_model` reads by default, 1 MiB: the bundled model, the whole of
+VTEX's documented flow with its sources and notes, is about 70 KB; a file fifteen times larger is
+no hand-written model, and parsing and checking it would take seconds and memory for nothing."""
+
+MAX_MODEL_DEPTH = 32
+"""How deep a model file's tables and arrays may nest by default: the schema itself nests 6 levels
+(an action's error rules' statuses); 32 leaves room for any tool's output and stays far below
+the depth at which the TOML parser and pydantic run out of stack."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the loader accepts from a model file (`load_model`'s keyword arguments)."""
+
+    max_bytes: int = MAX_MODEL_BYTES
+    max_depth: int = MAX_MODEL_DEPTH
+    allow_extends_outside: bool = False
+
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -81,25 +111,60 @@ def decide(status: str, action: str, flow: str | None = None, facts: Facts = Non
     return _bundled("vtex").decide(status, action, flow, facts)
 
 
-def load_model(path: str | os.PathLike[str]) -> FlowModel:
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = MAX_MODEL_BYTES,
+    max_depth: int = MAX_MODEL_DEPTH,
+    allow_extends_outside: bool = False,
+) -> FlowModel:
     """Load, merge and validate a model file.
 
-    Raises `ModelFileError` when the file cannot be read or is not TOML, and
-    `InvalidModelError` (with every `Defect`) when it breaks the schema or a graph rule.
+    Raises `ModelFileError` when the file cannot be read, is not a regular file or is not TOML,
+    and `InvalidModelError` (with every `Defect`) when it breaks the schema or a graph rule.
+    Bad input costs bounded work: a file (or one it extends) larger than `max_bytes` raises
+    `ModelFileTooLargeError`, tables and arrays nested deeper than `max_depth`
+    `ModelFileTooDeepError`, and an `extends` that leads outside the folder of the file naming
+    it (``../base.toml``, an absolute path, a symlink out) `ExtendsOutsideFolderError` unless
+    `allow_extends_outside` (the bundled models are always allowed).
     """
     if not isinstance(path, str | os.PathLike):
         raise ModelFileError(repr(path), f"a model file is named by a path, not {type(path).__name__}")
+    limits = _limits(max_bytes, max_depth, allow_extends_outside)
     file = Path(path)
-    return _finish(resolve_spec(_read_file(file), str(file), file.parent), str(file))
+    return _finish(resolve_spec(_read_file(file, limits), str(file), file.parent, limits=limits), str(file))
 
 
 def model_from_mapping(
-    data: Mapping[str, Any], origin: str = "<mapping>", base_dir: Path | None = None
+    data: Mapping[str, Any],
+    origin: str = "<mapping>",
+    base_dir: Path | None = None,
+    *,
+    max_bytes: int = MAX_MODEL_BYTES,
+    max_depth: int = MAX_MODEL_DEPTH,
+    allow_extends_outside: bool = False,
 ) -> FlowModel:
-    """Validate and build a model from already-parsed data (the shape of a model file)."""
+    """Validate and build a model from already-parsed data (the shape of a model file).
+
+    A file it extends is found in `base_dir` (the current folder when None); the limits are
+    `load_model`'s, `max_depth` applying to `data` too.
+    """
+    limits = _limits(max_bytes, max_depth, allow_extends_outside)
     if base_dir is not None and not isinstance(base_dir, Path):
         base_dir = Path(base_dir)
-    return _finish(resolve_spec(data, origin, base_dir), origin)
+    _check_depth(data, origin, limits.max_depth)
+    return _finish(resolve_spec(data, origin, base_dir, limits=limits), origin)
+
+
+def _limits(max_bytes: object, max_depth: object, allow_extends_outside: object) -> Limits:
+    for value, name in ((max_bytes, "max_bytes"), (max_depth, "max_depth")):
+        if type(value) is not int or value < 1:
+            raise InvalidArgumentError(f"{name} must be a positive int, not {shown(value)}")
+    if type(allow_extends_outside) is not bool:
+        raise InvalidArgumentError(
+            f"allow_extends_outside must be a bool, not {shown(allow_extends_outside)}"
+        )
+    return Limits(max_bytes, max_depth, allow_extends_outside)  # type: ignore[arg-type]
 
 
 def _read_bundled(name: str) -> dict[str, Any]:
@@ -107,19 +172,69 @@ def _read_bundled(name: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def _read_file(file: Path) -> dict[str, Any]:
+def _read_file(file: Path, limits: Limits) -> dict[str, Any]:
+    name = str(file)
     try:
-        text = file.read_text("utf-8")
+        # Non-blocking, so that a FIFO is refused below instead of waiting for a writer.
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        raise ModelFileError(str(file), "no such file") from None
+        raise ModelFileError(name, "no such file") from None
     except IsADirectoryError:
-        raise ModelFileError(str(file), "is a directory") from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a NUL in the path
-        raise ModelFileError(str(file), str(error)) from None
+        raise ModelFileError(name, "is a directory") from None
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
+        raise ModelFileError(name, str(error)) from None
     try:
-        return tomllib.loads(text)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelFileError(name, f"is {_kind(info.st_mode)}, not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limits.max_bytes + 1)  # never more than the limit, whatever the file
+    except ModelFileError:
+        raise
+    except OSError as error:
+        raise ModelFileError(name, str(error)) from None
+    finally:
+        os.close(fd)
+    if len(data) > limits.max_bytes:  # the file may have grown since fstat: report the larger
+        raise ModelFileTooLargeError(name, max(len(data), info.st_size), limits.max_bytes)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelFileError(name, str(error)) from None
+    try:
+        parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ModelFileError(str(file), f"not valid TOML: {error}") from None
+        raise ModelFileError(name, f"not valid TOML: {error}") from None
+    except RecursionError:  # arrays or inline tables nested past the parser's stack
+        raise ModelFileTooDeepError(name, None, limits.max_depth) from None
+    _check_depth(parsed, name, limits.max_depth)
+    return parsed
+
+
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((what for test, what in kinds if test(mode)), "a special file")
+
+
+def _check_depth(data: object, origin: str, limit: int) -> None:
+    """Refuse data nested deeper than `limit` (walked without recursion, so any depth is safe)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = (
+            value.values() if isinstance(value, Mapping) else value if isinstance(value, list | tuple) else ()
+        )
+        for child in children:
+            if isinstance(child, Mapping | list | tuple):
+                if depth + 1 > limit:
+                    raise ModelFileTooDeepError(origin, depth + 1, limit)
+                stack.append((child, depth + 1))
 
 
 def _schema(data: Mapping[str, Any], origin: str) -> ModelFile:
@@ -145,8 +260,14 @@ def resolve_spec(
     origin: str,
     base_dir: Path | None,
     _chain: tuple[str, ...] = (),
+    *,
+    limits: Limits = Limits(),
 ) -> ModelFile:
-    """Validate a file's schema and, when it extends another model, merge it onto that model."""
+    """Validate a file's schema and, when it extends another model, merge it onto that model.
+
+    A file it extends is read with the same `limits`, and must be inside `base_dir` (the folder
+    of the file naming it) unless they allow otherwise.
+    """
     spec = _schema(data, origin)
     if spec.extends is None:
         if spec.patch is not None or spec.remove is not None:
@@ -159,15 +280,23 @@ def resolve_spec(
         base_origin, base_dir_of_base = f"bundled:{spec.extends}", None
     else:
         # Resolved, so that a cycle through `../` or a symlink is the same path each time round.
-        base_path = ((base_dir or Path.cwd()) / spec.extends).resolve()
+        folder = (base_dir or Path.cwd()).resolve()
+        try:
+            base_path = (folder / spec.extends).resolve()
+        except (OSError, ValueError, RuntimeError) as error:  # a NUL, a symlink loop
+            raise ModelFileError(spec.extends, str(error)) from None
+        if not limits.allow_extends_outside and not base_path.is_relative_to(folder):
+            raise ExtendsOutsideFolderError(origin, spec.extends, str(base_path), str(folder))
         base_origin, base_dir_of_base = str(base_path), base_path.parent
     if base_origin in (*_chain, origin):
         raise InvalidModelError(
             origin,
             [Defect(Rule.BAD_OVERRIDE, "extends", f"circular extends through {base_origin!r}")],
         )
-    base_data = _read_bundled(spec.extends) if base_dir_of_base is None else _read_file(Path(base_origin))
-    base = resolve_spec(base_data, base_origin, base_dir_of_base, (*_chain, origin))
+    base_data = (
+        _read_bundled(spec.extends) if base_dir_of_base is None else _read_file(Path(base_origin), limits)
+    )
+    base = resolve_spec(base_data, base_origin, base_dir_of_base, (*_chain, origin), limits=limits)
     return _merge(base, spec, origin)
 
 

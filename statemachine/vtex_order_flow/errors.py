@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "MAX_DEFECTS_SHOWN",
+    "MAX_SUGGESTED_LENGTH",
     "ContradictoryFactsError",
     "Defect",
+    "ExtendsOutsideFolderError",
     "GraphvizNotFoundError",
     "InvalidArgumentError",
     "InvalidModelError",
     "LeaseLostError",
     "MissingExtraError",
     "ModelFileError",
+    "ModelFileTooDeepError",
+    "ModelFileTooLargeError",
     "ModelTooLargeError",
     "NotificationError",
     "Rule",
@@ -61,16 +67,50 @@ def validation_problems(error: Any, *, with_input: bool = False) -> list[tuple[s
     return problems
 
 
+MAX_SUGGESTED_LENGTH = 64
+"""Names longer than this get no "did you mean": no valid name is nearly that long, and matching
+costs time in the length (a 10 MB batch line naming a status must cost no more than a short one)."""
+
+_SHORTLIST = 6
+"""How many valid names, nearest by shared letter pairs, difflib compares a value with."""
+
+
 def closest(value: str, valid: Iterable[str], n: int = 3) -> tuple[str, ...]:
-    """The valid names nearest to `value`, best first (may be empty); case is not a difference."""
-    if not isinstance(value, str):
+    """The valid names nearest to `value`, best first (may be empty); case is not a difference.
+
+    Bounded work for any input: nothing for a value longer than `MAX_SUGGESTED_LENGTH`, and
+    difflib ranks only the few valid names that share the most letter pairs with it.
+    """
+    if not isinstance(value, str) or len(value) > MAX_SUGGESTED_LENGTH:
         return ()
-    names = list(valid)
+    names = tuple(valid)
+    if len(names) > _SHORTLIST:
+        names = _shortlist(value, names)
     found = difflib.get_close_matches(value, names, n=n, cutoff=0.5)
     if not found:
         folded = {name.lower(): name for name in names}
-        found = [folded[m] for m in difflib.get_close_matches(value.lower(), list(folded), n=n, cutoff=0.5)]
+        lower = value.lower()
+        if lower != value or any(key != name for key, name in folded.items()):  # else: the same pass
+            found = [folded[m] for m in difflib.get_close_matches(lower, list(folded), n=n, cutoff=0.5)]
     return tuple(found)
+
+
+def _pairs(text: str) -> frozenset[str]:
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1)) or frozenset((text,))
+
+
+@functools.lru_cache(maxsize=64)  # a model has a few lists of valid names: statuses, actions, ...
+def _pairs_of(names: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    return tuple(_pairs(name.lower()) for name in names)
+
+
+def _shortlist(value: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The `_SHORTLIST` names sharing the most letter pairs with `value` (Dice's coefficient)."""
+    mine = _pairs(value.lower())
+    theirs = _pairs_of(names)
+    scores = [len(mine & pairs) / (len(mine) + len(pairs)) for pairs in theirs]
+    best = sorted(range(len(names)), key=scores.__getitem__, reverse=True)[:_SHORTLIST]
+    return tuple(names[i] for i in best)
 
 
 class UnknownNameError(VtexOrderFlowError, LookupError):
@@ -284,6 +324,49 @@ class ModelFileError(VtexOrderFlowError, OSError):
         super().__init__(f"cannot read model file {path!r}: {reason}")
 
 
+class ModelFileTooLargeError(ModelFileError):
+    """A model file larger than the loader reads (`size` bytes at least, `limit` the most it
+    reads: `load_model`'s ``max_bytes``)."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            path, f"{size:,} bytes, over the limit of {limit:,} bytes (raise the limit with max_bytes=)"
+        )
+
+
+class ModelFileTooDeepError(ModelFileError):
+    """A model file whose tables and arrays nest deeper than `limit` levels (`load_model`'s
+    ``max_depth``); `depth` is the depth at which the loader stopped looking (None when the TOML
+    parser itself could not follow)."""
+
+    def __init__(self, path: str, depth: int | None, limit: int) -> None:
+        self.depth = depth
+        self.limit = limit
+        super().__init__(
+            path,
+            f"its tables and arrays nest more than {limit} levels deep (raise the limit with max_depth=)",
+        )
+
+
+class ExtendsOutsideFolderError(ModelFileError):
+    """A model whose `extends` leads outside the folder of the file that names it, refused unless
+    the caller allows it (`load_model`'s ``allow_extends_outside``, the CLI's
+    ``--allow-extends-outside``). `path` is the model naming it, `extends` what it names,
+    `resolved` where that leads, `folder` the folder it must stay in."""
+
+    def __init__(self, path: str, extends: str, resolved: str, folder: str) -> None:
+        self.extends = extends
+        self.resolved = resolved
+        self.folder = folder
+        super().__init__(
+            path,
+            f"extends {extends!r}, which resolves to {resolved!r}, outside the model's folder "
+            f"{folder!r} (allow it with allow_extends_outside=True or --allow-extends-outside)",
+        )
+
+
 class Rule(enum.StrEnum):
     """The rules a model must satisfy; every `Defect` names the one it breaks."""
 
@@ -346,15 +429,25 @@ class Defect:
         return f"{self.entry}: {self.message} [{self.rule}]"
 
 
+MAX_DEFECTS_SHOWN = 100
+"""How many defects an `InvalidModelError`'s message (and the CLI) lists; the rest are counted.
+A model broken everywhere is fixed from its first defects, and its message stays readable."""
+
+
 class InvalidModelError(VtexOrderFlowError, ValueError):
-    """A model that breaks one or more rules; `defects` lists every one found, in file order."""
+    """A model that breaks one or more rules; `defects` lists every one found, in file order.
+
+    The message lists the first `MAX_DEFECTS_SHOWN` and says how many more there are.
+    """
 
     def __init__(self, origin: str, defects: Iterable[Defect]) -> None:
         self.origin = origin
         self.defects = tuple(defects)
         count = len(self.defects)
-        lines = [f"invalid model {origin}: {count} defect{'s' if count != 1 else ''}"]
-        lines += [f"  {defect}" for defect in self.defects]
+        lines = [f"invalid model {origin}: {count:,} defect{'s' if count != 1 else ''}"]
+        lines += [f"  {defect}" for defect in self.defects[:MAX_DEFECTS_SHOWN]]
+        if count > MAX_DEFECTS_SHOWN:
+            lines.append(f"  ... and {count - MAX_DEFECTS_SHOWN:,} more")
         super().__init__("\n".join(lines))
 
     @property

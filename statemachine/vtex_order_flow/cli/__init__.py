@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="use this model file (it may extend the bundled 'vtex' model) instead of the bundled one",
     )
+    common.add_argument(
+        "--allow-extends-outside",
+        action="store_true",
+        help="let the model file's `extends` name a file outside its own folder (refused by default)",
+    )
     common.add_argument("--json", action="store_true", help="print JSON for machines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in (_model, _decide, _diagrams, _replay, _send, _serve):

@@ -41,7 +41,7 @@ def model_of(args: argparse.Namespace) -> FlowModel:
     if args.model is None:
         return bundled_model()
     try:
-        return load_model(args.model)
+        return load_model(args.model, allow_extends_outside=args.allow_extends_outside)
     except InvalidModelError as error:
         raise UsageError(f"{error}\n(check it with `{PROG} validate {args.model}`)") from None
 

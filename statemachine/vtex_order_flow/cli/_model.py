@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import Confidence, duration
-from ..errors import InvalidModelError, UnknownNameError
+from ..errors import MAX_DEFECTS_SHOWN, InvalidModelError, UnknownNameError
 from ._common import EXIT_INVALID, EXIT_OK, UsageError, dump, model_of, names
 
 if TYPE_CHECKING:
@@ -144,11 +144,15 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from .. import load_model
 
     try:
-        model = load_model(args.file)
+        model = load_model(args.file, allow_extends_outside=args.allow_extends_outside)
     except InvalidModelError as error:
         if args.json:
-            defects = [{"rule": str(d.rule), "entry": d.entry, "message": d.message} for d in error.defects]
-            dump({"valid": False, "file": args.file, "defects": defects}, out)
+            defects = [
+                {"rule": str(d.rule), "entry": d.entry, "message": d.message}
+                for d in error.defects[:MAX_DEFECTS_SHOWN]
+            ]
+            more = len(error.defects) - len(defects)
+            dump({"valid": False, "file": args.file, "defects": defects, "more_defects": more}, out)
         else:
             out.write(f"{error}\n")
         return EXIT_INVALID
