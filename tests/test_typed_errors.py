@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 from contextlib import redirect_stderr
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -238,3 +239,34 @@ def test_a_model_with_too_many_fact_combinations_is_refused_quickly() -> None:
     }
     with pytest.raises(ModelTooLargeError, match="14 facts are both set by moves and read by guards"):
         model_from_mapping(data)
+
+
+@pytest.mark.parametrize("when", ["CREATE", "INSERT INTO entries"])
+def test_a_full_disk_is_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    """A disk that fills up, setting a store up or writing to it, fails with SQLite's own words.
+    On a full disk SQLite rolls the transaction back itself: a second ROLLBACK used to replace
+    them with "cannot rollback - no transaction is active" (seen on a full tmpfs)."""
+    import sqlite3
+
+    from vtex_order_flow.errors import StoreError
+    from vtex_order_flow.tracking import SQLiteStore, Tracker, _stores
+
+    connect = sqlite3.connect
+
+    class Filling:
+        def __init__(self, connection: sqlite3.Connection) -> None:
+            self.connection = connection
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.connection, name)
+
+        def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+            if sql.lstrip().startswith(when):
+                self.connection.execute("ROLLBACK")  # what SQLite does on SQLITE_FULL
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.connection.execute(sql, params)
+
+    monkeypatch.setattr(_stores.sqlite3, "connect", lambda *a, **k: Filling(connect(*a, **k)))
+    with pytest.raises(StoreError, match="database or disk is full") as caught:
+        Tracker(store=SQLiteStore(tmp_path / "t.db")).register("order-1", "cancel")
+    assert "cannot rollback" not in str(caught.value)

@@ -861,7 +861,10 @@ class SQLiteStore(_Exclusive):
             )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite may have rolled back itself (a full disk does): a second ROLLBACK would
+            # replace the real error with "cannot rollback - no transaction is active".
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
 
     @property
