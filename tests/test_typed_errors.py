@@ -249,7 +249,7 @@ def test_a_full_disk_is_named_as_such(tmp_path: Path, monkeypatch: pytest.Monkey
     import sqlite3
 
     from vtex_order_flow.errors import StoreError
-    from vtex_order_flow.tracking import SQLiteStore, Tracker, _stores
+    from vtex_order_flow.tracking import SQLiteStore, Tracker
 
     connect = sqlite3.connect
 
@@ -266,7 +266,7 @@ def test_a_full_disk_is_named_as_such(tmp_path: Path, monkeypatch: pytest.Monkey
                 raise sqlite3.OperationalError("database or disk is full")
             return self.connection.execute(sql, params)
 
-    monkeypatch.setattr(_stores.sqlite3, "connect", lambda *a, **k: Filling(connect(*a, **k)))
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Filling(connect(*a, **k)))
     with pytest.raises(StoreError, match="database or disk is full") as caught:
         Tracker(store=SQLiteStore(tmp_path / "t.db")).register("order-1", "cancel")
     assert "cannot rollback" not in str(caught.value)
