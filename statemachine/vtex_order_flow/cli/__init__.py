@@ -21,7 +21,7 @@ from ..errors import (
     UnknownNameError,
     VtexOrderFlowError,
 )
-from . import _decide, _diagrams, _model, _replay, _send, _serve
+from . import _completion, _decide, _diagrams, _model, _replay, _send, _serve
 from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--json", action="store_true", help="print JSON for machines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (_model, _decide, _diagrams, _replay, _send, _serve):
+    for group in (_model, _decide, _diagrams, _replay, _send, _serve, _completion):
         group.add_commands(sub, common)
     return parser
 

@@ -1,0 +1,136 @@
+"""The command line's comforts: shell completion, progress on a terminal, --json everywhere it
+means something, a summarised text replay, docs --check in a user's project."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vtex_order_flow import bundled_model
+from vtex_order_flow.cli import build_parser, main
+
+
+def shell_path(name: str) -> str:
+    """The shell's full path, or a skip where it is not installed (bash always is)."""
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+# -- shell completion ---------------------------------------------------------------------------
+
+COMMANDS = sorted(
+    next(a for a in build_parser()._actions if a.dest == "command").choices  # type: ignore[arg-type]
+)
+
+
+@pytest.fixture(scope="module")
+def bash_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    code, text = run("completion", "bash")
+    assert code == 0
+    path = tmp_path_factory.mktemp("completion") / "vtex-order-flow.bash"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_the_bash_script_is_valid_bash(bash_script: Path) -> None:
+    subprocess.run([shell_path("bash"), "-n", str(bash_script)], check=True, timeout=60)
+
+
+def _bash_completes(script: Path, *words: str) -> list[str]:
+    """What bash's completion function offers for the command line `words` (the last one being
+    completed), as bash itself calls it on TAB."""
+    driver = (
+        f"source {script}\n"
+        'fn=$(complete -p vtex-order-flow | sed -E "s/.* -F ([^ ]+) .*/\\1/")\n'
+        'COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}\n'
+        '"$fn" vtex-order-flow "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"\n'
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    done = subprocess.run(
+        [shell_path("bash"), "-c", driver, "bash", "vtex-order-flow", *words],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.split()
+
+
+def test_bash_completes_commands_options_and_the_models_names(bash_script: Path) -> None:
+    assert _bash_completes(bash_script, "de") == ["decide"]
+    assert sorted(_bash_completes(bash_script, "")) == COMMANDS
+    assert _bash_completes(bash_script, "decide", "--st") == ["--status"]
+    assert _bash_completes(bash_script, "decide", "app") == ["approve"]
+    assert _bash_completes(bash_script, "decide", "approve", "--status", "ready-for-h") == [
+        "ready-for-handling"
+    ]
+    assert sorted(_bash_completes(bash_script, "replay", "--flow", "")) == sorted(bundled_model().flows)
+    assert _bash_completes(bash_script, "completion", "fi") == ["fish"]
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish", "tcsh"])
+def test_every_shells_script_names_every_command(shell: str) -> None:
+    code, text = run("completion", shell)
+    assert code == 0
+    for command in COMMANDS:
+        assert command in text
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_the_zsh_and_fish_scripts_parse(shell: str, tmp_path: Path) -> None:
+    executable = shell_path(shell)
+    path = tmp_path / f"script.{shell}"
+    path.write_text(run("completion", shell)[1], "utf-8")
+    subprocess.run([executable, "-n", str(path)], check=True, timeout=60)
+
+
+def test_fish_completes_a_command(tmp_path: Path) -> None:
+    fish = shell_path("fish")
+    path = tmp_path / "script.fish"
+    path.write_text(run("completion", "fish")[1], "utf-8")
+    done = subprocess.run(
+        [fish, "-c", f"source {path}; complete -C 'vtex-order-flow de'"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["decide"]
+
+
+def test_completion_without_shtab_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "shtab", None)  # import shtab: ImportError
+    code, out = run("completion", "bash")
+    err = capsys.readouterr().err
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        "vtex-order-flow: error: shell completion needs the completion extra: "
+        "pip install 'vtex-order-flow[completion]'"
+    )
+
+
+def test_no_other_command_loads_shtab() -> None:
+    code = (
+        "import io, sys; from vtex_order_flow.cli import main;"
+        "main(['decide', 'approve', '--status', 'handling'], out=io.StringIO());"
+        "print('shtab' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "False"
