@@ -3,7 +3,9 @@ means something, a summarised text replay, docs --check in a user's project."""
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -134,3 +136,50 @@ def test_no_other_command_loads_shtab() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "False"
+
+
+# -- --json ---------------------------------------------------------------------------------------
+
+
+def test_diagram_json_is_the_text_and_what_it_shows(tmp_path: Path) -> None:
+    code, text = run("diagram", "--flow", "chain", "--format", "dot", "--json")
+    assert code == 0
+    data = json.loads(text)
+    assert data == {
+        "model": "vtex",
+        "flow": "chain",
+        "format": "dot",
+        "highlight": None,
+        "action": None,
+        "facts": {},
+        "text": run("diagram", "--flow", "chain", "--format", "dot")[1],
+    }
+    target = tmp_path / "x.mmd"
+    code, text = run(
+        "diagram", "--action", "cancel", "--fact", "partial-invoice", "-o", str(target), "--json"
+    )
+    data = json.loads(text)
+    assert (data["output"], data["facts"], "text" in data) == (str(target), {"partial-invoice": True}, False)
+    assert target.read_text("utf-8").startswith("---")
+
+
+def test_serve_refuses_json_with_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run("serve", "--account", "a", "--db", "unused.db", "--json")
+    err = capsys.readouterr().err
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == "vtex-order-flow: error: serve has no --json: it logs lines of text; GET /status answers in JSON\n"
+    )
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c not in ("serve", "completion")])
+def test_every_other_command_takes_json(command: str) -> None:
+    # (completion prints a shell script; serve is above; schema and decide --batch are JSON anyway)
+    options = {a.dest for a in _subparser(command)._actions}
+    assert "json" in options
+
+
+def _subparser(command: str) -> argparse.ArgumentParser:
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    return sub.choices[command]  # type: ignore[index,no-any-return]

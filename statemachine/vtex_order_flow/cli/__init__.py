@@ -22,7 +22,7 @@ from ..errors import (
     VtexOrderFlowError,
 )
 from . import _completion, _decide, _diagrams, _model, _replay, _send, _serve
-from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError
+from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError, add_model_option
 
 __all__ = ["build_parser", "main"]
 
@@ -45,11 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--model",
-        metavar="FILE",
-        help="use this model file (it may extend the bundled 'vtex' model) instead of the bundled one",
-    )
+    add_model_option(common)
     common.add_argument("--json", action="store_true", help="print JSON for machines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in (_model, _decide, _diagrams, _replay, _send, _serve, _completion):

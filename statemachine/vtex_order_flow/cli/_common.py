@@ -20,6 +20,7 @@ __all__ = [
     "PROG",
     "UsageError",
     "add_flow_option",
+    "add_model_option",
     "dump",
     "model_of",
     "open_lines",
@@ -94,6 +95,15 @@ def names(kind: str) -> str:
     model = bundled_model()
     found = model.flows if kind == "flows" else model.actions
     return ", ".join(found)
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model FILE``, which every command that reads the model takes."""
+    parser.add_argument(
+        "--model",
+        metavar="FILE",
+        help="use this model file (it may extend the bundled 'vtex' model) instead of the bundled one",
+    )
 
 
 def add_flow_option(parser: argparse.ArgumentParser, what: str) -> None:

@@ -33,7 +33,12 @@ def _cmd_diagram(args: argparse.Namespace, out: TextIO) -> int:
     )
     if args.output:
         Path(args.output).write_text(text, "utf-8")
-    else:
+    if args.json:
+        # The diagram's text in a JSON object with what it shows (with -o, the file it went to).
+        shown = {"model": model.name, "flow": flow, "format": args.format}
+        shown |= {"highlight": args.highlight, "action": args.action, "facts": parse_facts(args.fact)}
+        dump(shown | ({"output": args.output} if args.output else {"text": text}), out)
+    elif not args.output:
         out.write(text)
     return EXIT_OK
 
