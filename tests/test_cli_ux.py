@@ -183,3 +183,74 @@ def test_every_other_command_takes_json(command: str) -> None:
 def _subparser(command: str) -> argparse.ArgumentParser:
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     return sub.choices[command]  # type: ignore[index,no-any-return]
+
+
+# -- a summarised text replay ------------------------------------------------------------------
+
+
+def _hook(order: str, state: str) -> dict[str, object]:
+    return {
+        "Domain": "Fulfillment",
+        "OrderId": order,
+        "State": state,
+        "LastState": None,
+        "LastChange": "2026-01-05T10:00:00.0000000Z",
+        "CurrentChange": "2026-01-05T10:00:01.0000000Z",
+        "Origin": {"Account": "store", "Key": "vtexappkey-store"},
+    }
+
+
+@pytest.fixture(scope="module")
+def many_dropped(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("replay")
+    orders = [(f"O{i}", "canceled") for i in range(600)] + [(f"P{i}", "handling") for i in range(7)]
+    events, defers = folder / "events.jsonl", folder / "defer.jsonl"
+    lines = [json.dumps(_hook(order, state)) for order, state in orders] + ["not json"] * 3
+    events.write_text("\n".join(lines) + "\n", "utf-8")
+    defers.write_text(
+        "".join(json.dumps({"orderId": order, "action": "invoice"}) + "\n" for order, _ in orders), "utf-8"
+    )
+    return str(events), str(defers)
+
+
+def test_text_replay_counts_each_list_and_shows_its_first_items(many_dropped: tuple[str, str]) -> None:
+    # Issue 14: text replay printed every one of 6,000 dropped updates.
+    events, defers = many_dropped
+    code, text = run("replay", events, "--defer", defers)
+    assert code == 1  # the three bad lines
+    lines = text.splitlines()
+    assert "Dropped: 600 (600 impossible)" in lines
+    assert "Ready: 7 (7 invoice)" in lines
+    assert "Errors: 3 (3 in events)" in lines
+    dropped = lines.index("Dropped: 600 (600 impossible)")
+    assert [line.split(":")[0] for line in lines[dropped + 1 : dropped + 6]] == [f"  O{i}" for i in range(5)]
+    assert lines[dropped + 6] == "  ... and 595 more (--all lists every one, --limit N the first N)"
+    assert len(lines) < 40
+
+
+def test_text_replay_limit_and_all(many_dropped: tuple[str, str]) -> None:
+    events, defers = many_dropped
+    counted = run("replay", events, "--defer", defers, "--limit", "0")[1].splitlines()
+    assert not [line for line in counted if line.startswith("  ")]  # the counts alone
+    assert "Dropped: 600 (600 impossible)" in counted
+    two = run("replay", events, "--defer", defers, "--limit", "2")[1]
+    assert "  ... and 598 more" in two
+    every = run("replay", events, "--defer", defers, "--all")[1]
+    assert "more (--all" not in every
+    assert sum(line.startswith("  O") for line in every.splitlines()) == 600
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--limit", "-1"], "--limit must be 0 or more, not -1"),
+        (["--limit", "3", "--json"], "--json lists every item"),
+        (["--all", "--json"], "--json lists every item"),
+    ],
+)
+def test_text_replay_options_refused(
+    many_dropped: tuple[str, str], extra: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run("replay", many_dropped[0], *extra)
+    assert (code, out) == (2, "")
+    assert says in capsys.readouterr().err
