@@ -4,11 +4,15 @@ means something, a summarised text replay, docs --check in a user's project."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
+import os
+import select
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -254,3 +258,129 @@ def test_text_replay_options_refused(
     code, out = run("replay", many_dropped[0], *extra)
     assert (code, out) == (2, "")
     assert says in capsys.readouterr().err
+
+
+# -- progress on a terminal ----------------------------------------------------------------------
+
+ERASE = "\r\x1b[K"
+
+
+class SteppedClock:
+    """A clock that moves `step` seconds each time it is read: no real time in the tests."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 1000.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+@contextlib.contextmanager
+def terminal() -> Iterator[Callable[[], str]]:
+    """Standard error on a pseudo-terminal; yields what was written there so far. (A context in
+    the test itself: pytest puts its own sys.stderr back between a fixture and the test.)"""
+    master, slave = os.openpty()
+    stderr = open(slave, "w", encoding="utf-8", closefd=True)  # noqa: PTH123, SIM115 (an fd; closed below)
+    received = bytearray()
+
+    def written() -> str:
+        stderr.flush()
+        while select.select([master], [], [], 0)[0]:
+            received.extend(os.read(master, 65536))
+        return received.decode("utf-8")
+
+    try:
+        with contextlib.redirect_stderr(stderr):
+            yield written
+    finally:
+        stderr.close()
+        os.close(master)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> SteppedClock:
+    from vtex_order_flow.cli import _progress
+
+    stepped = SteppedClock(0.01)
+    monkeypatch.setattr(_progress, "_clock", stepped)
+    return stepped
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("progress") / "events.jsonl"
+    path.write_text("".join(json.dumps(_hook(f"O{i}", "handling")) + "\n" for i in range(150)), "utf-8")
+    return str(path)
+
+
+def _draws(text: str) -> list[str]:
+    return [part for part in text.split(ERASE) if part]
+
+
+def test_replay_shows_progress_on_a_terminal_rate_limited_then_erased(
+    clock: SteppedClock, events_file: str
+) -> None:
+    start = clock.now
+    with terminal() as written:
+        code, out = run("replay", events_file, "--limit", "0")
+        shown = written()
+    assert code == 0
+    draws = _draws(shown)
+    assert draws
+    assert all(d.startswith("replay: [") and "lines/s" in d for d in draws)
+    shares = [int(d.split("]")[1].split("%")[0]) for d in draws]
+    assert shares == sorted(shares)
+    assert 0 < shares[-1] <= 100
+    assert len(draws) <= (clock.now - start) / 0.1 + 1  # at most ten a second (of the clock)
+    assert shown.endswith(ERASE)  # erased at the end
+    assert out == run("replay", events_file, "--limit", "0", "--no-progress")[1]  # stdout untouched
+    assert "\r" not in out
+
+
+def test_a_short_run_on_a_terminal_shows_nothing(clock: SteppedClock, events_file: str) -> None:
+    clock.step = 0.001  # 150 lines in 0.15 s: under the half second before the first draw
+    with terminal() as written:
+        assert run("replay", events_file)[0] == 0
+        assert written() == ""
+
+
+def test_no_progress_on_a_terminal_when_told(clock: SteppedClock, events_file: str) -> None:
+    with terminal() as written:
+        assert run("replay", events_file, "--no-progress")[0] == 0
+        assert written() == ""
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(
+    clock: SteppedClock, events_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("replay", events_file)[0] == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_batch_progress_keeps_one_output_line_per_input_line(clock: SteppedClock, tmp_path: Path) -> None:
+    batch = tmp_path / "batch.jsonl"
+    rows = [{"status": "handling", "action": "invoice", "id": i} for i in range(150)]
+    batch.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n", "utf-8")
+    with terminal() as written:
+        code, out = run("decide", "--batch", str(batch))
+        shown = written()
+    assert code == 1
+    assert [json.loads(line)["line"] for line in out.splitlines()] == list(range(1, 152))
+    assert _draws(shown)
+    assert all(d.startswith("decide: [") for d in _draws(shown))
+    assert shown.endswith(ERASE)
+
+
+def test_batch_shows_no_progress_when_stdout_is_the_terminal_too(clock: SteppedClock, tmp_path: Path) -> None:
+    class TerminalOut(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text('{"status": "handling", "action": "invoice"}\n' * 150, "utf-8")
+    out = TerminalOut()
+    with terminal() as written:
+        assert main(["decide", "--batch", str(batch)], out=out) == 0
+        assert written() == ""
+    assert len(out.getvalue().splitlines()) == 150

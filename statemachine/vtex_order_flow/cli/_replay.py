@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any, TextIO
 
 from ._common import EXIT_INVALID, EXIT_OK, UsageError, add_flow_option, dump, model_of, open_lines
+from ._progress import file_size, progress_on_terminal
 
 __all__ = ["DEFAULT_LIMIT", "add_commands"]
 
@@ -73,6 +74,12 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     # Missing files are refused before anything is written.
     lines = open_lines(args.events)
     defers = open_lines(args.defer) if args.defer else None
+    sizes = [file_size(path) for path in (args.events, args.defer) if path]
+    total = None if None in sizes else sum(size or 0 for size in sizes)
+    progress = progress_on_terminal("replay", total, wanted=not args.no_progress)
+    if progress is not None:
+        lines = progress.track(lines, _size)
+        defers = progress.track(defers, _size) if defers is not None else None
     store: Store = SQLiteStore(args.db) if args.db else MemoryStore()
     try:
         tracker = Tracker(model, flow=flow, store=store)
@@ -80,13 +87,21 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         result = replay(tracker, lines, batch=args.batch)
         errors += result.errors
         report = replay_report(tracker, errors, result)
+        if progress is not None:
+            progress.close()  # (before the report: the line is erased, stdout untouched)
         if args.json:
             dump(report, out)
         else:
             _replay_text(report, result.outcomes, result.pings, limit, out)
     finally:
+        if progress is not None:
+            progress.close()
         store.close()
     return EXIT_INVALID if errors else EXIT_OK
+
+
+def _size(item: tuple[int, bytes]) -> int:
+    return len(item[1])
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -113,6 +128,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     replay.add_argument("--db", metavar="FILE", help="a durable SQLite tracker (default: in memory)")
     add_flow_option(replay, "the orders' flow")
     replay.add_argument("--batch", type=int, default=500, help="events per transaction (default 500)")
+    replay.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress line on standard error (shown only when it is a terminal)",
+    )
     shown = replay.add_mutually_exclusive_group()
     shown.add_argument(
         "--limit",
