@@ -384,3 +384,56 @@ def test_batch_shows_no_progress_when_stdout_is_the_terminal_too(clock: SteppedC
         assert main(["decide", "--batch", str(batch)], out=out) == 0
         assert written() == ""
     assert len(out.getvalue().splitlines()) == 150
+
+
+# -- docs --check in a user's project --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_model", [False, True])
+def test_docs_check_where_docs_never_ran_says_how_to_generate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_model: bool
+) -> None:
+    # Issue 14: in a user's project, docs --check listed every bundled file as "missing".
+    monkeypatch.chdir(tmp_path)
+    Path("mine.toml").write_text('name = "mine"\nextends = "vtex"\n', "utf-8")
+    Path("diagrams").mkdir()
+    Path("diagrams/notes.md").write_text("# my own notes\n", "utf-8")  # a user's own folder
+    model = ["--model", "mine.toml"] if with_model else []
+    code, text = run("docs", "--check", *model)
+    generate = "vtex-order-flow docs --model mine.toml" if with_model else "vtex-order-flow docs"
+    assert (code, text) == (1, f"nothing generated in diagrams yet: generate it with `{generate}`\n")
+    code, text = run("docs", "--check", "--out", "no such dir", "--json", *model)
+    assert code == 1
+    assert json.loads(text) == {
+        "generated": False,
+        "stale": [],
+        "message": f"nothing generated in no such dir yet: generate it with `{generate} --out 'no such dir'`",
+    }
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["diagrams", "mine.toml", "notes.md"]  # untouched
+
+
+def test_docs_check_checks_what_the_users_docs_generated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("mine.toml").write_text('name = "mine"\nextends = "vtex"\n', "utf-8")
+    assert run("docs", "--model", "mine.toml", "--out", "docs")[0] == 0
+    assert run("docs", "--check", "--model", "mine.toml", "--out", "docs") == (0, "up to date: docs\n")
+    (tmp_path / "docs" / "chain.mmd").unlink()
+    code, text = run("docs", "--check", "--model", "mine.toml", "--out", "docs")
+    assert code == 1
+    assert text.splitlines() == [
+        "stale: docs/chain.mmd: missing",
+        "1 stale file(s); regenerate them with `vtex-order-flow docs --model mine.toml --out docs`",
+    ]
+    assert json.loads(run("docs", "--check", "--model", "mine.toml", "--out", "docs", "--json")[1]) == {
+        "generated": True,
+        "stale": [{"file": "chain.mmd", "why": "missing"}],
+    }
+
+
+def test_docs_check_of_a_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "x.txt"
+    target.write_text("x", "utf-8")
+    assert run("docs", "--check", "--out", str(target)) == (2, "")
+    assert capsys.readouterr().err == f"vtex-order-flow: error: --out {str(target)!r} is not a folder\n"
