@@ -40,11 +40,12 @@ def file_size(source: str | IO[bytes]) -> int | None:
 
 
 def _bytes(count: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    raise AssertionError  # (unreachable: GB returns)
+    unit = "B"
+    for larger in ("kB", "MB", "GB"):
+        if count < 1000:
+            break
+        count, unit = count / 1000, larger
+    return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
 
 
 class Progress:
