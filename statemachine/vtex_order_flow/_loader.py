@@ -29,6 +29,7 @@ from .errors import (
     ModelFileError,
     Rule,
     UnknownModelError,
+    expect,
     validation_problems,
 )
 
@@ -98,6 +99,7 @@ def model_from_mapping(
 ) -> FlowModel:
     """Validate and build a model from already-parsed data (the shape of a model file)."""
     if base_dir is not None and not isinstance(base_dir, Path):
+        expect(base_dir, (str, os.PathLike), "model_from_mapping's base_dir")
         base_dir = Path(base_dir)
     return _finish(resolve_spec(data, origin, base_dir), origin)
 

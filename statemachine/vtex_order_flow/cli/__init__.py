@@ -61,10 +61,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         return run(args, out)
     except (UnknownNameError, ModelFileError, InvalidModelError, UsageError) as error:
-        sys.stderr.write(f"{PROG}: error: {error}\n")
+        _error_line(str(error))
         return EXIT_USAGE
     except GraphvizNotFoundError as error:
-        sys.stderr.write(f"{PROG}: error: {error}\n")
+        _error_line(str(error))
         return EXIT_MISSING_TOOL
     except BrokenPipeError:
         # The reader went away (`| head`): not an error worth a traceback.
@@ -75,8 +75,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         # database), a store or a renderer that fails: one line, never a traceback.
         where = f" {error.filename!r}:" if isinstance(error, OSError) and error.filename else ""
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        sys.stderr.write(f"{PROG}: error:{where} {reason}\n")
+        _error_line(f"{where.lstrip()} {reason}".lstrip())
         return EXIT_USAGE
+
+
+def _error_line(message: str) -> None:
+    """``vtex-order-flow: error: ...`` on one line, whatever the message holds (a model's
+    defects, a value with a line break)."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    sys.stderr.write(f"{PROG}: error: {line}\n")
 
 
 if __name__ == "__main__":

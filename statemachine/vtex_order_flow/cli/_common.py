@@ -44,7 +44,12 @@ def model_of(args: argparse.Namespace) -> FlowModel:
     try:
         return load_model(args.model)
     except InvalidModelError as error:
-        raise UsageError(f"{error}\n(check it with `{PROG} validate {args.model}`)") from None
+        # One line: the count and the first defect; `validate` lists them all.
+        count, first = len(error.defects), error.defects[0] if error.defects else "no defect listed"
+        defects = f"{count} defects, the first: {first}" if count > 1 else f"{first}"
+        raise UsageError(
+            f"invalid model {error.origin}: {defects} (check it with `{PROG} validate {args.model}`)"
+        ) from None
 
 
 def dump(payload: object, out: TextIO) -> None:
