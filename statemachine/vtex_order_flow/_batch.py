@@ -9,7 +9,15 @@ from json.encoder import encode_basestring_ascii
 from typing import IO, Any
 
 from ._flowmodel import FlowModel
-from .errors import ContradictoryFactsError, ModelTooLargeError, UnknownNameError, VtexOrderFlowError
+from .errors import (
+    ContradictoryFactsError,
+    InvalidArgumentError,
+    ModelTooLargeError,
+    UnknownNameError,
+    VtexOrderFlowError,
+    expect,
+    shown,
+)
 
 __all__ = ["BATCH_FIELDS", "decide_lines"]
 
@@ -147,6 +155,11 @@ def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
     lines were bad. Decisions are cached by record, so a large file costs little more than
     parsing it; error bodies too, a bounded number of them (`_Bodies`).
     """
+    expect(model, FlowModel, "decide_lines's model")
+    if isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
+        raise InvalidArgumentError(f"decide_lines's lines must be an iterable of bytes, not {shown(lines)}")
+    if not callable(getattr(out, "write", None)):
+        raise InvalidArgumentError(f"decide_lines's out must be a text stream, not {shown(out)}")
     bodies = _Bodies()
     good = bodies.good
     bad = 0
@@ -159,6 +172,10 @@ def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
             body = _error_body(_BadLineError("bad-encoding", f"not UTF-8: {error}"))
         except (ValueError, RecursionError) as error:  # JSONDecodeError, or nesting too deep
             body = _error_body(_BadLineError("bad-json", f"not JSON: {error}"))
+        except AttributeError:  # (no .decode: the caller's mistake, not a bad line of input)
+            raise InvalidArgumentError(
+                f"decide_lines's lines must yield bytes, not {type(raw).__name__}"
+            ) from None
         else:
             # Fast path: a well-typed record is decided once per distinct content, then reused.
             if type(record) is dict and record.keys() <= _FIELDS:

@@ -35,6 +35,7 @@ from .errors import (
     ModelFileTooLargeError,
     Rule,
     UnknownModelError,
+    expect,
     shown,
     validation_problems,
 )
@@ -151,6 +152,7 @@ def model_from_mapping(
     """
     limits = _limits(max_bytes, max_depth, allow_extends_outside)
     if base_dir is not None and not isinstance(base_dir, Path):
+        expect(base_dir, (str, os.PathLike), "model_from_mapping's base_dir")
         base_dir = Path(base_dir)
     _check_depth(data, origin, limits.max_depth)
     return _finish(resolve_spec(data, origin, base_dir, limits=limits), origin)

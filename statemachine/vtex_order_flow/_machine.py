@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import Machine, MachineError
 
-from .errors import UnknownFactError, UnknownStatusError
+from .errors import UnknownFactError, UnknownStatusError, expect
 
 if TYPE_CHECKING:
     from transitions.core import EventData
@@ -51,6 +51,9 @@ def build_machine(model: ModelData, flow: str) -> Machine:
     `fire`, or attach your own order objects with ``machine.add_model(order, initial=status)``
     when you want callbacks.
     """
+    from ._model import ModelData
+
+    expect(model, ModelData, "build_machine's model")
     flow_def = model.flow(flow)
     transitions: list[dict[str, Any]] = [
         {
@@ -81,6 +84,7 @@ def fire(
     `facts` is a mapping of name to true/false or a collection of the names that hold; a status
     the machine does not have raises `UnknownStatusError`.
     """
+    expect(machine, Machine, "fire's machine")
     if not isinstance(status, str) or status not in machine.states:
         raise UnknownStatusError(status, machine.states)
     event = machine.events.get(trigger) if isinstance(trigger, str) else None

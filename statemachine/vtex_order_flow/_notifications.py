@@ -128,8 +128,12 @@ def advice_for(code: str, model: FlowModel | None = None, **fields: Any) -> Advi
     ``http_status``, ``retry_after``, ...); ``success`` and ``consistent`` default to what the
     model says of the code (a known code's meaning is the model's; `meaning` names an unknown
     one)."""
+    from ._flowmodel import FlowModel
     from ._loader import bundled_model
 
+    expect(code, str, "advice_for's code")
+    if model is not None:
+        expect(model, FlowModel, "advice_for's model")
     known = (model or bundled_model()).codes.get(code)
     given_meaning = fields.pop("meaning", "")
     if known is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from .errors import expect
+
 __all__ = ["CAUSES", "Cause", "Confidence", "FollowUp", "duration"]
 
 
@@ -99,6 +101,7 @@ _UNITS = (("day", "d", 86400), ("hour", "h", 3600), ("minute", "min", 60))
 
 def duration(seconds: int, *, short: bool = False) -> str:
     """A whole number of days, hours or minutes when it is one: ``30 minutes`` (``30 min`` short)."""
+    expect(seconds, (int, float), "duration's seconds")
     for unit, abbreviation, size in _UNITS:
         if seconds % size == 0:
             count = seconds // size

@@ -21,8 +21,8 @@ from ..errors import (
     UnknownNameError,
     VtexOrderFlowError,
 )
-from . import _decide, _diagrams, _model, _replay, _send, _serve
-from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError
+from . import _completion, _decide, _diagrams, _model, _replay, _send, _serve
+from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError, add_model_option
 
 __all__ = ["build_parser", "main"]
 
@@ -45,19 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--model",
-        metavar="FILE",
-        help="use this model file (it may extend the bundled 'vtex' model) instead of the bundled one",
-    )
-    common.add_argument(
-        "--allow-extends-outside",
-        action="store_true",
-        help="let the model file's `extends` name a file outside its own folder (refused by default)",
-    )
+    add_model_option(common)
     common.add_argument("--json", action="store_true", help="print JSON for machines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (_model, _decide, _diagrams, _replay, _send, _serve):
+    for group in (_model, _decide, _diagrams, _replay, _send, _serve, _completion):
         group.add_commands(sub, common)
     return parser
 
@@ -70,10 +61,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         return run(args, out)
     except (UnknownNameError, ModelFileError, InvalidModelError, UsageError) as error:
-        sys.stderr.write(f"{PROG}: error: {error}\n")
+        _error_line(str(error))
         return EXIT_USAGE
     except GraphvizNotFoundError as error:
-        sys.stderr.write(f"{PROG}: error: {error}\n")
+        _error_line(str(error))
         return EXIT_MISSING_TOOL
     except BrokenPipeError:
         # The reader went away (`| head`): not an error worth a traceback.
@@ -84,8 +75,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         # database), a store or a renderer that fails: one line, never a traceback.
         where = f" {error.filename!r}:" if isinstance(error, OSError) and error.filename else ""
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        sys.stderr.write(f"{PROG}: error:{where} {reason}\n")
+        _error_line(f"{where.lstrip()} {reason}".lstrip())
         return EXIT_USAGE
+
+
+def _error_line(message: str) -> None:
+    """``vtex-order-flow: error: ...`` on one line, whatever the message holds (a model's
+    defects, a value with a line break)."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    sys.stderr.write(f"{PROG}: error: {line}\n")
 
 
 if __name__ == "__main__":

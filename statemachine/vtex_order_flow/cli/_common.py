@@ -20,6 +20,7 @@ __all__ = [
     "PROG",
     "UsageError",
     "add_flow_option",
+    "add_model_option",
     "dump",
     "model_of",
     "open_lines",
@@ -43,7 +44,12 @@ def model_of(args: argparse.Namespace) -> FlowModel:
     try:
         return load_model(args.model, allow_extends_outside=args.allow_extends_outside)
     except InvalidModelError as error:
-        raise UsageError(f"{error}\n(check it with `{PROG} validate {args.model}`)") from None
+        # One line: the count and the first defect; `validate` lists them all.
+        count, first = len(error.defects), error.defects[0] if error.defects else "no defect listed"
+        defects = f"{count} defects, the first: {first}" if count > 1 else f"{first}"
+        raise UsageError(
+            f"invalid model {error.origin}: {defects} (check it with `{PROG} validate {args.model}`)"
+        ) from None
 
 
 def dump(payload: object, out: TextIO) -> None:
@@ -94,6 +100,20 @@ def names(kind: str) -> str:
     model = bundled_model()
     found = model.flows if kind == "flows" else model.actions
     return ", ".join(found)
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model FILE``, which every command that reads the model takes."""
+    parser.add_argument(
+        "--model",
+        metavar="FILE",
+        help="use this model file (it may extend the bundled 'vtex' model) instead of the bundled one",
+    )
+    parser.add_argument(
+        "--allow-extends-outside",
+        action="store_true",
+        help="let the model file's `extends` name a file outside its own folder (refused by default)",
+    )
 
 
 def add_flow_option(parser: argparse.ArgumentParser, what: str) -> None:

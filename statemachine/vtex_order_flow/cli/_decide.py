@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .. import duration
 from ..errors import NotificationError
 from ._common import EXIT_INVALID, EXIT_OK, UsageError, add_flow_option, dump, model_of, names, parse_facts
+from ._progress import file_size, progress_on_terminal
 
 if TYPE_CHECKING:
     from .. import Decision, FlowModel
@@ -54,7 +55,7 @@ def _cmd_decide(args: argparse.Namespace, out: TextIO) -> int:
         ] + (["--fact"] if args.fact else [])
         if given:
             raise UsageError(f"--batch takes each record's values from the file; drop {', '.join(given)}")
-        return _decide_batch(model, args.batch, out)
+        return _decide_batch(model, args.batch, out, not args.no_progress)
     if args.action is None or args.status is None:
         raise UsageError("decide needs ACTION and --status S (or --batch FILE)")
     decision = model.decide(args.status, args.action, args.flow, parse_facts(args.fact))
@@ -65,15 +66,23 @@ def _cmd_decide(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _decide_batch(model: FlowModel, source: str, out: TextIO) -> int:
+def _decide_batch(model: FlowModel, source: str, out: TextIO, show_progress: bool) -> int:
     from .. import decide_lines
 
+    def run(lines: BinaryIO) -> int:
+        # A progress line only when stderr is a terminal and stdout is not (lines would break it).
+        progress = progress_on_terminal("decide", file_size(lines), wanted=show_progress, out=out)
+        if progress is None:
+            return decide_lines(model, lines, out)
+        with progress:
+            return decide_lines(model, progress.track(lines), out)
+
     if source == "-":
-        bad = decide_lines(model, sys.stdin.buffer, out)
+        bad = run(sys.stdin.buffer)
     else:
         try:
             with open(source, "rb") as lines:  # noqa: PTH123 (a plain binary stream)
-                bad = decide_lines(model, lines, out)
+                bad = run(lines)
         except FileNotFoundError:
             raise UsageError(f"no such file {source!r}") from None
         except IsADirectoryError:
@@ -139,6 +148,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="a fact the status does not carry, e.g. partial-invoice=true (repeatable)",
     )
     decide.add_argument("--batch", metavar="FILE", help="decide every line of a JSON Lines file ('-': stdin)")
+    decide.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="with --batch: no progress line on standard error (shown only when it is a terminal "
+        "and standard output is not)",
+    )
     decide.set_defaults(run=_cmd_decide)
 
     notification = sub.add_parser(

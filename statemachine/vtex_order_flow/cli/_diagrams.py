@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,7 +34,12 @@ def _cmd_diagram(args: argparse.Namespace, out: TextIO) -> int:
     )
     if args.output:
         Path(args.output).write_text(text, "utf-8")
-    else:
+    if args.json:
+        # The diagram's text in a JSON object with what it shows (with -o, the file it went to).
+        shown = {"model": model.name, "flow": flow, "format": args.format}
+        shown |= {"highlight": args.highlight, "action": args.action, "facts": parse_facts(args.fact)}
+        dump(shown | ({"output": args.output} if args.output else {"text": text}), out)
+    elif not args.output:
         out.write(text)
     return EXIT_OK
 
@@ -44,14 +50,31 @@ def _cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
     model = model_of(args)
     target = Path(args.out)
     if args.check:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"--out {args.out!r} is not a folder")
+        again = " ".join(
+            [f"{PROG} docs"]
+            + ([f"--model {shlex.quote(args.model)}"] if args.model else [])
+            + ([f"--out {shlex.quote(args.out)}"] if args.out != _DEFAULT_OUT else [])
+        )
+        if not _generated_in(target):
+            # A user's project where `docs` never ran: nothing to compare, and every file the
+            # model would make is not "stale". Say so, and how to generate them (exit 1 all the
+            # same: the check asked for is not passed).
+            message = f"nothing generated in {target} yet: generate it with `{again}`"
+            if args.json:
+                dump({"generated": False, "stale": [], "message": message}, out)
+            else:
+                out.write(f"{message}\n")
+            return EXIT_INVALID
         stale = check_docs(model, target)
         if args.json:
-            dump({"stale": [{"file": s.name, "why": s.why} for s in stale]}, out)
+            dump({"generated": True, "stale": [{"file": s.name, "why": s.why} for s in stale]}, out)
             return EXIT_INVALID if stale else EXIT_OK
         for item in stale:
             out.write(f"stale: {target / item.name}: {item.why}\n")
         if stale:
-            out.write(f"{len(stale)} stale file(s); regenerate them with `{PROG} docs`\n")
+            out.write(f"{len(stale)} stale file(s); regenerate them with `{again}`\n")
             return EXIT_INVALID
         out.write(f"up to date: {target}\n")
         return EXIT_OK
@@ -61,6 +84,24 @@ def _cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write("".join(f"wrote {target / name}\n" for name in changed) or f"up to date: {target}\n")
     return EXIT_OK
+
+
+_DEFAULT_OUT = "diagrams"
+
+
+def _generated_in(folder: Path) -> bool:
+    """Whether `docs` wrote in `folder`: its manifest is there, or a file bearing the mark every
+    generated file carries (a folder from before the manifest)."""
+    from ..render.docs import MANIFEST
+
+    if (folder / MANIFEST).is_file():
+        return True
+    for path in folder.glob("*") if folder.is_dir() else ():
+        if path.suffix in {".mmd", ".dot", ".puml", ".svg", ".md"} and path.is_file():
+            with path.open("rb") as head:
+                if b"vtex-order-flow" in head.read(2000):
+                    return True
+    return False
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -92,6 +133,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     docs = sub.add_parser(
         "docs", parents=[common], help="regenerate every file of diagrams/ (or --check that none is stale)"
     )
-    docs.add_argument("--check", action="store_true", help="exit 1 and name the stale files, writing nothing")
-    docs.add_argument("--out", metavar="DIR", default="diagrams", help="the folder (default: diagrams)")
+    docs.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 and name the stale files, writing nothing (or, where docs never wrote, say how to)",
+    )
+    docs.add_argument(
+        "--out", metavar="DIR", default=_DEFAULT_OUT, help=f"the folder (default: {_DEFAULT_OUT})"
+    )
     docs.set_defaults(run=_cmd_docs)

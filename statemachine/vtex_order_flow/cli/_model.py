@@ -178,7 +178,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-_PAYLOADS = {
+PAYLOADS = {
     "channel-order": "ChannelOrderResult",
     "hook": "HookNotification",
     "hook-ping": "HookPing",
@@ -195,9 +195,9 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     from .. import payloads
 
-    name = _PAYLOADS.get(args.payload)
+    name = PAYLOADS.get(args.payload)
     if name is None:
-        raise UnknownNameError(args.payload, _PAYLOADS)
+        raise UnknownNameError(args.payload, PAYLOADS)
     dump(getattr(payloads, name).model_json_schema(), out)
     return EXIT_OK
 
@@ -225,6 +225,6 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "schema", parents=[common], help="JSON Schema of the model file (or of a VTEX payload)"
     )
     schema.add_argument(
-        "--payload", metavar="NAME", help=f"a payload's schema instead: {', '.join(_PAYLOADS)}"
+        "--payload", metavar="NAME", help=f"a payload's schema instead: {', '.join(PAYLOADS)}"
     )
     schema.set_defaults(run=_cmd_schema)

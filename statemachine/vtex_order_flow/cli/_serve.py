@@ -12,7 +12,7 @@ import threading
 from typing import Any, TextIO
 
 from ..errors import VtexOrderFlowError
-from ._common import EXIT_OK, UsageError, add_flow_option, model_of
+from ._common import EXIT_OK, UsageError, add_flow_option, add_model_option, model_of
 
 __all__ = ["add_commands"]
 
@@ -67,6 +67,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.json:
+        raise UsageError("serve has no --json: it logs lines of text; GET /status answers in JSON")
     model = model_of(args)
     flow = model.flow_name(args.flow)
     if (args.db is None) == (args.postgres is None):
@@ -173,7 +175,6 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add serve to the parser."""
     serve = sub.add_parser(
         "serve",
-        parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         help="run the connector's web app: VTEX's hook and notifications in, the outbox out",
         description=(
@@ -192,6 +193,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
             "      --hook-header X-Hook-Secret=env:HOOK_SECRET --port 8000"
         ),
     )
+    add_model_option(serve)
+    # Not the other commands' --json: serve logs text. Taken, to refuse it with a reason.
+    serve.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--db", metavar="FILE", help="the outbox in this SQLite file (one machine)")
     serve.add_argument("--postgres", metavar="DSN", help="the outbox in PostgreSQL (many workers)")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
