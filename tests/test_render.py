@@ -472,7 +472,8 @@ def _inside(a: dict[str, float], frame: dict[str, float]) -> bool:
 def test_every_mermaid_file_renders_readably_with_the_real_mermaid_cli(tmp_path: Path) -> None:
     """Each Mermaid file, rendered by the Mermaid CLI in Debian's Chromium, then measured in the
     browser from the SVG it wrote: every move's label is drawn, whole, inside the picture, over
-    no other label and no status; the legend is drawn."""
+    no other label and no status; no line runs under a box it does not join; the legend is
+    drawn."""
     node = need("node")
     chromium = os.environ.get("CHROMIUM") or need("chromium")
     if not (MERMAID_RENDER.parent / "node_modules" / "@mermaid-js" / "mermaid-cli").is_dir():
@@ -524,6 +525,8 @@ def test_every_mermaid_file_renders_readably_with_the_real_mermaid_cli(tmp_path:
                 assert not _overlap(shape, other), f"{file.name}: {shape['text']!r} over {other['text']!r}"
         for label in result["labels"]:
             assert _inside(label, result["svg"]), f"{file.name}: {label['text']!r} is cut off"
+        # No line runs under a box it does not join: it would read as a move through it.
+        assert result["crossings"] == [], file.name
         legend = " ".join(n["text"] for n in result["nodes"] if "-state-legend" in n["id"])
         assert "the connector's action" in legend, f"{file.name}: no legend"
         assert (tmp_path / "svg" / (file.stem + ".svg")).read_text("utf-8").startswith("<svg")

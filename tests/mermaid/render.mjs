@@ -49,7 +49,33 @@ function measure() {
   for (const node of svg.querySelectorAll("g.node")) {
     nodes.push({ id: node.id, text: node.textContent.trim(), ...box(node) });
   }
-  return { svg: box(svg), labels, nodes };
+  // Every line, sampled every 2 px: the boxes it runs under, other than the two it joins (a
+  // line under a box reads as a move through it).
+  const inside = (n, p, margin) =>
+    p.x > n.x + margin && p.x < n.x + n.w - margin && p.y > n.y + margin && p.y < n.y + n.h - margin;
+  const shapes = nodes.filter((n) => n.w > 10);
+  const crossings = [];
+  for (const path of svg.querySelectorAll("path[data-edge='true']")) {
+    const length = path.getTotalLength();
+    const matrix = path.getScreenCTM();
+    const at = (d) => {
+      const point = path.getPointAtLength(d);
+      return new DOMPoint(point.x, point.y).matrixTransform(matrix);
+    };
+    const ends = [at(0), at(length)];
+    const joined = shapes.filter((n) => ends.some((p) => inside(n, p, -4)));
+    const under = new Set();
+    for (let d = 0; d <= length; d += 2) {
+      const point = at(d);
+      for (const n of shapes) {
+        if (!joined.includes(n) && inside(n, point, 2)) under.add(n.text);
+      }
+    }
+    if (under.size) {
+      crossings.push({ edge: path.id, joins: joined.map((n) => n.text), under: [...under] });
+    }
+  }
+  return { svg: box(svg), labels, nodes, crossings };
 }
 
 let failed = 0;

@@ -278,7 +278,7 @@ class Bundle:
 FAN_IN = 3
 """From how many statuses one move is drawn as a fan."""
 FAN_FILL = "#e3f2fd"
-FAN_LEGEND = "a blue box: one move, from each status with a line into it"
+FAN_LEGEND = "a blue box: one move, made from each status with a line into it"
 
 
 def arrange(

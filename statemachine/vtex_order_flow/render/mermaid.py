@@ -52,6 +52,7 @@ def _edge(edge: Edge) -> str:
 
 LOOP = "↻"
 MOVE_STYLE = "fill:#e8e8e8,stroke:#e8e8e8,color:#333"
+MOVE_LEGEND = "a grey box on a line: a move (who makes it, its trigger, when it holds)"
 """A move's label, drawn as a box: like Mermaid's own edge labels (their grey, no border)."""
 
 
@@ -60,14 +61,15 @@ def mermaid_text(view: View) -> str:
     label starts with its mover's mark (▶ connector, ⚙ platform, ⏱ timer, ...), and the ways out
     of a highlighted status are framed with » « (and their boxes with red).
 
-    Mermaid's layout keeps its nodes apart but not its edge labels: it moves each label to the
-    middle of its drawn line after the layout, so the labels of lines there and back between
-    two statuses, of lines meeting at one status and of two loops on one status land on each
-    other. So a move's label is a box of its own on its line (``move_N``), which the layout
-    places like a status, drawn like a label; the moves between two statuses share one box, one
-    line of text each; a move that leaves the order where it is is written in its status's box
-    (↻); a move made from many statuses is drawn once (a fan, see `arrange`). Mermaid has no
-    legend: it is a box of boxes, each kind of status in its own style."""
+    Mermaid moves each edge label to the middle of its drawn line after the layout, so the
+    labels of lines there and back between two statuses, of lines meeting at one status and of
+    two loops on one status land on each other. So a move's label is a box of its own on its
+    line (``move_N``), which the layout places like a status, drawn like a label; the moves
+    between two statuses share one box, one line of text each; a move that leaves the order
+    where it is is written in its status's box (↻); a move made from many statuses is drawn
+    once (a fan, see `arrange`). The layout is ELK, which routes lines around boxes (dagre, the
+    fallback where ELK is missing, runs some under them). Mermaid has no legend: it is a box of
+    boxes, each kind of status and of move in its own style."""
     bundles, fans = arrange(view, by_style=False)
     loops = {bundle.source.id: bundle.edges for bundle in bundles if bundle.source is bundle.dest}
     moves = [bundle for bundle in bundles if bundle.source is not bundle.dest]
@@ -75,6 +77,10 @@ def mermaid_text(view: View) -> str:
     lines = [
         "---",
         f"title: {json.dumps(view.title, ensure_ascii=False)}",
+        # ELK routes lines around the boxes (Mermaid's default, dagre, runs some under them,
+        # as if the move went through that box); a renderer without ELK falls back to dagre.
+        "config:",
+        "  layout: elk",
         "---",
         "stateDiagram-v2",
         f"    {HEADER}",
@@ -125,15 +131,19 @@ def mermaid_text(view: View) -> str:
     legend = [f"{EDGE_STYLES[key].mark} {EDGE_STYLES[key].legend}" for key in view.edge_keys]
     if loops:
         legend.append(f"{LOOP} a move that leaves the order where it is")
-    if fans:
-        legend.append(FAN_LEGEND)
     lines.append('    state "Legend" as legend {')
-    lines.append(f'        state "{"<br/>".join(_text(line) for line in legend)}" as legend_moves')
+    lines.append(f'        state "{"<br/>".join(_text(line) for line in legend)}" as legend_marks')
+    lines.append(f'        state "{MOVE_LEGEND}" as legend_move')
+    if fans:
+        lines.append(f'        state "{_text(FAN_LEGEND)}" as legend_fan')
     for key in view.node_keys:
         lines.append(f'        state "{_text(NODE_STYLES[key][2])}" as legend_{key}')
     if any(node.already_done for node in view.nodes):
         lines.append('        state "(done) its goal is already reached" as legend_done')
     lines.append("    }")
-    lines.append("    class legend,legend_moves legend")
+    lines.append("    class legend,legend_marks legend")
+    lines.append("    class legend_move move")
+    if fans:
+        lines.append("    class legend_fan fan")
     lines += [f"    class legend_{key} {key}" for key in view.node_keys]
     return "\n".join(lines) + "\n"
