@@ -185,6 +185,19 @@ def test_replay_text_and_bad_defer_lines(tmp_path: Path) -> None:
     text = out.getvalue()
     assert "did you mean 'approve'" in text
     assert "Orders: 1" in text
+    # The events line counts the events file's bad lines only; the defer file's are its own.
+    assert "; 0 bad line(s)" in text.splitlines()[0]
+    assert "Errors: 2 (2 in defer)" in text
+
+
+def test_replay_text_shows_no_python_none(tmp_path: Path) -> None:
+    events = write_jsonl(tmp_path / "e.jsonl", [hook("Z", "invoicd", 1), {"bad": 1}])
+    out = io.StringIO()
+    assert main(["replay", str(events)], out=out) == 1
+    text = out.getvalue()
+    assert "; 1 bad line(s)" in text.splitlines()[0]
+    assert "  Z: - -> invoicd (unknown-status)" in text.splitlines()
+    assert "None" not in text
 
 
 def test_replay_missing_file(capsys: pytest.CaptureFixture[str]) -> None:

@@ -270,3 +270,19 @@ def test_a_full_disk_is_named_as_such(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(StoreError, match="database or disk is full") as caught:
         Tracker(store=SQLiteStore(tmp_path / "t.db")).register("order-1", "cancel")
     assert "cannot rollback" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["decide", "cancel", "--status", "handling", "--flow", "marketplace"],
+        ["diagram", "--flow", "marketplace", "--highlight", "handling"],
+    ],
+)
+def test_a_status_of_another_flow_points_at_that_flows_list(argv: list[str]) -> None:
+    err = io.StringIO()
+    with redirect_stderr(err):
+        assert main(argv, io.StringIO()) == 2
+    assert err.getvalue().count("\n") == 1
+    assert "not in the marketplace flow (it is in: seller, complete)" in err.getvalue()
+    assert "list them with `vtex-order-flow states --flow marketplace`" in err.getvalue()

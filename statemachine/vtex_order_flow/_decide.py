@@ -274,6 +274,7 @@ def compute_decision(
             status,
             [s.id for s in model.statuses_in(flow)],
             detail=f"not in the {flow} flow (it is in: {', '.join(model.flows_of(status)) or 'no flow'})",
+            flow=flow,
         )
     check_facts_in(model, status, flow, facts)
     spec: Trigger = model.action(action)

@@ -123,7 +123,10 @@ class UnknownNameError(VtexOrderFlowError, LookupError):
 
     kind = "name"
 
-    def __init__(self, value: str, valid: Iterable[str], detail: str | None = None) -> None:
+    def __init__(
+        self, value: str, valid: Iterable[str], detail: str | None = None, *, flow: str | None = None
+    ) -> None:
+        self.flow = flow  # the flow `valid` was listed from, when only one flow's names are valid
         if not isinstance(value, str):  # a name of the wrong type: say so, naming it
             article = "an" if self.kind[0] in "aeiou" else "a"
             detail = detail or f"{article} {self.kind} is named by a string, not {type(value).__name__}"
@@ -146,7 +149,8 @@ class UnknownNameError(VtexOrderFlowError, LookupError):
         if len(self.valid) <= 12:
             message += " Valid: " + (", ".join(self.valid) or "none") + "."
         elif self.kind == "status":
-            message += f" ({len(self.valid)} valid names; list them with `vtex-order-flow states`.)"
+            listing = "vtex-order-flow states" + (f" --flow {self.flow}" if self.flow else "")
+            message += f" ({len(self.valid)} valid names; list them with `{listing}`.)"
         else:
             message += f" ({len(self.valid)} valid names.)"
         return message

@@ -33,7 +33,8 @@ def _replay_text(
     """A summary: each list's size and counts (by action, drop class, anomaly kind), then its
     first `limit` items (None: all of them)."""
     seen = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "none"
-    out.write(f"Events: {seen}; {pings} ping(s); {len(report['errors'])} bad line(s)\n")
+    bad = sum(1 for error in report["errors"] if error.get("file", "events") == "events")
+    out.write(f"Events: {seen}; {pings} ping(s); {bad} bad line(s)\n")
     out.write(f"Orders: {len(report['orders'])}\n")
     for key in ("ready", "pending", "claimed", "sent", "done", "dropped"):
         items = report[key]
@@ -48,7 +49,7 @@ def _replay_text(
     anomalies = report["anomalies"]
     out.write(f"Anomalies: {len(anomalies)}{_counts(anomalies, 'kind')}\n")
     for item in anomalies[:limit]:
-        out.write(f"  {item['orderId']}: {item['from']} -> {item['to']} ({item['kind']})\n")
+        out.write(f"  {item['orderId']}: {item['from'] or '-'} -> {item['to'] or '-'} ({item['kind']})\n")
     _more(anomalies, limit, out)
     errors = report["errors"]
     if errors:

@@ -180,7 +180,8 @@ def build_view(
             raise UnknownStatusError(
                 highlight,
                 [s.id for s in model.statuses_in(flow)],
-                detail=f"not in the {flow} flow",
+                detail=f"not in the {flow} flow (it is in: {', '.join(model.flows_of(current))})",
+                flow=flow,
             )
     mapped = model.action(action).name if action is not None else None
     if mapped is not None:
