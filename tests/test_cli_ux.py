@@ -128,8 +128,8 @@ def test_completion_without_shtab_names_the_extra(
     err = capsys.readouterr().err
     assert (code, out) == (2, "")
     assert err.strip() == (
-        "vtex-order-flow: error: shell completion needs the completion extra: "
-        "pip install 'vtex-order-flow[completion]'"
+        "vtex-order-flow: error: shell completion needs shtab, the completion extra: "
+        "pip install 'vtex-order-flow[completion]' (from a clone: pip install '.[completion]')"
     )
 
 

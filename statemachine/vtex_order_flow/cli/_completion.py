@@ -70,7 +70,8 @@ def _cmd_completion(args: argparse.Namespace, out: TextIO) -> int:
         import shtab
     except ImportError:
         raise MissingExtraError(
-            f"shell completion needs the completion extra: pip install '{PROG}[completion]'"
+            f"shell completion needs shtab, the completion extra: pip install '{PROG}[completion]' "
+            "(from a clone: pip install '.[completion]')"
         ) from None
     from . import build_parser
 
