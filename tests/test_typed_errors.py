@@ -16,6 +16,7 @@ from vtex_order_flow import (
     UnknownActionError,
     UnknownEventError,
     UnknownFlowError,
+    UnknownNameError,
     UnknownStatusError,
     VtexOrderFlowError,
     decide,
@@ -286,3 +287,10 @@ def test_a_status_of_another_flow_points_at_that_flows_list(argv: list[str]) -> 
     assert err.getvalue().count("\n") == 1
     assert "not in the marketplace flow (it is in: seller, complete)" in err.getvalue()
     assert "list them with `vtex-order-flow states --flow marketplace`" in err.getvalue()
+
+
+def test_a_fact_value_that_is_no_bool_is_named_with_its_fact() -> None:
+    with pytest.raises(UnknownNameError) as caught:
+        decide("handling", "cancel", facts={"partial-invoice": "yes"})
+    assert str(caught.value).startswith("fact 'partial-invoice': its value must be true or false, not 'yes'.")
+    assert caught.value.value == "partial-invoice"

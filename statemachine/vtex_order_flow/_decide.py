@@ -166,7 +166,7 @@ def fact_names(model: ModelData, facts: Facts) -> frozenset[str]:
                 raise UnknownFactError(repr(name), model.facts, detail="fact names must be strings")
             if not isinstance(value, bool):
                 raise UnknownFactError(
-                    f"{name}={value!r}", model.facts, detail="fact values must be true or false"
+                    name, model.facts, detail=f"its value must be true or false, not {shown(value)}"
                 )
             given[name] = value
     elif isinstance(facts, str | bytes | bytearray) or not isinstance(facts, Iterable):
