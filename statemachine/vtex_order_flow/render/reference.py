@@ -76,7 +76,12 @@ def reference_page(model: FlowModel, files: dict[str, list[str]]) -> str:
     out += [
         "",
         "Edge labels: the trigger, its guards on facts (`[if F]`, `[unless F]`) and a timer's typical",
-        "delay. In Mermaid, where single edges cannot be coloured, the mark says who moves the order.",
+        "delay. In Mermaid, where single edges cannot be coloured, the mark says who moves the order;",
+        "each move's label is a grey box on its line, a move that leaves the order where it is is",
+        "written in its status's box (↻), and a move made from three or more statuses is one blue box",
+        "(in every format). The Mermaid is laid out with ELK; GitHub's Mermaid has no ELK and falls",
+        "back to dagre, where a few lines run under boxes they do not join: the SVG files are",
+        "Graphviz's.",
         "",
     ]
 
