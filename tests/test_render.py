@@ -67,6 +67,14 @@ def _fanned(
             edges[(source, out[box], trigger_of(part))] += 1
 
 
+def mermaid_decoded(text: str) -> str:
+    """Mermaid's entity codes (``#quot;``, ``#lt;``, ``#35;``) and Markdown escapes (``\\*``) as
+    the characters they stand for."""
+    named = {"quot": '"', "lt": "<", "gt": ">", "amp": "&"}
+    text = re.sub(r"#(\w+);", lambda m: chr(int(m[1])) if m[1].isdigit() else named.get(m[1], m[0]), text)
+    return re.sub(r"\\(.)", r"\1", text)  # and Markdown's backslash escapes
+
+
 def parse_mermaid(text: str) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
     names: dict[str, str] = {}
     boxes: dict[str, str] = {}
@@ -77,7 +85,7 @@ def parse_mermaid(text: str) -> tuple[Counter[str], Counter[tuple[str, str, str]
     for line in text.splitlines():
         if found := re.fullmatch(r'\s*state "([^"]*)" as (s_\w+)', line):
             parts = found.group(1).split("<br/>")
-            status = parts[0].removeprefix("★ ")
+            status = mermaid_decoded(parts[0].removeprefix("★ "))
             names[found.group(2)] = status
             nodes[status] += 1
             for part in parts[1:]:  # a loop is written in its status's box
@@ -437,15 +445,12 @@ def test_mermaid_parses_every_mmd_file(tmp_path: Path) -> None:
 
 
 MERMAID_RENDER = MERMAID_CHECK.parent / "render.mjs"
-ENTITIES = {"#quot;": '"', "#59;": ";", "#37;": "%", "#lt;": "<"}
 
 
 def _shown(label: str) -> str:
     """A Mermaid label as the reader sees its text: entity codes decoded, no line breaks, no
     spaces (a rendered <br/> joins its lines without one)."""
-    for code, char in ENTITIES.items():
-        label = label.replace(code, char)
-    return re.sub(r"\s+", "", label.replace("<br/>", ""))
+    return re.sub(r"\s+", "", mermaid_decoded(label.replace("<br/>", "")))
 
 
 def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:

@@ -244,13 +244,17 @@ def legend_lines(view: View) -> list[str]:
     return lines
 
 
-_BREAKS = dict.fromkeys([*range(32), 127, 133, 8232, 8233], " ")
+_BREAKS = {
+    **dict.fromkeys([*range(32), 127, 133, 8232, 8233, 0xFFFE, 0xFFFF], " "),
+    **dict.fromkeys(range(0xD800, 0xE000), "\ufffd"),  # a lone surrogate: no file can hold it
+}
 
 
 def one_line(text: str) -> str:
     """Model text as one line: line breaks and other control characters become spaces (a
     renderer's own line breaks are its own; a model's never start a line of the diagram's
-    source, where a directive would run)."""
+    source, where a directive would run; and no SVG may hold a control character, XML forbids
+    them), a lone surrogate the replacement character."""
     return text.translate(_BREAKS)
 
 

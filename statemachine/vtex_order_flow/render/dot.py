@@ -15,6 +15,7 @@ from ._view import (
     Node,
     View,
     arrange,
+    one_line,
 )
 
 __all__ = ["dot_text", "quote"]
@@ -27,11 +28,17 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def _text(value: str) -> str:
+    """Model text in a DOT label: one line (no control character reaches the SVG), and `&`
+    as an entity, since Graphviz decodes entities in labels (`&amp;` would show as `&`)."""
+    return one_line(value).replace("&", "&amp;")
+
+
 def _node(node: Node, view: View) -> str:
     fill, stroke, _ = NODE_STYLES[node.kind]
     label = ("★ " if node.auto else "") + node.id
     if node.label:
-        label += "\n" + node.label
+        label += "\n" + _text(node.label)
     if view.action is not None and node.kind in {"send", "defer", "reject"}:
         label += "\n" + node.kind.upper() + (" (done)" if node.already_done else "")
     style = "rounded,filled" + (",dashed" if node.auto else "") + (",bold" if node.kind == "current" else "")
@@ -102,7 +109,7 @@ def dot_text(view: View) -> str:
     lines = [
         f"digraph {quote(view.model_name + ' ' + view.flow)} {{",
         f"  {HEADER}",
-        f"  graph [label={quote(view.title)}, labelloc=t, fontsize=16, fontname=Helvetica, "
+        f"  graph [label={quote(_text(view.title))}, labelloc=t, fontsize=16, fontname=Helvetica, "
         "rankdir=TB, nodesep=0.4, ranksep=0.5];",
         '  node [shape=box, fontname=Helvetica, fontsize=11, style="rounded,filled"];',
         "  edge [fontname=Helvetica, fontsize=9];",
@@ -112,7 +119,7 @@ def dot_text(view: View) -> str:
     lines += [f'  "__start" -> {quote(node.id)};' for node in view.nodes if node.initial]
     bundles, fans = arrange(view, by_style=True)
     for bundle in bundles:
-        label = "\n".join(f"{edge.style.mark} {edge.text}" for edge in bundle.edges)
+        label = "\n".join(f"{edge.style.mark} {_text(edge.text)}" for edge in bundle.edges)
         lines.append(
             f"  {quote(bundle.source.id)} -> {quote(bundle.dest.id)} [{_look(bundle.edges[0], label)}];"
         )
@@ -121,7 +128,7 @@ def dot_text(view: View) -> str:
         name = quote(f"__{fan.ident}")
         color = fan.style.color
         lines.append(
-            f'  {name} [label={quote(fan.style.mark + " " + fan.text)}, fillcolor="{FAN_FILL}", '
+            f'  {name} [label={quote(fan.style.mark + " " + _text(fan.text))}, fillcolor="{FAN_FILL}", '
             f'color="{color}", fontcolor="{color}", fontsize=10];'
         )
         lines += [
