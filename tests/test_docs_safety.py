@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from vtex_order_flow import bundled_model
+from vtex_order_flow import FlowModel, bundled_model, model_from_mapping
 from vtex_order_flow.cli import main
 from vtex_order_flow.render import docs as docs_module
 from vtex_order_flow.render.docs import MANIFEST, check_docs, planned_files, write_docs
+from vtex_order_flow.render.reference import reference_page
+from vtex_order_flow.render.reference import text as md_text
 from vtex_order_flow.render.svg import GraphvizError, source_hash
 
 VTEX = bundled_model()
@@ -296,3 +299,87 @@ def test_graphviz_failing_midway_keeps_a_written_folder_as_it_was(
     assert main(["docs", "--model", str(model), "--out", str(d)], out=io.StringIO()) == 2
     assert "dot failed" in stderr.getvalue()
     assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+
+
+# -- 4. model text in the reference page ---------------------------------------------------------
+
+EVIL = "<img src=x onerror=alert(1)> & *b* _i_ [l](javascript:alert(2)) `c` | ~s~ $m$ &lt;"
+OPENERS = ("# heading\n", "```\n", "- item ", "1. item ", "> quote ")
+
+
+def _hostile_page_model() -> FlowModel:
+    import importlib.resources
+    import tomllib
+
+    data = tomllib.loads(
+        (importlib.resources.files("vtex_order_flow") / "data" / "vtex.toml").read_text("utf-8")
+    )
+    data["title"] = "# T " + EVIL
+    data["description"] = "```\n" + EVIL + "\n# not a heading"
+    data["flows"]["seller"]["description"] = "- " + EVIL + "\n```js"
+    for status in data["statuses"]:
+        if status["id"] == "handling":
+            status["meaning"] = "1. " + EVIL
+            status["admin_label"] = "> " + EVIL
+    next(iter(data["facts"].values()))["description"] = "## " + EVIL
+    next(iter(data["codes"].values()))["meaning"] = "<script>alert(3)</script>"
+    first = next(iter(data["sources"].values()))
+    first["title"] = "[t](javascript:x) " + EVIL
+    first["url"] = "javascript:alert(1)"
+    data["sources"]['Z" onmouseover="alert(4)'] = {"title": "evil id", "url": "https://x.test/a b)c|d"}
+    return model_from_mapping(data)
+
+
+def _outside_fences(page: str) -> list[str]:
+    """The page's lines outside fenced code blocks (CommonMark: a fence closes only on a run of
+    the same character at least as long)."""
+    lines, fence = [], ""
+    for line in page.splitlines():
+        run = re.match(r"^ {0,3}(`{3,}|~{3,})", line)
+        if fence:
+            if (
+                run
+                and run.group(1)[0] == fence[0]
+                and len(run.group(1)) >= len(fence)
+                and not line.strip(run.group(1)[0]).strip()
+            ):
+                fence = ""
+        elif run:
+            fence = run.group(1)
+        else:
+            lines.append(line)
+    assert not fence, "a fence is left open"
+    return lines
+
+
+def test_model_text_in_the_reference_page_is_only_text() -> None:
+    # Review 14: title, descriptions, meanings, fact and code text, source titles went in raw:
+    # HTML, a heading, an unclosed fence that swallowed the rest; a javascript: URL a link.
+    model = _hostile_page_model()
+    page = reference_page(model, {"seller": ["seller.mmd"]})
+    outside = _outside_fences(page)
+    text = "\n".join(outside)
+    assert re.search(r"(?<!\\)<(img|script)", text) is None  # no HTML forms
+    assert "&lt;" not in text.replace("&amp;lt;", "")  # & is &amp;: no entity forms either
+    assert "](javascript" not in text.replace("\\](javascript", "")
+    assert re.search(r"(?<!\\)\]\(\s*<?javascript:", text) is None  # no link to it
+    assert "javascript:alert(1)" in text  # the URL is shown, as text
+    headings = [line for line in outside if line.startswith("#")]
+    assert headings[0].startswith("# \\# T \\<img")
+    assert all(line.startswith(("# ", "## ", "### ")) for line in headings)
+    assert not any("heading" in line or "EVIL" in line for line in headings)
+    for section in ("## Statuses", "## Facts", "## Sources"):  # nothing swallowed them
+        assert section in outside
+    assert not any(line.startswith(("- \\<", "1. ", "> ", "```js")) for line in outside)
+    assert '<a id="source-z--onmouseover--alert-4-"></a>' in page
+    assert "(https://x.test/a%20b%29c%7Cd)" in page
+
+
+def test_markdown_text_escapes_everything_markdown_reads() -> None:
+    assert md_text("a\nb\r\n c") == "a b c"
+    assert md_text("# h") == "\\# h"
+    assert md_text("- x") == "\\- x"
+    assert md_text("12. x") == "12\\. x"
+    assert md_text("<b>&amp;</b>") == "\\<b\\>&amp;amp;\\</b\\>"
+    assert md_text("a|b`c*_[]~$\\") == "a\\|b\\`c\\*\\_\\[\\]\\~\\$\\\\"
+    assert md_text(None) == ""
