@@ -90,18 +90,10 @@ _DEFAULT_OUT = "diagrams"
 
 
 def _generated_in(folder: Path) -> bool:
-    """Whether `docs` wrote in `folder`: its manifest is there, or a file bearing the mark every
-    generated file carries (a folder from before the manifest)."""
-    from ..render.docs import MANIFEST
+    """Whether `docs` wrote in `folder` (its manifest, or a file with a generated header)."""
+    from ..render.docs import generated_in
 
-    if (folder / MANIFEST).is_file():
-        return True
-    for path in folder.glob("*") if folder.is_dir() else ():
-        if path.suffix in {".mmd", ".dot", ".puml", ".svg", ".md"} and path.is_file():
-            with path.open("rb") as head:
-                if b"vtex-order-flow" in head.read(2000):
-                    return True
-    return False
+    return generated_in(folder)
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
