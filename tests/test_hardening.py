@@ -193,3 +193,218 @@ def test_the_largest_byte_limit_allocates_nothing_up_front(tmp_path: Path) -> No
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout == "m\n"
+
+
+def _tracker() -> Any:
+    from vtex_order_flow.tracking import Tracker
+
+    return Tracker()
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda t: __import__("vtex_order_flow.tracking").tracking.replay(None, []), "replay's tracker"),
+        (lambda t: __import__("vtex_order_flow.tracking").tracking.replay(t, None), "replay's lines"),
+        (lambda t: __import__("vtex_order_flow.tracking").tracking.replay(t, [b"{}"]), "replay's lines"),
+        (lambda t: __import__("vtex_order_flow.tracking").tracking.replay(t, [], batch=0), "replay's batch"),
+        (
+            lambda t: __import__("vtex_order_flow.tracking").tracking.replay_report(None),
+            "replay_report's tracker",
+        ),
+        (
+            lambda t: __import__("vtex_order_flow.tracking").tracking.replay_report(t, result=5),
+            "replay_report's result",
+        ),
+        (
+            lambda t: __import__("vtex_order_flow.tracking").tracking.register_deferred(t, None),
+            "register_deferred's lines",
+        ),
+        (
+            lambda t: __import__("vtex_order_flow.tracking").tracking.numbered_lines(None),
+            "numbered_lines's source",
+        ),
+        (lambda t: t.entries("bogus"), "valid: pending, ready, claimed, sent, done, retry, dropped"),
+    ],
+)
+def test_tracking_functions_refuse_wrong_arguments_naming_them(call: Any, names: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=names):
+        list(call(_tracker()))
+
+
+def test_entries_takes_state_names_too() -> None:
+    from vtex_order_flow.tracking import EntryState
+
+    tracker = _tracker()
+    tracker.register("A", "approve")
+    assert tracker.entries("pending") == tracker.entries(EntryState.PENDING) != []
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), -1, True, "60"])
+def test_duration_refuses_what_is_no_duration(seconds: object) -> None:
+    from vtex_order_flow._vocabulary import duration
+
+    with pytest.raises(InvalidArgumentError, match="duration's seconds"):
+        duration(seconds)  # type: ignore[arg-type]
+    assert duration(1800) == "30 minutes"
+    assert duration(90.5) == "90.5 s"
+
+
+@pytest.mark.parametrize(
+    ("fields", "names"),
+    [
+        ({"http_status": "x"}, "advice_for's http_status"),
+        ({"retry_after": float("nan")}, "advice_for's retry_after"),
+        ({"retry_after": -1}, "advice_for's retry_after"),
+        ({"errors": 5}, "advice_for's errors"),
+        ({"success": "yes"}, "advice_for's success"),
+        ({"bogus": 1}, "advice_for has no field 'bogus'; valid fields: follow_up"),
+    ],
+)
+def test_advice_for_refuses_fields_of_the_wrong_kind(fields: dict[str, Any], names: str) -> None:
+    from vtex_order_flow import advice_for
+
+    with pytest.raises(InvalidArgumentError, match=names):
+        advice_for("EOI011", **fields)
+    assert advice_for("EOI011", errors=["a"], http_status=429, retry_after=3).errors == ("a",)
+
+
+def test_fire_and_past_goal_refuse_what_is_not_facts_or_an_action() -> None:
+    from vtex_order_flow import UnknownActionError, UnknownFactError, bundled_model, fire
+
+    model = bundled_model()
+    with pytest.raises(UnknownFactError, match="fire's facts are a mapping"):
+        fire(model.machine("seller"), "handling", "approve", facts=5)  # type: ignore[arg-type]
+    with pytest.raises(UnknownActionError):
+        model.past_goal("seller", None)  # type: ignore[arg-type]
+    with pytest.raises(UnknownActionError, match="unknown action 'aprove'"):
+        model.past_goal("seller", "aprove")
+
+
+def test_a_dsn_that_is_not_valid_unicode_is_refused_without_echoing_it() -> None:
+    from vtex_order_flow.tracking import PostgresStore
+
+    for dsn in ("host=x password=s\ud800", "host=x\x00"):
+        with pytest.raises(InvalidArgumentError, match="dsn must be valid Unicode") as caught:
+            PostgresStore(dsn)  # refused before any connection or import
+        assert "password" not in str(caught.value)
+
+
+# -- 4. messages and reports bounded whatever the bad input ---------------------------------------
+
+
+def test_a_10_mb_status_in_a_batch_line_makes_a_short_output_line() -> None:
+    import json
+
+    from vtex_order_flow import bundled_model, decide_lines
+
+    out = io.StringIO()
+    status = "x" * 10_000_000
+    assert (
+        decide_lines(bundled_model(), [json.dumps({"status": status, "action": "approve"}).encode()], out)
+        == 1
+    )
+    line = out.getvalue()
+    assert len(line) < 1_000
+    error = json.loads(line)["error"]
+    assert error["kind"] == "unknown-status"
+    assert error["value"] == "x" * 200
+    assert error["value_length"] == 10_000_000
+    short = io.StringIO()
+    decide_lines(bundled_model(), [b'{"status": "x", "action": "approve"}'], short)
+    assert "value_length" not in json.loads(short.getvalue())["error"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"' + b"k" * 1_000_000 + b'": 1, "status": "x", "action": "approve"}',
+        b'{"status": ["' + b"z" * 1_000_000 + b'"], "action": "approve"}',
+        b'{"status": "ready-for-handling", "action": "approve", "facts": [' + b"1," * 500_000 + b"1]}",
+        b'{"status": "ready-for-handling", "action": "approve", "facts": {"'
+        + b"y" * 1_000_000
+        + b'": true}}',
+    ],
+)
+def test_other_bad_values_are_cut_in_batch_errors(line: bytes) -> None:
+    from vtex_order_flow import bundled_model, decide_lines
+
+    out = io.StringIO()
+    assert decide_lines(bundled_model(), [line], out) == 1
+    assert len(out.getvalue()) < 1_000
+
+
+def test_an_unknown_name_error_message_is_cut() -> None:
+    from vtex_order_flow import UnknownStatusError, bundled_model
+
+    with pytest.raises(UnknownStatusError) as caught:
+        bundled_model().decide("s" * 1_000_000, "approve")
+    assert len(str(caught.value)) < 500
+    assert caught.value.value == "s" * 1_000_000  # the field keeps it whole
+
+
+def _junk(path: Path, count: int) -> Path:
+    path.write_bytes(b"".join(b"junk %d\n" % i for i in range(count)))
+    return path
+
+
+def test_replay_keeps_the_first_thousand_bad_lines_and_counts_the_rest(tmp_path: Path) -> None:
+    from vtex_order_flow.tracking import MAX_ERRORS_KEPT, numbered_lines, replay, replay_report
+
+    tracker = _tracker()
+    result = replay(tracker, numbered_lines(_junk(tmp_path / "e.jsonl", 5_000).open("rb")))
+    assert len(result.errors) == MAX_ERRORS_KEPT == 1_000
+    assert result.errors[-1]["line"] == 1_000
+    assert result.errors_omitted == 4_000
+    report = replay_report(tracker, result.errors, result)
+    assert report["errors_omitted"] == 4_000
+    assert "errors_omitted" not in replay_report(tracker, [], replay(tracker, []))
+
+
+def test_the_replay_command_says_how_many_bad_lines_were_not_kept(tmp_path: Path) -> None:
+    import json
+
+    events = _junk(tmp_path / "e.jsonl", 1_500)
+    code, out, _ = _cli(["replay", str(events)])
+    assert code == 1  # a line was bad
+    assert "1500 bad line(s)" in out
+    assert "Errors: 1500 (1500 in events)" in out
+    assert "... and 500 more bad line(s) in events, counted only (a replay keeps the first 1,000)" in out
+    code, out, _ = _cli(["replay", "--json", str(events)])
+    assert code == 1
+    report = json.loads(out)
+    assert len(report["errors"]) == 1_000
+    assert report["errors_omitted"] == 500
+
+
+# -- 5. a byte-order mark on line 1 ---------------------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_batch_file_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    import json
+
+    batch = tmp_path / "b.jsonl"
+    line = b'{"status": "ready-for-handling", "action": "start-handling"}\n'
+    batch.write_bytes(BOM + line + BOM + line)
+    code, out, _ = _cli(["decide", "--batch", str(batch)])
+    first, second = (json.loads(text) for text in out.splitlines())
+    assert first["ok"] is True
+    assert second["ok"] is False  # a mark past line 1 is data
+    assert second["error"]["kind"] == "bad-json"
+    assert code == 1
+
+
+def test_an_events_file_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """(JSON bytes with a mark were read already, json.loads detecting it; a line of the mark
+    alone was a bad line.)"""
+    events = tmp_path / "e.jsonl"
+    events.write_bytes(BOM + b'{"hookConfig": "ping"}\n')
+    code, out, _ = _cli(["replay", str(events)])
+    assert code == 0, out
+    assert "1 ping(s); 0 bad line(s)" in out
+    events.write_bytes(BOM + b'\n{"hookConfig": "ping"}\n')
+    code, out, _ = _cli(["replay", str(events)])
+    assert code == 0, out
+    assert "1 ping(s); 0 bad line(s)" in out

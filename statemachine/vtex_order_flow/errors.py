@@ -139,10 +139,11 @@ class UnknownNameError(VtexOrderFlowError, LookupError):
         super().__init__(self._message())
 
     def _message(self) -> str:
+        # The value cut (`shown`): a 10 MB name in a batch line must not make a 10 MB message.
         if self.detail:
-            message = f"{self.kind} {self.value!r}: {self.detail}."
+            message = f"{self.kind} {shown(self.value)}: {self.detail}."
         else:
-            message = f"unknown {self.kind} {self.value!r}"
+            message = f"unknown {self.kind} {shown(self.value)}"
             if self.suggestions:
                 message += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
             else:
@@ -215,7 +216,7 @@ class ContradictoryFactsError(UnknownFactError):
 
     def _message(self) -> str:
         valid = ", ".join(self.valid) or "none"
-        return f"contradictory facts: fact {self.value!r} {self.detail}. {self.valid_means}: {valid}."
+        return f"contradictory facts: fact {shown(self.value)} {self.detail}. {self.valid_means}: {valid}."
 
 
 class NotificationError(VtexOrderFlowError, ValueError):
