@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ _decoder = json.JSONDecoder()
 _loads = _decoder.decode
 _scan_once = _decoder.scan_once  # type: ignore[attr-defined]  # the C scanner: one JSON value from an index, no whitespace checks
 _JSON_SPACE = " \t\r\n"
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark, which some editors put at a file's start
 
 
 def _parse(raw: bytes) -> Any:
@@ -68,6 +70,18 @@ def _json_id(record: Any) -> str:
         return "null"
 
 
+_VALUE_SHOWN = 200
+"""How many characters of a bad value an error body's ``value`` carries (with ``value_length``
+when it was longer): a 10 MB status must not make a 10 MB output line."""
+
+
+def _value(value: str) -> dict[str, Any]:
+    """The ``value`` member of an error body, cut to `_VALUE_SHOWN` characters."""
+    if len(value) <= _VALUE_SHOWN:
+        return {"value": value}
+    return {"value": value[:_VALUE_SHOWN], "value_length": len(value)}
+
+
 def _error_body(error: _BadLineError) -> str:
     return '"ok":false,"error":' + _dumps({"kind": error.kind, "message": error.message, **error.extra})
 
@@ -78,8 +92,8 @@ def _decision_body(model: FlowModel, record: dict[str, Any]) -> str:
     if unknown:
         raise _BadLineError(
             "unknown-field",
-            f"unknown field {unknown[0]!r}; valid fields: {', '.join(BATCH_FIELDS)}",
-            {"value": unknown[0]},
+            f"unknown field {shown(unknown[0])}; valid fields: {', '.join(BATCH_FIELDS)}",
+            _value(unknown[0]),
         )
     for name in ("status", "action"):
         if name not in record:
@@ -87,18 +101,18 @@ def _decision_body(model: FlowModel, record: dict[str, Any]) -> str:
     for name in ("status", "action", "flow"):
         if name in record and type(record[name]) is not str:
             raise _BadLineError(
-                "bad-field", f"field {name!r} must be a string, not {record[name]!r}", {"value": name}
+                "bad-field", f"field {name!r} must be a string, not {shown(record[name])}", {"value": name}
             )
     facts = record.get("facts")
     if facts is not None and type(facts) is not dict:
-        raise _BadLineError("bad-field", f"field 'facts' must be an object of true/false, not {facts!r}")
+        raise _BadLineError("bad-field", f"field 'facts' must be an object of true/false, not {shown(facts)}")
     try:
         decision = model.decide(record["status"], record["action"], record.get("flow"), facts)
     except UnknownNameError as error:
         raise _BadLineError(
             "contradictory-facts" if isinstance(error, ContradictoryFactsError) else f"unknown-{error.kind}",
             str(error),
-            {"value": error.value, "suggestions": list(error.suggestions)},
+            {**_value(error.value), "suggestions": list(error.suggestions)},
         ) from None
     except ModelTooLargeError as error:  # this question's search is past the limit: the line's error
         raise _BadLineError("too-large", str(error)) from None
@@ -147,19 +161,33 @@ class _Bodies:
         return body
 
 
+def _without_bom(lines: Iterable[bytes]) -> Iterable[bytes]:
+    """`lines` with a byte-order mark dropped from the first (only there: elsewhere it is data)."""
+    iterator = iter(lines)
+    first = next(iterator, None)
+    if first is None:
+        return ()
+    if isinstance(first, bytes) and first.startswith(_BOM):
+        first = first[len(_BOM) :]
+    return itertools.chain((first,), iterator)
+
+
 def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
     """Decide every JSON Lines record of `lines`, writing one line per input line, in order.
 
     Each output line is ``{"line": N, "id": <the input's id>, "ok": true, <decision>}`` or
     ``{"line": N, "id": ..., "ok": false, "error": {"kind", "message", ...}}``. Returns how many
-    lines were bad. Decisions are cached by record, so a large file costs little more than
-    parsing it; error bodies too, a bounded number of them (`_Bodies`).
+    lines were bad. A byte-order mark at the start of line 1 is dropped. Decisions are cached by
+    record, so a large file costs little more than parsing it; error bodies too, a bounded number
+    of them (`_Bodies`); an error's ``value`` is cut to 200 characters (``value_length`` says how
+    long it was).
     """
     expect(model, FlowModel, "decide_lines's model")
     if isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
         raise InvalidArgumentError(f"decide_lines's lines must be an iterable of bytes, not {shown(lines)}")
     if not callable(getattr(out, "write", None)):
         raise InvalidArgumentError(f"decide_lines's out must be a text stream, not {shown(out)}")
+    lines = _without_bom(lines)
     bodies = _Bodies()
     good = bodies.good
     bad = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ from ._model import (
 from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import (
     Defect,
+    ExtendsChainTooLongError,
     ExtendsOutsideFolderError,
     InvalidArgumentError,
     InvalidModelError,
@@ -44,6 +46,7 @@ __all__ = [
     "BUNDLED_MODELS",
     "MAX_MODEL_BYTES",
     "MAX_MODEL_DEPTH",
+    "MAX_MODEL_EXTENDS",
     "Limits",
     "build_model",
     "bundled_model",
@@ -66,6 +69,18 @@ MAX_MODEL_DEPTH = 32
 (an action's error rules' statuses); 32 leaves room for any tool's output and stays far below
 the depth at which the TOML parser and pydantic run out of stack."""
 
+MAX_MODEL_EXTENDS = 16
+"""How many `extends` links a model may follow by default (a file extending one that extends
+another, ...): a real model extends the bundled one, or a company base that does; 16 models each
+up to `MAX_MODEL_BYTES` bound what one load reads (17 MiB at most) and how deep it recurses."""
+
+_CEILINGS = {"max_bytes": 1 << 30, "max_depth": 10_000, "max_extends": 256}
+"""The largest limits a caller may set: a 1 GiB model file, nesting 10,000 levels (the parser's
+stack gives out long before; that is caught), 256 links of `extends` (each a stack frame)."""
+
+_CHUNK = 1 << 20
+"""A model file is read a MiB at a time, so that a large `max_bytes` allocates nothing up front."""
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -74,6 +89,7 @@ class Limits:
     max_bytes: int = MAX_MODEL_BYTES
     max_depth: int = MAX_MODEL_DEPTH
     allow_extends_outside: bool = False
+    max_extends: int = MAX_MODEL_EXTENDS
 
 
 if TYPE_CHECKING:
@@ -118,6 +134,7 @@ def load_model(
     max_bytes: int = MAX_MODEL_BYTES,
     max_depth: int = MAX_MODEL_DEPTH,
     allow_extends_outside: bool = False,
+    max_extends: int = MAX_MODEL_EXTENDS,
 ) -> FlowModel:
     """Load, merge and validate a model file.
 
@@ -127,11 +144,13 @@ def load_model(
     `ModelFileTooLargeError`, tables and arrays nested deeper than `max_depth`
     `ModelFileTooDeepError`, and an `extends` that leads outside the folder of the file naming
     it (``../base.toml``, an absolute path, a symlink out) `ExtendsOutsideFolderError` unless
-    `allow_extends_outside` (the bundled models are always allowed).
+    `allow_extends_outside` (the bundled models are always allowed); a chain of more than
+    `max_extends` files extending one another `ExtendsChainTooLongError`. The limits may be
+    raised up to 1 GiB, 10,000 levels and 256 links.
     """
     if not isinstance(path, str | os.PathLike):
         raise ModelFileError(repr(path), f"a model file is named by a path, not {type(path).__name__}")
-    limits = _limits(max_bytes, max_depth, allow_extends_outside)
+    limits = _limits(max_bytes, max_depth, allow_extends_outside, max_extends)
     file = Path(path)
     return _finish(resolve_spec(_read_file(file, limits), str(file), file.parent, limits=limits), str(file))
 
@@ -144,13 +163,14 @@ def model_from_mapping(
     max_bytes: int = MAX_MODEL_BYTES,
     max_depth: int = MAX_MODEL_DEPTH,
     allow_extends_outside: bool = False,
+    max_extends: int = MAX_MODEL_EXTENDS,
 ) -> FlowModel:
     """Validate and build a model from already-parsed data (the shape of a model file).
 
     A file it extends is found in `base_dir` (the current folder when None); the limits are
     `load_model`'s, `max_depth` applying to `data` too.
     """
-    limits = _limits(max_bytes, max_depth, allow_extends_outside)
+    limits = _limits(max_bytes, max_depth, allow_extends_outside, max_extends)
     if base_dir is not None and not isinstance(base_dir, Path):
         expect(base_dir, (str, os.PathLike), "model_from_mapping's base_dir")
         base_dir = Path(base_dir)
@@ -158,15 +178,22 @@ def model_from_mapping(
     return _finish(resolve_spec(data, origin, base_dir, limits=limits), origin)
 
 
-def _limits(max_bytes: object, max_depth: object, allow_extends_outside: object) -> Limits:
-    for value, name in ((max_bytes, "max_bytes"), (max_depth, "max_depth")):
+def _limits(
+    max_bytes: object, max_depth: object, allow_extends_outside: object, max_extends: object
+) -> Limits:
+    for value, name in ((max_bytes, "max_bytes"), (max_depth, "max_depth"), (max_extends, "max_extends")):
         if type(value) is not int or value < 1:
             raise InvalidArgumentError(f"{name} must be a positive int, not {shown(value)}")
+        if value > _CEILINGS[name]:
+            raise InvalidArgumentError(
+                f"{name} must be at most {_CEILINGS[name]:,}, not {shown(value)}"
+                " (no model file needs more; this bounds the work a file can cause)"
+            )
     if type(allow_extends_outside) is not bool:
         raise InvalidArgumentError(
             f"allow_extends_outside must be a bool, not {shown(allow_extends_outside)}"
         )
-    return Limits(max_bytes, max_depth, allow_extends_outside)  # type: ignore[arg-type]
+    return Limits(max_bytes, max_depth, allow_extends_outside, max_extends)  # type: ignore[arg-type]
 
 
 def _read_bundled(name: str) -> dict[str, Any]:
@@ -190,7 +217,7 @@ def _read_file(file: Path, limits: Limits) -> dict[str, Any]:
         if not stat.S_ISREG(info.st_mode):
             raise ModelFileError(name, f"is {_kind(info.st_mode)}, not a regular file")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limits.max_bytes + 1)  # never more than the limit, whatever the file
+            data = _read_at_most(handle, limits.max_bytes + 1)  # never more, whatever the file
     except ModelFileError:
         raise
     except OSError as error:
@@ -203,6 +230,7 @@ def _read_file(file: Path, limits: Limits) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ModelFileError(name, str(error)) from None
+    _scan_depth(text, name, limits.max_depth)
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -211,6 +239,160 @@ def _read_file(file: Path, limits: Limits) -> dict[str, Any]:
         raise ModelFileTooDeepError(name, None, limits.max_depth) from None
     _check_depth(parsed, name, limits.max_depth)
     return parsed
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_BASIC_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_LITERAL_STRING = re.compile(r"'[^'\n]*'")
+_MULTILINE_BASIC = re.compile(r'"""(?:[^"\\]|\\.|"{1,2}(?!"))*"{3,5}', re.DOTALL)
+_MULTILINE_LITERAL = re.compile(r"'''(?:[^']|'{1,2}(?!'))*'{3,5}")
+_SPACE = re.compile(r"[ \t\r]*")
+_SPACE_AND_LINES = re.compile(r"[ \t\r\n]*")
+_COMMENT = re.compile(r"#[^\n]*")
+_PLAIN = re.compile(r"[^\"'#\[\]{},\n]+")  # a number, date, bool or blanks in a value
+
+
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where `pattern` (one that may match nothing) stops matching from `pos`."""
+    match = pattern.match(text, pos)
+    return match.end() if match else pos
+
+
+def _string_end(text: str, pos: int) -> int | None:
+    """The end of the string starting at `pos`, None when it is not one."""
+    quote = text[pos]
+    if text.startswith(quote * 3, pos):
+        match = (_MULTILINE_BASIC if quote == '"' else _MULTILINE_LITERAL).match(text, pos)
+    else:
+        match = (_BASIC_STRING if quote == '"' else _LITERAL_STRING).match(text, pos)
+    return match.end() if match else None
+
+
+def _scan_depth(text: str, origin: str, limit: int) -> None:
+    """Refuse TOML text whose keys, table headers or values nest deeper than `limit`, before the
+    TOML parser sees it (its time and memory grow with the square of a dotted key's length).
+
+    One pass, linear in the text: strings and comments are skipped, each key and header's dotted
+    parts counted, brackets and braces in values stacked. The depth counted is the one the parsed
+    data will have at least (the document is level 1, as in `_check_depth`), so a file it lets
+    through is still checked after parsing, and a file it refuses would have been refused then.
+    Text it cannot follow (not TOML) is left to the parser, which stops there too: the scan stops.
+    """
+    n = len(text)
+    pos = 0
+    table = 1  # the depth of the table the current line's keys go into
+    stack: list[tuple[str, int]] = []  # open arrays ('[') and inline tables ('{'), with their depths
+    value_depth = 0  # the depth a container would have as the value of the key just read
+    expect_key = True  # at a line start (outside values) or after '{' or ',' in an inline table
+
+    def too_deep(at: int, depth: int) -> ModelFileTooDeepError:
+        return ModelFileTooDeepError(origin, depth, limit, line=text.count("\n", 0, at) + 1)
+
+    def key(at: int, base: int) -> int | None:
+        """Read a dotted key from `at` into a table at depth `base`; its end, None if not a key."""
+        parts = 0
+        while True:
+            at = _skip(_SPACE, text, at)
+            if at < n and text[at] in "\"'":
+                end = _string_end(text, at)
+            else:
+                match = _BARE_KEY.match(text, at)
+                end = match.end() if match else None
+            if end is None:
+                return None
+            parts += 1
+            if base + parts - 1 > limit:  # each part but the last is a table
+                raise too_deep(at, base + parts - 1)
+            at = _skip(_SPACE, text, end)
+            if at < n and text[at] == ".":
+                at += 1
+                continue
+            nonlocal value_depth
+            value_depth = base + parts
+            return at
+
+    while pos < n:
+        if expect_key and not stack:  # a line: blank, a comment, a table header or key = value
+            pos = _skip(_SPACE_AND_LINES, text, pos)
+            if pos >= n:
+                break
+            char = text[pos]
+            if char == "#":
+                pos = _skip(_COMMENT, text, pos)
+                continue
+            if char == "[":
+                array = text.startswith("[[", pos)
+                end = key(pos + (2 if array else 1), 1)
+                if end is None:
+                    break
+                table = value_depth + (1 if array else 0)  # [[a]]: the array, then its table
+                if table > limit:
+                    raise too_deep(pos, table)
+                closing = "]]" if array else "]"
+                if not text.startswith(closing, end):
+                    break
+                pos = end + len(closing)
+                continue
+            end = key(pos, table)
+            if end is None or not text.startswith("=", end):
+                break
+            pos = end + 1
+            expect_key = False
+            continue
+        if expect_key:  # a key in an inline table, or its end
+            pos = _skip(_SPACE_AND_LINES, text, pos)
+            if pos < n and text[pos] == "}":
+                stack.pop()
+                pos += 1
+                expect_key = False
+                continue
+            end = key(pos, stack[-1][1])
+            if end is None or not text.startswith("=", end):
+                break
+            pos = end + 1
+            expect_key = False
+            continue
+        char = text[pos]
+        if char in "\"'":
+            end = _string_end(text, pos)
+            if end is None:
+                break
+            pos = end
+        elif char in "[{":
+            depth = stack[-1][1] + 1 if stack and stack[-1][0] == "[" else value_depth
+            if depth > limit:
+                raise too_deep(pos, depth)
+            stack.append((char, depth))
+            pos += 1
+            expect_key = char == "{"
+        elif char in "]}":
+            if not stack or stack[-1][0] != ("[" if char == "]" else "{"):
+                break
+            stack.pop()
+            pos += 1
+        elif char == ",":
+            pos += 1
+            expect_key = bool(stack) and stack[-1][0] == "{"
+        elif char == "#":
+            pos = _skip(_COMMENT, text, pos)
+        elif char == "\n":
+            pos += 1
+            expect_key = not stack
+        else:
+            pos = _skip(_PLAIN, text, pos)
+
+
+def _read_at_most(handle: Any, size: int) -> bytes:
+    """Up to `size` bytes, read a chunk at a time: memory follows the file, not the limit."""
+    chunks: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = handle.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _kind(mode: int) -> str:
@@ -295,6 +477,8 @@ def resolve_spec(
             origin,
             [Defect(Rule.BAD_OVERRIDE, "extends", f"circular extends through {base_origin!r}")],
         )
+    if len(_chain) + 1 > limits.max_extends:  # this link would be one too many
+        raise ExtendsChainTooLongError(origin, len(_chain) + 1, limits.max_extends)
     base_data = (
         _read_bundled(spec.extends) if base_dir_of_base is None else _read_file(Path(base_origin), limits)
     )

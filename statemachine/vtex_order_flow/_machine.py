@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import Machine, MachineError
 
-from .errors import UnknownFactError, UnknownStatusError, expect
+from .errors import UnknownFactError, UnknownStatusError, expect, shown
 
 if TYPE_CHECKING:
     from transitions.core import EventData
@@ -92,8 +92,17 @@ def fire(
         return None
     if facts is None or isinstance(facts, Mapping):
         given = dict(facts or {})
-    elif isinstance(facts, str | bytes) or not all(isinstance(name, str) for name in facts):
-        raise UnknownFactError(repr(facts), [], detail="facts are a mapping or a collection of names")
+    elif (
+        isinstance(facts, str | bytes)
+        or not isinstance(facts, Collection)
+        or not all(isinstance(name, str) for name in facts)
+    ):
+        raise UnknownFactError(
+            shown(facts),
+            [],
+            detail=f"fire's facts are a mapping of names to true/false or a collection of names, "
+            f"not {type(facts).__name__}",
+        )
     else:
         given = dict.fromkeys(facts, True)
     token = OrderToken(status)

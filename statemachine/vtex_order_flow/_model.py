@@ -448,6 +448,7 @@ class ModelData:
         handling)."""
 
         def compute() -> frozenset[str]:
+            self.trigger(action)  # (a name the model does not know: UnknownActionError; once)
             moves = self.transitions_in(flow)
             goals = {t.dest for t in moves if not t.is_self_loop and self.achieves(t.trigger) == action}
             grown = True
@@ -490,6 +491,8 @@ class ModelData:
         """
 
         def compute() -> frozenset[str]:
+            self.flow(flow)  # (names the model does not know are typed errors, and never cached)
+            self.trigger(action)
             members = [s.id for s in self.statuses_in(flow)]
             moves = self.transitions_in(flow)
             goals = self.goal_statuses(flow, action)

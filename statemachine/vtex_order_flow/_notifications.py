@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from ._vocabulary import Confidence, FollowUp
-from .errors import NotificationError, expect, validation_problems
+from .errors import InvalidArgumentError, NotificationError, expect, shown, validation_problems
 
 if TYPE_CHECKING:
     from ._flowmodel import FlowModel
@@ -121,6 +122,66 @@ def interpret_notification(
     )
 
 
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _text_or_none(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _flag(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _texts(value: object) -> bool:
+    return isinstance(value, tuple | list) and all(isinstance(item, str) for item in value)
+
+
+def _http_status(value: object) -> bool:
+    return value is None or (type(value) is int and 100 <= value <= 999)
+
+
+def _seconds(value: object) -> bool:
+    return value is None or (
+        not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value >= 0
+    )
+
+
+_FIELD_CHECKS = {
+    "meaning": (_text, "a string"),
+    "next_step": (_text, "a string"),
+    "operation": (_text, "a string"),
+    "known": (_flag, "true or false"),
+    "consistent": (_flag, "true or false"),
+    "success": (_flag, "true or false"),
+    "marketplace_order_id": (_text_or_none, "a string or None"),
+    "order_id": (_text_or_none, "a string or None"),
+    "operation_id": (_text_or_none, "a string or None"),
+    "errors": (_texts, "a tuple or list of strings"),
+    "follow_up": (lambda v: isinstance(v, FollowUp), "a FollowUp"),
+    "confidence": (lambda v: isinstance(v, Confidence), "a Confidence"),
+    "http_status": (_http_status, "an HTTP status (an int from 100 to 999) or None"),
+    "retry_after": (_seconds, "a number of seconds (finite, 0 or more) or None"),
+}
+
+
+def _check_fields(given: dict[str, Any]) -> None:
+    """Refuse a field `Advice` does not have, or a value of the wrong kind, naming it; a list of
+    errors becomes a tuple."""
+    for name, value in given.items():
+        if name not in _FIELD_CHECKS:
+            valid = ", ".join(f.name for f in fields(Advice) if f.name != "code")
+            raise InvalidArgumentError(f"advice_for has no field {shown(name)}; valid fields: {valid}")
+        check, what = _FIELD_CHECKS[name]
+        if not check(value):
+            raise InvalidArgumentError(
+                f"advice_for's {name} must be {what}, not {type(value).__name__} {shown(value)}"
+            )
+    if isinstance(given.get("errors"), list):
+        given["errors"] = tuple(given["errors"])
+
+
 def advice_for(code: str, model: FlowModel | None = None, **fields: Any) -> Advice:
     """The `Advice` for a result `code`: its follow-up, next step, meaning and confidence from the
     model; a code the model does not know needs a person (``known=False``, and `meaning` from
@@ -134,6 +195,7 @@ def advice_for(code: str, model: FlowModel | None = None, **fields: Any) -> Advi
     expect(code, str, "advice_for's code")
     if model is not None:
         expect(model, FlowModel, "advice_for's model")
+    _check_fields(fields)
     known = (model or bundled_model()).codes.get(code)
     given_meaning = fields.pop("meaning", "")
     if known is None:

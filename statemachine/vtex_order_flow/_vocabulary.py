@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import math
 
-from .errors import expect
+from .errors import InvalidArgumentError, shown
 
 __all__ = ["CAUSES", "Cause", "Confidence", "FollowUp", "duration"]
 
@@ -99,9 +100,16 @@ class FollowUp(enum.StrEnum):
 _UNITS = (("day", "d", 86400), ("hour", "h", 3600), ("minute", "min", 60))
 
 
-def duration(seconds: int, *, short: bool = False) -> str:
-    """A whole number of days, hours or minutes when it is one: ``30 minutes`` (``30 min`` short)."""
-    expect(seconds, (int, float), "duration's seconds")
+def duration(seconds: float, *, short: bool = False) -> str:
+    """A whole number of days, hours or minutes when it is one: ``30 minutes`` (``30 min`` short).
+
+    `seconds` is an int or a finite float, 0 or more (`InvalidArgumentError` otherwise)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise InvalidArgumentError(
+            f"duration's seconds must be an int or float, not {type(seconds).__name__} {shown(seconds)}"
+        )
+    if (isinstance(seconds, float) and not math.isfinite(seconds)) or seconds < 0:
+        raise InvalidArgumentError(f"duration's seconds must be finite and 0 or more, not {shown(seconds)}")
     for unit, abbreviation, size in _UNITS:
         if seconds % size == 0:
             count = seconds // size

@@ -14,6 +14,7 @@ __all__ = [
     "MAX_SUGGESTED_LENGTH",
     "ContradictoryFactsError",
     "Defect",
+    "ExtendsChainTooLongError",
     "ExtendsOutsideFolderError",
     "GraphvizNotFoundError",
     "InvalidArgumentError",
@@ -138,10 +139,11 @@ class UnknownNameError(VtexOrderFlowError, LookupError):
         super().__init__(self._message())
 
     def _message(self) -> str:
+        # The value cut (`shown`): a 10 MB name in a batch line must not make a 10 MB message.
         if self.detail:
-            message = f"{self.kind} {self.value!r}: {self.detail}."
+            message = f"{self.kind} {shown(self.value)}: {self.detail}."
         else:
-            message = f"unknown {self.kind} {self.value!r}"
+            message = f"unknown {self.kind} {shown(self.value)}"
             if self.suggestions:
                 message += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
             else:
@@ -214,7 +216,7 @@ class ContradictoryFactsError(UnknownFactError):
 
     def _message(self) -> str:
         valid = ", ".join(self.valid) or "none"
-        return f"contradictory facts: fact {self.value!r} {self.detail}. {self.valid_means}: {valid}."
+        return f"contradictory facts: fact {shown(self.value)} {self.detail}. {self.valid_means}: {valid}."
 
 
 class NotificationError(VtexOrderFlowError, ValueError):
@@ -343,14 +345,33 @@ class ModelFileTooLargeError(ModelFileError):
 class ModelFileTooDeepError(ModelFileError):
     """A model file whose tables and arrays nest deeper than `limit` levels (`load_model`'s
     ``max_depth``); `depth` is the depth at which the loader stopped looking (None when the TOML
-    parser itself could not follow)."""
+    parser itself could not follow); `line` the line of the file where it found so (None when
+    the depth was found after parsing, or in a mapping)."""
 
-    def __init__(self, path: str, depth: int | None, limit: int) -> None:
+    def __init__(self, path: str, depth: int | None, limit: int, *, line: int | None = None) -> None:
         self.depth = depth
+        self.limit = limit
+        self.line = line
+        where = f"at line {line}; " if line is not None else ""
+        super().__init__(
+            path,
+            f"its tables and arrays nest more than {limit} levels deep "
+            f"({where}raise the limit with max_depth=)",
+        )
+
+
+class ExtendsChainTooLongError(ModelFileError):
+    """A model whose `extends` chain (a file extending one that extends another, ...) is longer
+    than `limit` links (`load_model`'s ``max_extends``); `path` is the file whose `extends` is
+    one link too many, `length` the links followed to reach it and that one."""
+
+    def __init__(self, path: str, length: int, limit: int) -> None:
+        self.length = length
         self.limit = limit
         super().__init__(
             path,
-            f"its tables and arrays nest more than {limit} levels deep (raise the limit with max_depth=)",
+            f"its extends would be link {length:,} of a chain of models extending one another, over "
+            f"the limit of {limit:,} links (raise the limit with max_extends=)",
         )
 
 

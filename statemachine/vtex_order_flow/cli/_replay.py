@@ -33,7 +33,8 @@ def _replay_text(
     """A summary: each list's size and counts (by action, drop class, anomaly kind), then its
     first `limit` items (None: all of them)."""
     seen = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "none"
-    bad = sum(1 for error in report["errors"] if error.get("file", "events") == "events")
+    omitted = report.get("errors_omitted", 0)  # bad event lines past those the replay kept
+    bad = sum(1 for error in report["errors"] if error.get("file", "events") == "events") + omitted
     out.write(f"Events: {seen}; {pings} ping(s); {bad} bad line(s)\n")
     out.write(f"Orders: {len(report['orders'])}\n")
     for key in ("ready", "pending", "claimed", "sent", "done", "dropped"):
@@ -52,12 +53,23 @@ def _replay_text(
         out.write(f"  {item['orderId']}: {item['from'] or '-'} -> {item['to'] or '-'} ({item['kind']})\n")
     _more(anomalies, limit, out)
     errors = report["errors"]
-    if errors:
-        out.write(f"Errors: {len(errors)}{_counts(errors, 'file', ' in ')}\n")
+    if errors or omitted:
+        tally = Counter(str(error.get("file") or "-") for error in errors)
+        if omitted:
+            tally["events"] += omitted
+        counts = ", ".join(f"{n} in {name}" for name, n in tally.most_common())
+        out.write(f"Errors: {len(errors) + omitted} ({counts})\n")
     for error in errors[:limit]:
         where = f"{error.get('file', 'events')} line {error['line']}"
         out.write(f"  {where}: {error['error']}\n")
     _more(errors, limit, out)
+    if omitted:
+        from ..tracking import MAX_ERRORS_KEPT
+
+        out.write(
+            f"  ... and {omitted} more bad line(s) in events, counted only "
+            f"(a replay keeps the first {MAX_ERRORS_KEPT:,})\n"
+        )
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:

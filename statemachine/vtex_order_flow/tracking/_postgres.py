@@ -27,7 +27,7 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from ..errors import InvalidArgumentError, MissingExtraError, StoreError
+from ..errors import InvalidArgumentError, MissingExtraError, StoreError, shown
 from ._events import TICKS_PER_SECOND
 from ._stores import _check_link, _Closing, _entry, _facts_of, _facts_text, _row
 from ._types import Anomaly, Entry, EntryState, OrderRecord
@@ -125,15 +125,13 @@ class PostgresStore(_Closing):
         timeout: float = 30.0,
         synchronous_commit: bool = True,
     ) -> None:
-        try:
-            import psycopg
-            from psycopg_pool import ConnectionPool
-        except ImportError:
-            raise MissingExtraError(
-                "PostgresStore needs psycopg and psycopg-pool: pip install 'vtex-order-flow[postgres]'"
-            ) from None
+        # The arguments first, with or without the extra: a bad one is the caller's mistake.
         if not isinstance(dsn, str) or not dsn:
-            raise InvalidArgumentError(f"dsn must be a PostgreSQL connection string, not {dsn!r}")
+            raise InvalidArgumentError(f"dsn must be a PostgreSQL connection string, not {shown(dsn)}")
+        if "\x00" in dsn or not _encodable(dsn):  # (not echoed: a DSN may hold a password)
+            raise InvalidArgumentError(
+                "dsn must be valid Unicode text without NUL characters (it has a lone surrogate or a NUL)"
+            )
         if not isinstance(schema, str) or not _NAME.match(schema):
             raise InvalidArgumentError(
                 f"schema must be a lower-case SQL name (letters, digits, _; at most 63), not {schema!r}"
@@ -149,6 +147,13 @@ class PostgresStore(_Closing):
             raise InvalidArgumentError(
                 f"synchronous_commit must be True or False, not {synchronous_commit!r}"
             )
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise MissingExtraError(
+                "PostgresStore needs psycopg and psycopg-pool: pip install 'vtex-order-flow[postgres]'"
+            ) from None
         connect: dict[str, Any] = {"autocommit": True}
         if not synchronous_commit:
             connect["options"] = "-c synchronous_commit=off"
@@ -571,3 +576,12 @@ def _safe(dsn: str) -> str:
     URL's with an unencoded @ in it)."""
     dsn = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
     return re.sub(r"(://[^:/@]*:).*@", r"\1***@", dsn)
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` is valid Unicode (no lone surrogate), as psycopg must encode it."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -11,12 +11,26 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..errors import UnknownNameError
+from ..errors import InvalidArgumentError, UnknownNameError, expect, shown
 from ._events import EventError, OrderEvent, Ping, parse_event
 from ._tracker import Tracker
 from ._types import EntryState
 
-__all__ = ["ReplayResult", "numbered_lines", "register_deferred", "replay", "replay_report"]
+__all__ = [
+    "MAX_ERRORS_KEPT",
+    "ReplayResult",
+    "numbered_lines",
+    "register_deferred",
+    "replay",
+    "replay_report",
+]
+
+MAX_ERRORS_KEPT = 1_000
+"""How many bad lines a replay keeps the details of; the rest are counted (`errors_omitted`), so
+that a file of junk costs no memory per line."""
+
+BOM = b"\xef\xbb\xbf"
+"""UTF-8's byte-order mark, which some editors put at the start of a file: dropped from line 1."""
 
 DEFER_FIELDS = ("orderId", "action", "facts", "key", "payload")
 """The fields of one line of an updates file: ``{"orderId", "action"}`` and optional ``"facts"``,
@@ -30,13 +44,58 @@ class ReplayResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     pings: int = 0
     errors: list[dict[str, object]] = field(default_factory=list)
+    """The first `MAX_ERRORS_KEPT` bad lines: ``{"file", "line", "error"}`` each."""
+    errors_omitted: int = 0
+    """Bad lines past those, counted only."""
+
+    def add_error(self, error: dict[str, object]) -> None:
+        """Keep a bad line's details, or count it once `MAX_ERRORS_KEPT` are kept."""
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(error)
+        else:
+            self.errors_omitted += 1
+
+
+def _numbered(lines: object, what: str) -> Iterator[tuple[int, bytes]]:
+    """`lines`, checked to be numbered lines of bytes as they are read."""
+    if isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
+        raise InvalidArgumentError(
+            f"{what} must be an iterable of (line number, bytes) pairs, not "
+            f"{type(lines).__name__} {shown(lines)}"
+        )
+    return _checked_lines(lines, what)
+
+
+def _checked_lines(lines: Iterable[object], what: str) -> Iterator[tuple[int, bytes]]:
+    for item in lines:
+        if (
+            type(item) is not tuple
+            or len(item) != 2
+            or type(item[0]) is not int
+            or not isinstance(item[1], bytes)
+        ):
+            raise InvalidArgumentError(
+                f"{what} must yield (line number, bytes) pairs, not {type(item).__name__} {shown(item)}"
+            )
+        yield item  # (checked above)
 
 
 def numbered_lines(source: IO[bytes]) -> Iterator[tuple[int, bytes]]:
     """The non-blank lines of a binary stream, numbered from 1, read as they are consumed; the
-    stream is closed when the lines run out."""
+    stream is closed when the lines run out. A byte-order mark at the start is dropped (a line
+    of it alone is blank)."""
+    if not all(callable(getattr(source, name, None)) for name in ("__iter__", "__enter__", "__exit__")):
+        raise InvalidArgumentError(
+            f"numbered_lines's source must be a binary stream (an open file), not "
+            f"{type(source).__name__} {shown(source)}"
+        )
+    return _stream_lines(source)
+
+
+def _stream_lines(source: IO[bytes]) -> Iterator[tuple[int, bytes]]:
     with source:
-        for number, raw in enumerate(source, 1):
+        for number, line in enumerate(source, 1):
+            raw = line[3:] if number == 1 and line.startswith(BOM) else line
             if raw.strip():
                 yield number, raw
 
@@ -47,8 +106,10 @@ def register_deferred(
     """Register one outbox entry per line (``{"orderId", "action"}``, optional ``"facts"``,
     ``"key"``, ``"payload"``); returns an error per line that could not be (``{"file": name,
     "line", "error"}``), the rest registered."""
+    expect(tracker, Tracker, "register_deferred's tracker")
+    expect(name, str, "register_deferred's name")
     errors: list[dict[str, object]] = []
-    for number, raw in lines:
+    for number, raw in _numbered(lines, "register_deferred's lines"):
         try:
             record = json.loads(raw)
             if not isinstance(record, dict) or not isinstance(record.get("orderId"), str):
@@ -75,7 +136,12 @@ def register_deferred(
 def replay(tracker: Tracker, lines: Iterable[tuple[int, bytes]], batch: int = 500) -> ReplayResult:
     """Apply numbered lines of events (hook, feed, broadcast bodies or pings, recognised by their
     fields) to `tracker`, in `batch`-sized transactions as they are read. A line that is not an
-    event is reported in `errors` and skipped; the rest is applied all the same."""
+    event is reported in `errors` (the first `MAX_ERRORS_KEPT`; the rest counted in
+    `errors_omitted`) and skipped; the rest is applied all the same."""
+    expect(tracker, Tracker, "replay's tracker")
+    if type(batch) is not int or batch < 1:
+        raise InvalidArgumentError(f"replay's batch must be a positive int, not {shown(batch)}")
+    numbered = _numbered(lines, "replay's lines")
     result = ReplayResult()
     chunk: list[OrderEvent] = []
 
@@ -84,11 +150,11 @@ def replay(tracker: Tracker, lines: Iterable[tuple[int, bytes]], batch: int = 50
             result.outcomes[applied.outcome] = result.outcomes.get(applied.outcome, 0) + 1
         chunk.clear()
 
-    for number, raw in lines:
+    for number, raw in numbered:
         try:
             parsed = parse_event(raw)
         except EventError as error:
-            result.errors.append({"file": "events", "line": number, "error": str(error)})
+            result.add_error({"file": "events", "line": number, "error": str(error)})
             continue
         if isinstance(parsed, Ping):
             result.pings += 1
@@ -106,7 +172,14 @@ def replay_report(
     """The tracker's state as JSON-ready data: orders, the outbox's entries by state (ready,
     pending (retries included), claimed, sent, done, dropped), anomalies, errors; with the
     replay's `result`, its `outcomes` (how many events were first, moved, duplicate, stale,
-    ...) and `pings`."""
+    ...) and `pings`, and ``errors_omitted`` when it counted bad lines past those it kept."""
+    expect(tracker, Tracker, "replay_report's tracker")
+    if result is not None:
+        expect(result, ReplayResult, "replay_report's result")
+    if isinstance(errors, str | bytes) or not isinstance(errors, Iterable):
+        raise InvalidArgumentError(
+            f"replay_report's errors must be an iterable of error dicts, not {shown(errors)}"
+        )
 
     def listed(*states: EntryState) -> list[dict[str, Any]]:
         return [e.to_dict() for e in tracker.entries(*states)]
@@ -121,4 +194,9 @@ def replay_report(
         "dropped": listed(EntryState.DROPPED),
         "anomalies": [a.to_dict() for a in tracker.anomalies()],
         "errors": list(errors),
-    } | ({"outcomes": dict(sorted(result.outcomes.items())), "pings": result.pings} if result else {})
+    } | (
+        {"outcomes": dict(sorted(result.outcomes.items())), "pings": result.pings}
+        | ({"errors_omitted": result.errors_omitted} if result.errors_omitted else {})
+        if result is not None
+        else {}
+    )

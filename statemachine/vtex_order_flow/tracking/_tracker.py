@@ -27,6 +27,7 @@ from ..errors import (
     UnknownUpdateError,
     expect,
     expect_id,
+    shown,
 )
 from ._events import _MAX_TICKS, TICKS_PER_SECOND, OrderEvent
 from ._stores import MemoryStore, Store
@@ -1182,9 +1183,13 @@ class Tracker(Closing):
             return self.store.get_entry(key)
 
     def entries(self, *states: EntryState) -> list[Entry]:
-        """The entries in these states (every one when none is given), in the order they changed."""
+        """The entries in these states (every one when none is given), in the order they changed.
+
+        A state is an `EntryState` or its name (``"ready"``); anything else is an
+        `InvalidArgumentError` naming the valid states."""
+        chosen = tuple(_entry_state(state) for state in states)
         with self._reading():
-            return self.store.entries(*states)
+            return self.store.entries(*chosen)
 
     def in_flight(self, order_id: str) -> list[Entry]:
         """The order's entries on their way to VTEX (claimed or sent)."""
@@ -1254,3 +1259,17 @@ class Tracker(Closing):
         """How many events changed a record (duplicates and stale events excluded)."""
         with self._reading():
             return self.store.counter("applied")
+
+
+def _entry_state(state: object) -> EntryState:
+    """`state` as an `EntryState`, or an `InvalidArgumentError` naming the valid ones."""
+    if isinstance(state, EntryState):
+        return state
+    if isinstance(state, str) and state in _STATE_NAMES:
+        return EntryState(state)
+    raise InvalidArgumentError(
+        f"Tracker.entries's states must be entry states, not {shown(state)}; valid: {', '.join(_STATE_NAMES)}"
+    )
+
+
+_STATE_NAMES = tuple(state.value for state in EntryState)
