@@ -280,10 +280,17 @@ class SteppedClock:
 
 
 @contextlib.contextmanager
-def terminal() -> Iterator[Callable[[], str]]:
-    """Standard error on a pseudo-terminal; yields what was written there so far. (A context in
-    the test itself: pytest puts its own sys.stderr back between a fixture and the test.)"""
+def terminal(columns: int = 0) -> Iterator[Callable[[], str]]:
+    """Standard error on a pseudo-terminal (`columns` wide, when given); yields what was written
+    there so far. (A context in the test itself: pytest puts its own sys.stderr back between a
+    fixture and the test.)"""
     master, slave = os.openpty()
+    if columns:
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     stderr = open(slave, "w", encoding="utf-8", closefd=True)  # noqa: PTH123, SIM115 (an fd; closed below)
     received = bytearray()
 
@@ -339,6 +346,15 @@ def test_replay_shows_progress_on_a_terminal_rate_limited_then_erased(
     assert shown.endswith(ERASE)  # erased at the end
     assert out == run("replay", events_file, "--limit", "0", "--no-progress")[1]  # stdout untouched
     assert "\r" not in out
+
+
+def test_progress_is_never_wider_than_the_terminal(clock: SteppedClock, events_file: str) -> None:
+    # An 85-column line on an 80-column terminal wrapped, and each redraw left a row behind.
+    with terminal(columns=40) as written:
+        assert run("replay", events_file, "--limit", "0")[0] == 0
+        draws = _draws(written())
+    assert draws
+    assert all(len(d) <= 39 for d in draws), draws
 
 
 def test_a_short_run_on_a_terminal_shows_nothing(clock: SteppedClock, events_file: str) -> None:

@@ -210,8 +210,7 @@ def check_outcome(argv: list[str], code: int, err: str) -> None:
     if code == 2 and err:
         lines = err.rstrip("\n").split("\n")
         assert _CLI_ERROR.match(lines[-1]), (argv, err)
-        if not err.startswith("usage:"):  # argparse's own errors come after the usage lines
-            assert len(lines) == 1, (argv, err)
+        assert len(lines) == 1, (argv, err)  # argparse's own refusals included
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -294,3 +294,19 @@ def test_a_fact_value_that_is_no_bool_is_named_with_its_fact() -> None:
         decide("handling", "cancel", facts={"partial-invoice": "yes"})
     assert str(caught.value).startswith("fact 'partial-invoice': its value must be true or false, not 'yes'.")
     assert caught.value.value == "partial-invoice"
+
+
+def test_model_text_reaches_a_terminal_as_text(tmp_path: Path) -> None:
+    """`explain` prints the model's descriptions: ESC sequences in them (clear the screen, set
+    the window title) are written as escapes, never sent to the terminal."""
+    model = tmp_path / "m.toml"
+    model.write_text(
+        'extends = "vtex"\nname = "ansi"\n[patch.statuses.handling]\n'
+        'meaning = "Packing \\u001b[2J\\u001b]0;pwned\\u0007 now"\n',
+        "utf-8",
+    )
+    out = io.StringIO()
+    assert main(["explain", "handling", "--model", str(model)], out) == 0
+    assert "\x1b" not in out.getvalue()
+    assert "\x07" not in out.getvalue()
+    assert "Packing \\x1b[2J\\x1b]0;pwned\\x07 now" in out.getvalue()

@@ -12,7 +12,7 @@ import argparse
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, NoReturn, TextIO, cast
 
 from ..errors import (
     GraphvizNotFoundError,
@@ -27,9 +27,19 @@ from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError, a
 __all__ = ["build_parser", "main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose own refusals (an unknown option, a missing value) are one line,
+    like every other error of the command line, pointing at ``--help`` instead of printing the
+    usage. (Its subcommands' parsers are of the same class.)"""
+
+    def error(self, message: str) -> NoReturn:
+        line = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {line} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description=(
             "Decide before any network call whether a status update to VTEX should be sent, "
@@ -44,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     add_model_option(common)
     common.add_argument("--json", action="store_true", help="print JSON for machines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -55,11 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
-    out = out or sys.stdout
+    shown = cast("TextIO", _Printable(out or sys.stdout))
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace, TextIO], int] = args.run
     try:
-        return run(args, out)
+        return run(args, shown)
     except (UnknownNameError, ModelFileError, InvalidModelError, UsageError) as error:
         _error_line(str(error))
         return EXIT_USAGE
@@ -79,11 +89,33 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_USAGE
 
 
+# What a terminal would run rather than show (ESC starts its colour, title and clear-screen
+# sequences): every control character but tab and the line breaks, written as an escape.
+_CONTROLS = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in [*range(9), 11, 12, *range(14, 32), *range(0x7F, 0xA0)]
+}
+
+
+class _Printable:
+    """The output stream, with the model's text made safe for a terminal: `explain` and the
+    others print descriptions from the model file, which could hold ESC sequences."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.translate(_CONTROLS))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _error_line(message: str) -> None:
     """``vtex-order-flow: error: ...`` on one line, whatever the message holds (a model's
     defects, a value with a line break)."""
     line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    sys.stderr.write(f"{PROG}: error: {line}\n")
+    sys.stderr.write(f"{PROG}: error: {line.translate(_CONTROLS)}\n")
 
 
 if __name__ == "__main__":

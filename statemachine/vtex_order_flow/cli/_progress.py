@@ -30,6 +30,14 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+def _width(stream: Any) -> int:
+    """The terminal's width in columns (80 when it cannot say)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def file_size(source: str | IO[bytes]) -> int | None:
     """The size in bytes of a regular file (a path, or an open stream on one), else None."""
     try:
@@ -78,7 +86,9 @@ class Progress:
             shown = f"[{bar:<{WIDTH}}] {share:4.0%} {_bytes(self.done)} of {_bytes(self.total)}, {counted}"
         else:
             shown = f"{_bytes(self.done)}, {counted}"
-        self.stream.write(f"{_ERASE}{self.label}: {shown}")
+        # Never wider than the terminal: a wrapped line is not erased by the next redraw.
+        line = f"{self.label}: {shown}"[: max(_width(self.stream) - 1, 1)]
+        self.stream.write(f"{_ERASE}{line}")
         self.stream.flush()
         self.drawn += 1
 
