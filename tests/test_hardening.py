@@ -408,3 +408,74 @@ def test_an_events_file_may_start_with_a_byte_order_mark(tmp_path: Path) -> None
     code, out, _ = _cli(["replay", str(events)])
     assert code == 0, out
     assert "1 ping(s); 0 bad line(s)" in out
+
+
+# -- what a second look at the fixes found ---------------------------------------------------------
+
+
+def test_max_depth_is_capped_below_what_overflows_the_stack(tmp_path: Path) -> None:
+    """At max_depth=10,000 a 1,000-part key got past the loader's check and overflowed the
+    stack in pydantic's report (a bare RecursionError): the cap is 256, well under that."""
+    from vtex_order_flow.errors import InvalidArgumentError, VtexOrderFlowError
+
+    with pytest.raises(InvalidArgumentError, match="max_depth must be at most 256"):
+        load_model(tmp_path / "m.toml", max_depth=1000)
+    deep = tmp_path / "deep.toml"
+    deep.write_text('name = "x"\n' + ".".join(["a"] * 255) + " = 1\n", "utf-8")
+    with pytest.raises(VtexOrderFlowError):  # a model with defects, but typed
+        load_model(deep, max_depth=256)
+
+
+def test_the_reference_page_holds_a_lone_surrogate_as_the_replacement_character(tmp_path: Path) -> None:
+    from vtex_order_flow import model_from_mapping
+    from vtex_order_flow.render.docs import write_docs
+
+    data = tomllib.loads((resources.files("vtex_order_flow") / "data" / "vtex.toml").read_text("utf-8"))
+    data["title"] = "T\ud800itle"
+    write_docs(model_from_mapping(data), tmp_path / "out")
+    assert "T\ufffditle" in (tmp_path / "out" / "README.md").read_text("utf-8")
+
+
+def test_the_replay_summary_is_bounded_whatever_an_event_names(tmp_path: Path) -> None:
+    events = tmp_path / "e.jsonl"
+    huge = "s" * 1_000_000
+    events.write_text(
+        '{"Domain": "Fulfillment", "OrderId": "' + "o" * 500_000 + '", "State": "' + huge + '", '
+        '"LastState": null, "LastChange": "2026-01-05T10:00:00Z", "CurrentChange": "2026-01-05T10:00:01Z", '
+        '"Origin": {"Account": "a", "Key": "k"}}\n',
+        "utf-8",
+    )
+    out = io.StringIO()
+    main(["replay", str(events)], out)
+    assert max(map(len, out.getvalue().splitlines())) < 1000
+    assert "(1,000,000 characters)" in out.getvalue()
+
+
+def test_a_carriage_return_or_a_huge_value_never_reaches_the_terminal_raw(tmp_path: Path) -> None:
+    model = tmp_path / "m.toml"
+    model.write_text(
+        'extends = "vtex"\nname = "cr"\n[patch.statuses.handling]\n'
+        'admin_label = "Handling\\rFAKE: all fine"\n',
+        "utf-8",
+    )
+    out = io.StringIO()
+    assert main(["explain", "handling", "--model", str(model)], out) == 0
+    assert "\r" not in out.getvalue()
+    assert "Handling\\x0dFAKE: all fine" in out.getvalue()
+    err = io.StringIO()
+    with redirect_stderr(err):
+        assert main(["notification", "x" * 120_000], io.StringIO()) == 2
+    assert len(err.getvalue()) < 2100
+    assert err.getvalue().count("\n") == 1
+    assert "(120,0" in err.getvalue()
+
+
+def test_duration_refuses_a_number_too_large_to_be_a_delay() -> None:
+    from vtex_order_flow import duration
+    from vtex_order_flow.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="too large to show"):
+        duration(10**5000)
+    with pytest.raises(InvalidArgumentError, match="at most"):
+        duration(10**20)
+    assert duration(30 * 86400) == "30 days"

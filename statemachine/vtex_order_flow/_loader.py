@@ -74,7 +74,9 @@ MAX_MODEL_EXTENDS = 16
 another, ...): a real model extends the bundled one, or a company base that does; 16 models each
 up to `MAX_MODEL_BYTES` bound what one load reads (17 MiB at most) and how deep it recurses."""
 
-_CEILINGS = {"max_bytes": 1 << 30, "max_depth": 10_000, "max_extends": 256}
+# (max_depth: pydantic's own reports recurse into a nested value; 1,000 levels overflow Python's
+# stack there, 800 do not)
+_CEILINGS = {"max_bytes": 1 << 30, "max_depth": 256, "max_extends": 256}
 """The largest limits a caller may set: a 1 GiB model file, nesting 10,000 levels (the parser's
 stack gives out long before; that is caught), 256 links of `extends` (each a stack frame)."""
 

@@ -100,6 +100,9 @@ class FollowUp(enum.StrEnum):
 _UNITS = (("day", "d", 86400), ("hour", "h", 3600), ("minute", "min", 60))
 
 
+_LONGEST = 1000 * 366 * 86400
+
+
 def duration(seconds: float, *, short: bool = False) -> str:
     """A whole number of days, hours or minutes when it is one: ``30 minutes`` (``30 min`` short).
 
@@ -108,8 +111,11 @@ def duration(seconds: float, *, short: bool = False) -> str:
         raise InvalidArgumentError(
             f"duration's seconds must be an int or float, not {type(seconds).__name__} {shown(seconds)}"
         )
-    if (isinstance(seconds, float) and not math.isfinite(seconds)) or seconds < 0:
-        raise InvalidArgumentError(f"duration's seconds must be finite and 0 or more, not {shown(seconds)}")
+    if (isinstance(seconds, float) and not math.isfinite(seconds)) or not 0 <= seconds <= _LONGEST:
+        raise InvalidArgumentError(
+            f"duration's seconds must be finite, 0 or more and at most {_LONGEST:,} (a thousand "
+            f"years), not {shown(seconds)}"
+        )
     for unit, abbreviation, size in _UNITS:
         if seconds % size == 0:
             count = seconds // size

@@ -53,7 +53,10 @@ class VtexOrderFlowError(Exception):
 
 def shown(value: object) -> str:
     """A value as an error message quotes it: its repr, cut to 60 characters."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300 digits
+        return f"a {type(value).__name__} too large to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -93,8 +93,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 # sequences): every control character but tab and the line breaks, written as an escape.
 _CONTROLS = {
     code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    for code in [*range(9), 11, 12, *range(14, 32), *range(0x7F, 0xA0)]
+    for code in [*range(9), 11, 12, 13, *range(14, 32), *range(0x7F, 0xA0), 0x2028, 0x2029]
 }
+
+
+_LONGEST_ERROR = 2000
 
 
 class _Printable:
@@ -115,6 +118,8 @@ def _error_line(message: str) -> None:
     """``vtex-order-flow: error: ...`` on one line, whatever the message holds (a model's
     defects, a value with a line break)."""
     line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    if len(line) > _LONGEST_ERROR:  # (a 120 KB value named in the message)
+        line = f"{line[: _LONGEST_ERROR - 40]}... ({len(line):,} characters in all)"
     sys.stderr.write(f"{PROG}: error: {line.translate(_CONTROLS)}\n")
 
 

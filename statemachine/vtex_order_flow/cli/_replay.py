@@ -21,6 +21,13 @@ def _counts(items: list[dict[str, Any]], field: str, joint: str = " ") -> str:
     return f" ({', '.join(f'{n}{joint}{name}' for name, n in tally.most_common())})" if tally else ""
 
 
+def _cut(value: object, longest: int = 120) -> str:
+    """A value from the input as the summary shows it: at most `longest` characters (an event
+    can name a 5 MB status)."""
+    text = "-" if value is None else str(value)
+    return text if len(text) <= longest else f"{text[: longest - 30]}... ({len(text):,} characters)"
+
+
 def _more(items: list[Any], limit: int | None, out: TextIO) -> None:
     hidden = len(items) - (len(items) if limit is None else min(limit, len(items)))
     if hidden and limit:  # (--limit 0: the counts alone, as asked)
@@ -45,12 +52,13 @@ def _replay_text(
         for item in items[:limit]:
             reason = f": {item['reason']}" if item.get("reason") else ""
             drop = f" [{item['drop']}]" if item.get("drop") else ""
-            out.write(f"  {item['key']}: {item['action']} (in {item['status'] or '-'}){drop}{reason}\n")
+            status = _cut(item["status"])
+            out.write(f"  {_cut(item['key'])}: {item['action']} (in {status}){drop}{_cut(reason, 400)}\n")
         _more(items, limit, out)
     anomalies = report["anomalies"]
     out.write(f"Anomalies: {len(anomalies)}{_counts(anomalies, 'kind')}\n")
     for item in anomalies[:limit]:
-        out.write(f"  {item['orderId']}: {item['from'] or '-'} -> {item['to'] or '-'} ({item['kind']})\n")
+        out.write(f"  {_cut(item['orderId'])}: {_cut(item['from'])} -> {_cut(item['to'])} ({item['kind']})\n")
     _more(anomalies, limit, out)
     errors = report["errors"]
     if errors or omitted:
@@ -61,7 +69,7 @@ def _replay_text(
         out.write(f"Errors: {len(errors) + omitted} ({counts})\n")
     for error in errors[:limit]:
         where = f"{error.get('file', 'events')} line {error['line']}"
-        out.write(f"  {where}: {error['error']}\n")
+        out.write(f"  {where}: {_cut(error['error'], 400)}\n")
     _more(errors, limit, out)
     if omitted:
         from ..tracking import MAX_ERRORS_KEPT

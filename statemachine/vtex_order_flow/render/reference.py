@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from .. import Confidence
-from ._view import EDGE_STYLES, NODE_STYLES, build_view, duration
+from ._view import EDGE_STYLES, NODE_STYLES, build_view, duration, one_line
 from .mermaid import mermaid_text
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def text(value: object) -> str:
     table cell: line breaks folded to spaces, Markdown's punctuation backslash-escaped and
     ``&`` as ``&amp;`` (so no HTML, link, code span or heading ever forms), and a list or
     heading marker at the start escaped. Every model text goes into the page through it."""
-    folded = " ".join(("" if value is None else str(value)).split())
+    folded = " ".join(one_line("" if value is None else str(value)).split())
     escaped = _PUNCTUATION.sub(r"\\\1", folded.replace("&", "&amp;"))
     return _BLOCK_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", escaped)
 
