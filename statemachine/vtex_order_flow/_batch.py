@@ -17,6 +17,7 @@ from .errors import (
     UnknownNameError,
     VtexOrderFlowError,
     expect,
+    expect_iterable,
     shown,
 )
 
@@ -183,8 +184,7 @@ def decide_lines(model: FlowModel, lines: Iterable[bytes], out: IO[str]) -> int:
     long it was).
     """
     expect(model, FlowModel, "decide_lines's model")
-    if isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
-        raise InvalidArgumentError(f"decide_lines's lines must be an iterable of bytes, not {shown(lines)}")
+    expect_iterable(lines, "decide_lines's lines", "bytes")
     if not callable(getattr(out, "write", None)):
         raise InvalidArgumentError(f"decide_lines's out must be a text stream, not {shown(out)}")
     lines = _without_bom(lines)

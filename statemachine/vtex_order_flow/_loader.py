@@ -74,11 +74,10 @@ MAX_MODEL_EXTENDS = 16
 another, ...): a real model extends the bundled one, or a company base that does; 16 models each
 up to `MAX_MODEL_BYTES` bound what one load reads (17 MiB at most) and how deep it recurses."""
 
-# (max_depth: pydantic's own reports recurse into a nested value; 1,000 levels overflow Python's
-# stack there, 800 do not)
 _CEILINGS = {"max_bytes": 1 << 30, "max_depth": 256, "max_extends": 256}
-"""The largest limits a caller may set: a 1 GiB model file, nesting 10,000 levels (the parser's
-stack gives out long before; that is caught), 256 links of `extends` (each a stack frame)."""
+"""The largest limits a caller may set: a 1 GiB model file, nesting 256 levels (pydantic's report
+of a nested value recurses: 1,000 levels overflow Python's stack there, 800 do not), 256 links of
+`extends` (each a stack frame)."""
 
 _CHUNK = 1 << 20
 """A model file is read a MiB at a time, so that a large `max_bytes` allocates nothing up front."""
@@ -148,7 +147,7 @@ def load_model(
     it (``../base.toml``, an absolute path, a symlink out) `ExtendsOutsideFolderError` unless
     `allow_extends_outside` (the bundled models are always allowed); a chain of more than
     `max_extends` files extending one another `ExtendsChainTooLongError`. The limits may be
-    raised up to 1 GiB, 10,000 levels and 256 links.
+    raised up to 1 GiB, 256 levels and 256 links.
     """
     if not isinstance(path, str | os.PathLike):
         raise ModelFileError(repr(path), f"a model file is named by a path, not {type(path).__name__}")

@@ -275,6 +275,15 @@ def expect(value: object, kind: type | tuple[type, ...], what: str) -> None:
         )
 
 
+def expect_iterable(value: object, what: str, of: str) -> None:
+    """Refuse anything but an iterable of `of` (a string or bytes is one thing, not many) with
+    `InvalidArgumentError` naming it."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidArgumentError(
+            f"{what} must be an iterable of {of}, not {type(value).__name__} {shown(value)}"
+        )
+
+
 def expect_id(value: object, what: str = "an order id") -> None:
     """Refuse anything but a non-empty string that every store can hold (valid Unicode, no NUL)
     as an id, with `InvalidArgumentError`."""

@@ -22,7 +22,7 @@ from ..errors import (
     VtexOrderFlowError,
 )
 from . import _completion, _decide, _diagrams, _model, _replay, _send, _serve
-from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError, add_model_option
+from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError, add_model_option, clipped
 
 __all__ = ["build_parser", "main"]
 
@@ -118,9 +118,7 @@ def _error_line(message: str) -> None:
     """``vtex-order-flow: error: ...`` on one line, whatever the message holds (a model's
     defects, a value with a line break)."""
     line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    if len(line) > _LONGEST_ERROR:  # (a 120 KB value named in the message)
-        line = f"{line[: _LONGEST_ERROR - 40]}... ({len(line):,} characters in all)"
-    sys.stderr.write(f"{PROG}: error: {line.translate(_CONTROLS)}\n")
+    sys.stderr.write(f"{PROG}: error: {clipped(line, _LONGEST_ERROR).translate(_CONTROLS)}\n")
 
 
 if __name__ == "__main__":

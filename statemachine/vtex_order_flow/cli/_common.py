@@ -21,6 +21,7 @@ __all__ = [
     "UsageError",
     "add_flow_option",
     "add_model_option",
+    "clipped",
     "dump",
     "model_of",
     "open_lines",
@@ -100,6 +101,13 @@ def names(kind: str) -> str:
     model = bundled_model()
     found = model.flows if kind == "flows" else model.actions
     return ", ".join(found)
+
+
+def clipped(value: object, longest: int) -> str:
+    """Text for a person (a summary's item, an error line) at most about `longest` characters:
+    the input names what it likes (an event's 5 MB status, a 120 KB fact)."""
+    text = "-" if value is None else str(value)
+    return text if len(text) <= longest else f"{text[: longest - 40]}... ({len(text):,} characters in all)"
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:

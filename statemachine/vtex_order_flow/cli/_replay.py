@@ -6,7 +6,16 @@ import argparse
 from collections import Counter
 from typing import Any, TextIO
 
-from ._common import EXIT_INVALID, EXIT_OK, UsageError, add_flow_option, dump, model_of, open_lines
+from ._common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    UsageError,
+    add_flow_option,
+    clipped,
+    dump,
+    model_of,
+    open_lines,
+)
 from ._progress import file_size, progress_on_terminal
 
 __all__ = ["DEFAULT_LIMIT", "add_commands"]
@@ -21,11 +30,8 @@ def _counts(items: list[dict[str, Any]], field: str, joint: str = " ") -> str:
     return f" ({', '.join(f'{n}{joint}{name}' for name, n in tally.most_common())})" if tally else ""
 
 
-def _cut(value: object, longest: int = 120) -> str:
-    """A value from the input as the summary shows it: at most `longest` characters (an event
-    can name a 5 MB status)."""
-    text = "-" if value is None else str(value)
-    return text if len(text) <= longest else f"{text[: longest - 30]}... ({len(text):,} characters)"
+_ITEM = 120
+"""How many characters of a name from the input (an order id, a status) the summary shows."""
 
 
 def _more(items: list[Any], limit: int | None, out: TextIO) -> None:
@@ -52,13 +58,14 @@ def _replay_text(
         for item in items[:limit]:
             reason = f": {item['reason']}" if item.get("reason") else ""
             drop = f" [{item['drop']}]" if item.get("drop") else ""
-            status = _cut(item["status"])
-            out.write(f"  {_cut(item['key'])}: {item['action']} (in {status}){drop}{_cut(reason, 400)}\n")
+            name, status = clipped(item["key"], _ITEM), clipped(item["status"], _ITEM)
+            out.write(f"  {name}: {item['action']} (in {status}){drop}{clipped(reason, 400)}\n")
         _more(items, limit, out)
     anomalies = report["anomalies"]
     out.write(f"Anomalies: {len(anomalies)}{_counts(anomalies, 'kind')}\n")
     for item in anomalies[:limit]:
-        out.write(f"  {_cut(item['orderId'])}: {_cut(item['from'])} -> {_cut(item['to'])} ({item['kind']})\n")
+        order, was, now = (clipped(item[field], _ITEM) for field in ("orderId", "from", "to"))
+        out.write(f"  {order}: {was} -> {now} ({item['kind']})\n")
     _more(anomalies, limit, out)
     errors = report["errors"]
     if errors or omitted:
@@ -69,7 +76,7 @@ def _replay_text(
         out.write(f"Errors: {len(errors) + omitted} ({counts})\n")
     for error in errors[:limit]:
         where = f"{error.get('file', 'events')} line {error['line']}"
-        out.write(f"  {where}: {_cut(error['error'], 400)}\n")
+        out.write(f"  {where}: {clipped(error['error'], 400)}\n")
     _more(errors, limit, out)
     if omitted:
         from ..tracking import MAX_ERRORS_KEPT

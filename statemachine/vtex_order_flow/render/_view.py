@@ -27,6 +27,7 @@ __all__ = [
     "arrange",
     "build_view",
     "duration",
+    "node_lines",
     "one_line",
 ]
 
@@ -233,6 +234,17 @@ def build_view(
     if current is not None:
         title += f", from {current}"
     return View(model.name, flow, title, tuple(nodes.values()), edges, current, mapped)
+
+
+def node_lines(node: Node, view: View) -> list[str]:
+    """A status's box, one item a line, as model text (each syntax escapes it): its id (★ when
+    the platform moves it on), its Admin label, and on a verdict map the action's verdict."""
+    lines = [("★ " if node.auto else "") + node.id]
+    if node.label:
+        lines.append(node.label)
+    if view.action is not None and node.kind in {"send", "defer", "reject"}:
+        lines.append(node.kind.upper() + (" (done)" if node.already_done else ""))
+    return lines
 
 
 def legend_lines(view: View) -> list[str]:

@@ -207,6 +207,16 @@ def generated_in(folder: Path) -> bool:
     return any(p.suffix in _GENERATED and _what(p) == "file" and _ours(p, set()) for p in paths)
 
 
+def _up_to_date(item: Planned, current: bytes | None) -> bool:
+    """Whether a file's bytes are what the model makes: for an SVG, drawn from the same DOT
+    (its recorded hash: no Graphviz needed, and the bytes Graphviz made then are kept)."""
+    if current is None:
+        return False
+    if item.svg_of:
+        return embedded_source_hash(current.decode("utf-8", errors="replace")) == source_hash(item.text)
+    return current == item.text.encode("utf-8")
+
+
 def _manifest_bytes(names: set[str]) -> bytes:
     text = json.dumps({"generated": sorted(names), "by": "vtex-order-flow docs"}, indent=2) + "\n"
     return text.encode("utf-8")
@@ -273,16 +283,9 @@ def write_docs(model: FlowModel, out: Path) -> list[str]:
         )
     writes: list[tuple[str, bytes]] = []
     for item in planned:  # every file made before the first is written
-        current = _read(out / item.name) if kinds[item.name] == "file" else None
-        if item.svg_of:
-            drawn = embedded_source_hash(current.decode("utf-8", errors="replace")) if current else None
-            if drawn == source_hash(item.text):
-                continue  # drawn from the same DOT already; keep the bytes Graphviz made then
-            data = svg_from_dot(item.text).encode("utf-8")
-        else:
-            data = item.text.encode("utf-8")
-        if current != data:
-            writes.append((item.name, data))
+        if not _up_to_date(item, _read(out / item.name) if kinds[item.name] == "file" else None):
+            text = svg_from_dot(item.text) if item.svg_of else item.text
+            writes.append((item.name, text.encode("utf-8")))
     names = {item.name for item in planned}
     owned = {name for name in listed if _what(out / name) == "file"} | (names - {n for n, _ in writes})
     changed = []
@@ -321,11 +324,9 @@ def check_docs(model: FlowModel, out: Path) -> list[Stale]:
         elif current is None:
             shown = kind if kind != "file" else "not a regular file"
             stale.append(Stale(item.name, f"{shown}, not a file docs writes (docs refuses to replace it)"))
-        elif item.svg_of:
-            if embedded_source_hash(current.decode("utf-8", errors="replace")) != source_hash(item.text):
-                stale.append(Stale(item.name, "drawn from an older model"))
-        elif current != item.text.encode("utf-8"):
-            stale.append(Stale(item.name, "differs from what the model produces"))
+        elif not _up_to_date(item, current):
+            why = "drawn from an older model" if item.svg_of else "differs from what the model produces"
+            stale.append(Stale(item.name, why))
     names = {item.name for item in planned}
     listed = _manifest(out)
     stale += [

@@ -15,6 +15,7 @@ from ._view import (
     Node,
     View,
     arrange,
+    node_lines,
     one_line,
 )
 
@@ -36,11 +37,7 @@ def _text(value: str) -> str:
 
 def _node(node: Node, view: View) -> str:
     fill, stroke, _ = NODE_STYLES[node.kind]
-    label = ("★ " if node.auto else "") + node.id
-    if node.label:
-        label += "\n" + _text(node.label)
-    if view.action is not None and node.kind in {"send", "defer", "reject"}:
-        label += "\n" + node.kind.upper() + (" (done)" if node.already_done else "")
+    label = "\n".join(_text(line) for line in node_lines(node, view))
     style = "rounded,filled" + (",dashed" if node.auto else "") + (",bold" if node.kind == "current" else "")
     attrs = [
         f"label={quote(label)}",

@@ -14,6 +14,7 @@ from ._view import (
     Node,
     View,
     arrange,
+    node_lines,
     one_line,
 )
 
@@ -53,12 +54,7 @@ def _text(value: str) -> str:
 
 
 def _label(node: Node, view: View, loops: tuple[Edge, ...] = ()) -> str:
-    parts = [("★ " if node.auto else "") + node.id]
-    if node.label:
-        parts.append(node.label)
-    if view.action is not None and node.kind in {"send", "defer", "reject"}:
-        parts.append(node.kind + (" (done)" if node.already_done else ""))
-    parts = [_text(part) for part in parts]
+    parts = [_text(line) for line in node_lines(node, view)]
     # Mermaid lays a loop's label over its neighbours' (and two loops' over each other): a move
     # that leaves the order where it is is written in its status's box.
     parts += [f"{LOOP} {_edge(edge)}" for edge in loops]
@@ -72,8 +68,8 @@ def _edge(edge: Edge) -> str:
 
 LOOP = "↻"
 MOVE_STYLE = "fill:#e8e8e8,stroke:#e8e8e8,color:#333"
-MOVE_LEGEND = "a grey box on a line: a move (who makes it, its trigger, when it holds)"
 """A move's label, drawn as a box: like Mermaid's own edge labels (their grey, no border)."""
+MOVE_LEGEND = "a grey box on a line: a move (who makes it, its trigger, when it holds)"
 
 
 def mermaid_text(view: View) -> str:
@@ -92,7 +88,10 @@ def mermaid_text(view: View) -> str:
     boxes, each kind of status and of move in its own style."""
     bundles, fans = arrange(view, by_style=False)
     loops = {bundle.source.id: bundle.edges for bundle in bundles if bundle.source is bundle.dest}
-    moves = [bundle for bundle in bundles if bundle.source is not bundle.dest]
+    moves = {
+        f"move_{number}": bundle
+        for number, bundle in enumerate((b for b in bundles if b.source is not b.dest), 1)
+    }
     # The front matter is YAML: a JSON string is a valid YAML scalar whatever the title holds.
     lines = [
         "---",
@@ -121,14 +120,14 @@ def mermaid_text(view: View) -> str:
         lines.append(f'    state "{_label(node, view, loops.get(node.id, ()))}" as {node.ident}')
     for fan in fans:
         lines.append(f'    state "{fan.style.mark} {_text(fan.text)}" as {fan.ident}')
-    for number, bundle in enumerate(moves, 1):
-        lines.append(f'    state "{"<br/>".join(_edge(edge) for edge in bundle.edges)}" as move_{number}')
+    for name, bundle in moves.items():
+        lines.append(f'    state "{"<br/>".join(_edge(edge) for edge in bundle.edges)}" as {name}')
     for node in view.nodes:
         if node.initial:
             lines.append(f"    [*] --> {node.ident}")
-    for number, bundle in enumerate(moves, 1):
-        lines.append(f"    {bundle.source.ident} --> move_{number}")
-        lines.append(f"    move_{number} --> {bundle.dest.ident}")
+    for name, bundle in moves.items():
+        lines.append(f"    {bundle.source.ident} --> {name}")
+        lines.append(f"    {name} --> {bundle.dest.ident}")
     for fan in fans:
         lines += [f"    {source.ident} --> {fan.ident}" for source in fan.sources]
         lines.append(f"    {fan.ident} --> {fan.dest.ident}")
@@ -140,9 +139,7 @@ def mermaid_text(view: View) -> str:
         lines.append(f"    class {members} {key}")
     for kind in ("move", "wayout"):
         members = ",".join(
-            f"move_{number}"
-            for number, bundle in enumerate(moves, 1)
-            if bundle.edges[0].highlighted == (kind == "wayout")
+            name for name, bundle in moves.items() if bundle.edges[0].highlighted == (kind == "wayout")
         )
         if members:
             lines.append(f"    class {members} {kind}")

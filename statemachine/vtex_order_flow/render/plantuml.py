@@ -14,6 +14,7 @@ from ._view import (
     View,
     arrange,
     legend_lines,
+    node_lines,
     one_line,
 )
 
@@ -52,12 +53,8 @@ def _text(value: str) -> str:
 
 
 def _node(node: Node, view: View) -> str:
-    parts = [("★ " if node.auto else "") + node.id]
-    if node.label:
-        parts.append(node.label)
-    if view.action is not None and node.kind in {"send", "defer", "reject"}:
-        parts.append(node.kind.upper() + (" (done)" if node.already_done else ""))
-    label = "\\n".join(_text(part) for part in parts)  # (its own line breaks, after escaping)
+    # (its own line breaks, after escaping)
+    label = "\\n".join(_text(line) for line in node_lines(node, view))
     return f'state "{label}" as {node.ident} <<{node.kind}>>'
 
 

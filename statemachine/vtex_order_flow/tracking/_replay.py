@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..errors import InvalidArgumentError, UnknownNameError, expect, shown
+from ..errors import InvalidArgumentError, UnknownNameError, expect, expect_iterable, shown
 from ._events import EventError, OrderEvent, Ping, parse_event
 from ._tracker import Tracker
 from ._types import EntryState
@@ -58,12 +58,8 @@ class ReplayResult:
 
 def _numbered(lines: object, what: str) -> Iterator[tuple[int, bytes]]:
     """`lines`, checked to be numbered lines of bytes as they are read."""
-    if isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
-        raise InvalidArgumentError(
-            f"{what} must be an iterable of (line number, bytes) pairs, not "
-            f"{type(lines).__name__} {shown(lines)}"
-        )
-    return _checked_lines(lines, what)
+    expect_iterable(lines, what, "(line number, bytes) pairs")
+    return _checked_lines(lines, what)  # type: ignore[arg-type]  # (an Iterable: checked)
 
 
 def _checked_lines(lines: Iterable[object], what: str) -> Iterator[tuple[int, bytes]]:
@@ -176,10 +172,7 @@ def replay_report(
     expect(tracker, Tracker, "replay_report's tracker")
     if result is not None:
         expect(result, ReplayResult, "replay_report's result")
-    if isinstance(errors, str | bytes) or not isinstance(errors, Iterable):
-        raise InvalidArgumentError(
-            f"replay_report's errors must be an iterable of error dicts, not {shown(errors)}"
-        )
+    expect_iterable(errors, "replay_report's errors", "error dicts")
 
     def listed(*states: EntryState) -> list[dict[str, Any]]:
         return [e.to_dict() for e in tracker.entries(*states)]
