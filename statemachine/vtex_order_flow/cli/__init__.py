@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO, cast
 
@@ -27,10 +28,29 @@ from ._common import EXIT_MISSING_TOOL, EXIT_OK, EXIT_USAGE, PROG, UsageError, a
 __all__ = ["build_parser", "main"]
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help, never wrapped inside a name: ``return-invoice``, not ``return-`` and
+    ``invoice`` on two lines."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+class _RawFormatter(argparse.RawDescriptionHelpFormatter, _Formatter):
+    """`_Formatter`, with a description laid out by hand."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse's parser, whose own refusals (an unknown option, a missing value) are one line,
     like every other error of the command line, pointing at ``--help`` instead of printing the
-    usage. (Its subcommands' parsers are of the same class.)"""
+    usage, and whose help never breaks a name at its hyphen. (Its subcommands' parsers are of
+    the same class.)"""
+
+    def __init__(self, **kwargs: Any) -> None:
+        formatter = kwargs.pop("formatter_class", _Formatter)
+        if formatter is argparse.RawDescriptionHelpFormatter:
+            formatter = _RawFormatter
+        super().__init__(formatter_class=formatter, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         line = " ".join(message.split())
