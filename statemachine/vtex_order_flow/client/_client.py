@@ -390,7 +390,7 @@ class _Core:
 
     # -- answers -------------------------------------------------------------------------------
 
-    def _retry_on(self, error: Exception) -> bool | float:
+    def _retry_on(self, error: BaseException) -> bool | float:
         """stamina's backoff hook: what to send again, and after how long."""
         if isinstance(error, _Transient):
             if error.response.status_code == 429:
