@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ._types import Anomaly, Entry
 
-__all__ = ["ClaimSnapshot", "Changes", "OrderState", "Snapshot"]
+__all__ = ["Changes", "ClaimSnapshot", "OrderState", "Snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
