@@ -469,7 +469,7 @@ def snapshot(tracker: Tracker) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize(
     ("method", "fail_at"),
-    [("save_entry", 1), ("save_entry", 2), ("save_facts", 1), ("add_anomaly", 1), ("save_record", 1)],
+    [("save_entries", 1), ("save_facts", 1), ("add_anomaly", 1), ("save_record", 1)],
 )
 def test_a_store_failing_in_the_middle_of_an_event_leaves_nothing_of_it(
     make_store: MakeStore, method: str, fail_at: int
@@ -490,7 +490,7 @@ def test_a_store_failing_in_the_middle_of_an_event_leaves_nothing_of_it(
     with pytest.raises(OSError, match="injected"):
         faulty.apply(event)
     assert snapshot(tracker) == before
-    assert tracker.apply(event).changed  # and the event applies cleanly afterwards
+    assert tracker.apply(event).outcome in {"first", "moved"}  # and the event applies cleanly afterwards
 
 
 @pytest.mark.parametrize("method", ["save_entries", "load_orders", "claimable"])

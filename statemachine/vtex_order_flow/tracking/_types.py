@@ -16,10 +16,12 @@ __all__ = [
     "IN_FLIGHT",
     "OPEN_STATES",
     "Anomaly",
+    "AnomalyKind",
     "Applied",
     "DropClass",
     "Entry",
     "EntryState",
+    "EventOutcome",
     "OrderRecord",
     "RetryPolicy",
 ]
@@ -199,6 +201,24 @@ class Entry:
 _ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
 
 
+class AnomalyKind(enum.StrEnum):
+    """What kind of move VTEX made that the model does not have."""
+
+    UNKNOWN_STATUS = "unknown-status"
+    """A status the model does not know."""
+    NOT_IN_FLOW = "not-in-flow"
+    """A status of another flow."""
+    FROM_TERMINAL = "from-terminal"
+    """A move out of a terminal status (VTEX's known canceled -> cancel flip)."""
+    UNREACHABLE = "unreachable"
+    """No path in the model leads there from the order's status."""
+    SAME_TIME = "same-time"
+    """Two statuses at one time."""
+    FUTURE_TIME = "future-time"
+    """An event dated too far ahead of the tracker's clock: recorded, not applied, so that it
+    cannot freeze the order."""
+
+
 @dataclass(frozen=True, slots=True)
 class Anomaly:
     """A move VTEX made that the model does not have. VTEX is the source of truth: the move is
@@ -207,12 +227,13 @@ class Anomaly:
     order_id: str
     from_status: str | None
     to_status: str
-    kind: str
-    """``unknown-status``, ``not-in-flow``, ``from-terminal`` (VTEX's known canceled -> cancel
-    flip), ``unreachable`` (no path in the model), ``same-time`` (two statuses, one time), or
-    ``future-time`` (an event dated too far ahead of the tracker's clock: recorded, not
-    applied, so that it cannot freeze the order)."""
+    kind: AnomalyKind
+    """An `AnomalyKind` (a string read from a store is taken as its member)."""
     changed_at: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, AnomalyKind) and self.kind in _ANOMALY_KINDS:
+            object.__setattr__(self, "kind", AnomalyKind(self.kind))
 
     def to_dict(self) -> dict[str, Any]:
         """The anomaly as JSON-ready data."""
@@ -220,9 +241,29 @@ class Anomaly:
             "orderId": self.order_id,
             "from": self.from_status,
             "to": self.to_status,
-            "kind": self.kind,
+            "kind": str(self.kind),
             "changed_at": format_ticks(self.changed_at),
         }
+
+
+_ANOMALY_KINDS = frozenset(kind.value for kind in AnomalyKind)
+
+
+class EventOutcome(enum.StrEnum):
+    """What one event did to its order's record."""
+
+    FIRST = "first"
+    """A new order."""
+    MOVED = "moved"
+    """The order moved (or its status was confirmed at a later time)."""
+    DUPLICATE = "duplicate"
+    """Applied before."""
+    STALE = "stale"
+    """Older than what the record holds: it never moves the order back."""
+    FUTURE = "future"
+    """Dated too far ahead of the tracker's clock: recorded as an anomaly, not applied."""
+    OTHER_DOMAIN = "other-domain"
+    """Its ``Domain`` is not the tracker's flow's: another flow's order of the same id, ignored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,11 +271,7 @@ class Applied:
     """What one event did."""
 
     event: OrderEvent
-    outcome: str
-    """``first`` (a new order), ``moved``, ``duplicate`` (applied before), ``stale`` (older than
-    what the record holds: it never moves the order back), ``future`` (dated too far ahead of
-    the tracker's clock: recorded as an anomaly, not applied), ``other-domain`` (its
-    ``Domain`` is not the tracker's flow's: another flow's order of the same id, ignored)."""
+    outcome: EventOutcome
     previous: str | None = None
     anomaly: Anomaly | None = None
     ready: tuple[Entry, ...] = ()
@@ -242,11 +279,6 @@ class Applied:
     dropped: tuple[Entry, ...] = ()
     done: tuple[Entry, ...] = ()
     """Sent entries the order's new status shows VTEX applied."""
-
-    @property
-    def changed(self) -> bool:
-        """Whether the event changed the order's record."""
-        return self.outcome in {"first", "moved"}
 
 
 @dataclass(frozen=True, slots=True)

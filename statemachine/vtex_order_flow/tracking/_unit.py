@@ -1,0 +1,72 @@
+"""What every job of the tracker shares: the flow's tables, the store, the policies, and the unit
+of work (a snapshot read in one call, a change set written in one call)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from ..errors import UnknownUpdateError
+from ._changes import Changes, ClaimSnapshot, Snapshot
+from ._rowunit import claim_snapshot, snapshot, write
+from ._stores import Store
+from ._types import Entry, EntryState, RetryPolicy
+from ._verdicts import FlowTables
+
+__all__ = ["Core"]
+
+
+@dataclass(slots=True)
+class Core:
+    """The tracker's state that its jobs read: one per tracker. Each job function takes it and
+    the operation's clock reading, inside the facade's lock and transaction."""
+
+    tables: FlowTables
+    store: Store
+    retry: RetryPolicy
+    answer_timeout: float | None
+    max_skew: float | None
+    wake: Callable[[], None]
+
+    def load(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+        """The orders' records, facts, open entries and links, their locks held: one call."""
+        return snapshot(self.store, order_ids, lock=lock)
+
+    def load_claim(self, now: float, limit: int) -> ClaimSnapshot:
+        """What a claim reads: one call."""
+        return claim_snapshot(self.store, now, limit)
+
+    def resolve(self, order_id: str) -> tuple[str, Snapshot]:
+        """Lock the order (the marketplace id, then VTEX's when linked: the order every path
+        takes them in) and return the id it is kept under, with its snapshot. Read after the
+        lock: a link made meanwhile is seen."""
+        snapshot = self.load((order_id,))
+        resolved = snapshot.links.get(order_id)
+        if resolved is None:
+            return order_id, snapshot
+        return resolved, self.load((resolved,))
+
+    def existing(self, key: str, *, lock: bool = True) -> Entry:
+        """The entry with this key, or `UnknownUpdateError`."""
+        found = self.store.get_entry(key, lock=lock)
+        if found is None:
+            raise UnknownUpdateError(f"no outbox entry with key {key!r}")
+        return found
+
+    def save(self, changes: Changes, now: float) -> dict[str, Entry]:
+        """Write the change set in one call, each entry stamped with `now` (and by the store with
+        a new ``seq``); the entries as written, by key. A ready one wakes the waiting workers."""
+        for key, entry in changes.entries.items():
+            changes.entries[key] = entry.evolve(updated_at=now)
+        if not changes:
+            return {}
+        written = write(self.store, changes)
+        if any(entry.state is EntryState.READY for entry in written.values()):
+            self.wake()
+        return written
+
+    def save_one(self, entry: Entry, now: float) -> Entry:
+        """Write one entry; it as written."""
+        changes = Changes()
+        changes.put(entry)
+        return self.save(changes, now)[entry.key]
