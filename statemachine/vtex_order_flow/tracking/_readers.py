@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -26,8 +26,7 @@ class Readers(Closing):
     _lock: Any
     _tables: FlowTables
 
-    def _now(self) -> float:
-        raise NotImplementedError
+    _now: Callable[[], float]
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
