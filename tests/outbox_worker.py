@@ -90,8 +90,8 @@ class Mortal:
 
 
 class MortalSQLite(SQLiteStore):
-    def save_entry(self, entry: Entry) -> None:
-        super().save_entry(entry)
+    def save_entries(self, entries: Sequence[Entry]) -> None:
+        super().save_entries(entries)
         Mortal.wrote()
 
 

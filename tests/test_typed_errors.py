@@ -267,6 +267,12 @@ def test_a_full_disk_is_named_as_such(tmp_path: Path, monkeypatch: pytest.Monkey
                 raise sqlite3.OperationalError("database or disk is full")
             return self.connection.execute(sql, params)
 
+        def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+            if sql.lstrip().startswith(when):
+                self.connection.execute("ROLLBACK")
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.connection.executemany(sql, rows)
+
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Filling(connect(*a, **k)))
     with pytest.raises(StoreError, match="database or disk is full") as caught:
         Tracker(store=SQLiteStore(tmp_path / "t.db")).register("order-1", "cancel")
