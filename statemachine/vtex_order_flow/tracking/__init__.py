@@ -21,6 +21,7 @@ from ._events import TICKS_PER_SECOND, EventError, OrderEvent, Ping, format_tick
 from ._hook import HookEndpoint, HookResponse
 from ._postgres import POSTGRES_SCHEMA_VERSION, PostgresStore
 from ._replay import MAX_ERRORS_KEPT, ReplayResult, numbered_lines, register_deferred, replay, replay_report
+from ._results import credentials_refused
 from ._stores import SCHEMA_VERSION, MemoryStore, SQLiteStore, Store
 from ._tracker import Tracker
 from ._types import (
@@ -28,10 +29,12 @@ from ._types import (
     IN_FLIGHT,
     OPEN_STATES,
     Anomaly,
+    AnomalyKind,
     Applied,
     DropClass,
     Entry,
     EntryState,
+    EventOutcome,
     OrderRecord,
     RetryPolicy,
 )
@@ -45,11 +48,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "TICKS_PER_SECOND",
     "Anomaly",
+    "AnomalyKind",
     "Applied",
     "DropClass",
     "Entry",
     "EntryState",
     "EventError",
+    "EventOutcome",
     "HookEndpoint",
     "HookResponse",
     "MemoryStore",
@@ -62,6 +67,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "Tracker",
+    "credentials_refused",
     "format_ticks",
     "numbered_lines",
     "parse_event",
