@@ -1275,3 +1275,73 @@ def test_a_notification_for_an_update_that_must_go_again_still_closes_it_and_lin
     assert other.entry(first.key).state is EntryState.DONE  # type: ignore[union-attr]
     assert other.notify(interpret_notification({**soi001, "marketplaceOrderId": "MKP-2"})) is None
     assert other.order_id("MKP-2") == "1-01"
+
+
+# -- batch calls (one transaction per claimed batch and step, for the dispatcher) ------------------
+
+
+def test_sent_many_marks_a_claimed_batch_and_names_each_lost_lease(make_store: MakeStore) -> None:
+    clock = Clock()
+    tracker = tracker_on(make_store(), clock)
+    for order in ("A", "B", "C"):
+        tracker.apply(ev(order, "ready-for-handling", 0))
+        tracker.register(order, "start-handling")
+    claimed = tracker.claim(limit=3, lease=30, owner="w1")
+    assert len(claimed) == 3
+    tracker.release("C:start-handling", owner="w1")  # C is no longer w1's
+    marked = tracker.sent_many(["A:start-handling", "B:start-handling", "C:start-handling"], owner="w1")
+    assert [type(m).__name__ for m in marked] == ["Entry", "Entry", "LeaseLostError"]
+    assert all(isinstance(m, Entry) and m.state is EntryState.SENT for m in marked[:2])
+    assert tracker.entry("C:start-handling").state is EntryState.READY  # type: ignore[union-attr]
+    # Saying it twice is harmless, as for `sent`.
+    again = tracker.sent_many(["A:start-handling"], owner="w1")
+    assert isinstance(again[0], Entry)
+    assert again[0].state is EntryState.SENT
+    with pytest.raises(InvalidArgumentError):
+        tracker.sent_many("A:start-handling")  # a string is not a batch of keys
+
+
+def test_release_many_hands_a_batch_back(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    for order in ("A", "B"):
+        tracker.apply(ev(order, "ready-for-handling", 0))
+        tracker.register(order, "start-handling")
+    tracker.claim(limit=2, lease=30, owner="w1")
+    released = tracker.release_many(["A:start-handling", "B:start-handling"], owner="w2")
+    assert [type(r).__name__ for r in released] == ["LeaseLostError", "LeaseLostError"]
+    released = tracker.release_many(["A:start-handling", "B:start-handling"], owner="w1")
+    assert [r.state for r in released if isinstance(r, Entry)] == [EntryState.READY, EntryState.READY]
+    assert len(tracker.claim(limit=5, lease=30, owner="w2")) == 2
+
+
+def test_results_records_a_batch_of_answers_each_on_its_own(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    for order in ("A", "B"):
+        tracker.apply(ev(order, "ready-for-handling", 0))
+        tracker.register(order, "start-handling")
+    tracker.claim(limit=2, lease=30, owner="w1")
+    tracker.sent_many(["A:start-handling", "B:start-handling"], owner="w1")
+    recorded = tracker.results(
+        [
+            ("A:start-handling", orders_api("HTTP2XX")),
+            ("B:start-handling", orders_api("HTTP429")),
+            ("nobody", orders_api("HTTP2XX")),
+        ],
+        owner="w1",
+    )
+    assert isinstance(recorded[0], Entry)
+    assert recorded[0].state is EntryState.DONE
+    assert isinstance(recorded[1], Entry)
+    assert recorded[1].state is EntryState.RETRY
+    assert type(recorded[2]).__name__ == "UnknownUpdateError"
+    assert tracker.record("A").status == "start-handling"  # type: ignore[union-attr]  # VTEX applied it
+
+
+def test_marketplace_ids_reads_a_batch_of_links(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.link("MKP-1", "V-1")
+    tracker.link("MKP-2", "V-2")
+    assert tracker.marketplace_ids(["V-1", "V-2", "V-3"]) == {"V-1": "MKP-1", "V-2": "MKP-2"}
+    assert tracker.marketplace_ids([]) == {}
+    with pytest.raises(InvalidArgumentError):
+        tracker.marketplace_ids("V-1")

@@ -9,7 +9,7 @@ from ._types import DropClass, Entry, EntryState
 from ._unit import Core
 from ._verdicts import READY_DUE, FlowTables, Ruling, commutes, rule, rule_unknown
 
-__all__ = ["claim", "release", "sent"]
+__all__ = ["claim", "release", "release_many", "sent", "sent_many"]
 
 
 def claim(core: Core, limit: int, holder: str, now: float, until: float) -> list[Entry]:
@@ -133,3 +133,41 @@ def release(core: Core, key: str, owner: str | None, now: float) -> Entry:
     """Hand a claimed entry back unsent: claimable again at once."""
     entry = held(core, key, owner, "release")
     return core.save_one(entry.evolve(state=EntryState.READY, due=READY_DUE, reason="released unsent"), now)
+
+
+def sent_many(core: Core, keys: list[str], owner: str | None, now: float) -> list[Entry | LeaseLostError]:
+    """`sent` for several entries, one write: each entry as written, or the `LeaseLostError` its
+    key met (the others are marked all the same)."""
+    changes = Changes()
+    answers: list[Entry | LeaseLostError | str] = []
+    for key in keys:
+        current = core.existing(key)
+        if current.state is EntryState.SENT and (owner is None or current.owner == owner):
+            answers.append(current)
+            continue
+        try:
+            entry = held(core, key, owner, "sent")
+        except LeaseLostError as error:
+            answers.append(error)
+            continue
+        waited = None if core.answer_timeout is None else now + core.answer_timeout
+        changes.put(entry.evolve(state=EntryState.SENT, due=waited, reason="sent; awaiting VTEX's answer"))
+        answers.append(key)
+    written = core.save(changes, now)
+    return [written[answer] if isinstance(answer, str) else answer for answer in answers]
+
+
+def release_many(core: Core, keys: list[str], owner: str | None, now: float) -> list[Entry | LeaseLostError]:
+    """`release` for several entries, one write (as `sent_many`)."""
+    changes = Changes()
+    answers: list[Entry | LeaseLostError | str] = []
+    for key in keys:
+        try:
+            entry = held(core, key, owner, "release")
+        except LeaseLostError as error:
+            answers.append(error)
+            continue
+        changes.put(entry.evolve(state=EntryState.READY, due=READY_DUE, reason="released unsent"))
+        answers.append(key)
+    written = core.save(changes, now)
+    return [written[answer] if isinstance(answer, str) else answer for answer in answers]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
 from .. import Decision, Facts, FlowModel, FollowUp, Verdict
 from ..errors import InvalidArgumentError, StoreError, expect_id, shown
+from ._rowunit import snapshot
 from ._stores import Store
 from ._types import IN_FLIGHT, Anomaly, Closing, Entry, EntryState, OrderRecord
 from ._verdicts import FlowTables, from_the_start
@@ -165,6 +166,17 @@ class Readers(Closing):
         expect_id(order_id)
         with self._reading():
             return self.store.load_facts(self._resolved(order_id))
+
+    def marketplace_ids(self, order_ids: Iterable[str]) -> dict[str, str]:
+        """The marketplace ids VTEX's order ids were linked from, for those linked (one read of
+        the store per call, not per id, where the store allows: a dispatcher asks for a batch)."""
+        ids = list(order_ids) if not isinstance(order_ids, str) else None
+        if ids is None:
+            raise InvalidArgumentError(f"marketplace_ids takes order ids, not the string {order_ids!r}")
+        for order_id in ids:
+            expect_id(order_id, "VTEX's order id")
+        with self._reading():
+            return dict(snapshot(self.store, ids, lock=False).linked_from) if ids else {}
 
     def record(self, order_id: str) -> OrderRecord | None:
         """The order's current record, or None when no event named it yet."""

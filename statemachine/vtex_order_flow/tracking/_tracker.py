@@ -15,18 +15,20 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .. import Advice, Facts, FlowModel
-from ..errors import InvalidArgumentError, expect, expect_id
+from ..errors import InvalidArgumentError, LeaseLostError, UnknownUpdateError, expect, expect_id
 from . import _claims, _ledger, _links, _outbox, _results
 from ._events import OrderEvent
 from ._readers import Readers
 from ._stores import MemoryStore, Store
 from ._types import Applied, Entry, EntryState, RetryPolicy
 from ._unit import Core
+from ._unit import seconds as _seconds
 from ._verdicts import FlowTables
+from ._waking import Waking
 
 __all__ = ["Tracker"]
 
@@ -51,20 +53,7 @@ _STORE_METHODS = (
 )
 
 
-def _seconds(value: object, what: str, *, positive: bool = False) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-        or (positive and value == 0)
-    ):
-        bound = "> 0" if positive else ">= 0"
-        raise InvalidArgumentError(f"{what} must be a finite number of seconds {bound}, not {value!r}")
-    return float(value)
-
-
-class Tracker(Readers):
+class Tracker(Readers, Waking):
     """Keeps each order's status and facts from VTEX's hook and feed events, and an outbox of the
     updates the connector wants VTEX to have.
 
@@ -129,8 +118,7 @@ class Tracker(Readers):
         """The name this tracker claims under when `claim` is given none."""
         # Trackers sharing one store object share its lock; a tracker's calls are each atomic.
         self._lock: Any = getattr(self.store, "lock", None) or threading.RLock()
-        self._wake = threading.Condition()
-        self._woken = 0
+        Waking.__init__(self)
         self._tables = FlowTables(self.model, self.flow)
         self._core = Core(self._tables, self.store, self.retry, answer_timeout, max_skew, self.wake)
 
@@ -295,6 +283,28 @@ class Tracker(Readers):
         with self._unit() as now:
             return _claims.release(self._core, key, owner, now)
 
+    def sent_many(self, keys: Sequence[str], owner: str | None = None) -> list[Entry | LeaseLostError]:
+        """`sent` for a batch of claimed entries in one transaction and one write (a dispatcher
+        marks a claimed batch sent before its requests go out): each entry as it is now, or the
+        `LeaseLostError` its key met, in the order given (the others are marked all the same)."""
+        names = self._keys(keys, "sent_many")
+        with self._unit() as now:
+            return _claims.sent_many(self._core, names, owner, now)
+
+    def release_many(self, keys: Sequence[str], owner: str | None = None) -> list[Entry | LeaseLostError]:
+        """`release` for a batch of claimed entries in one transaction (as `sent_many`)."""
+        names = self._keys(keys, "release_many")
+        with self._unit() as now:
+            return _claims.release_many(self._core, names, owner, now)
+
+    @staticmethod
+    def _keys(keys: object, what: str) -> list[str]:
+        if isinstance(keys, str) or not isinstance(keys, Sequence):
+            raise InvalidArgumentError(f"{what}'s keys must be a sequence of entry keys, not {keys!r}")
+        for key in keys:
+            expect_id(key, "an entry's key")
+        return list(keys)
+
     # -- VTEX's answers and id links -------------------------------------------------------------
 
     def result(self, key: str, advice: Advice, owner: str | None = None) -> Entry:
@@ -310,6 +320,33 @@ class Tracker(Readers):
             expect_id(owner, "result's owner")
         with self._unit() as now:
             return _results.result(self._core, key, advice, owner, now)
+
+    def results(
+        self, answers: Sequence[tuple[str, Advice]], owner: str | None = None
+    ) -> list[Entry | LeaseLostError | UnknownUpdateError]:
+        """`result` for several answers in one transaction (a dispatcher records the answers of a
+        batch together): each entry as it is now, or the `LeaseLostError` (another worker holds
+        it) or `UnknownUpdateError` its answer met, in the order given; the others are recorded
+        all the same. Any other error (the store's) rolls the whole batch back."""
+        if isinstance(answers, str) or not isinstance(answers, Sequence):
+            raise InvalidArgumentError(
+                f"results's answers must be a sequence of (key, Advice), not {answers!r}"
+            )
+        for pair in answers:
+            if not (isinstance(pair, tuple) and len(pair) == 2):
+                raise InvalidArgumentError(f"results's answers are (key, Advice) pairs, not {pair!r}")
+            expect_id(pair[0], "an entry's key")
+            expect(pair[1], Advice, "results's advice")
+        if owner is not None:
+            expect_id(owner, "results's owner")
+        recorded: list[Entry | LeaseLostError | UnknownUpdateError] = []
+        with self._unit() as now:
+            for key, advice in answers:
+                try:
+                    recorded.append(_results.result(self._core, key, advice, owner, now))
+                except (LeaseLostError, UnknownUpdateError) as error:
+                    recorded.append(error)
+        return recorded
 
     def notify(self, advice: Advice) -> Entry | None:
         """Route a Channel Order API answer or notification (`interpret_notification`) to the
@@ -353,35 +390,6 @@ class Tracker(Readers):
         expect_id(order_id, "VTEX's order id")
         with self._unit() as now:
             return _links.link(self._core, marketplace_id, order_id, now)
-
-    # -- waking workers --------------------------------------------------------------------------
-
-    def wait(self, timeout: float) -> bool:
-        """Block until an entry becomes ready (or `timeout` seconds pass); whether one did. A
-        dispatcher sleeps on it between claims. In-process readiness always wakes it; a store
-        that can hear other processes (PostgreSQL's LISTEN/NOTIFY) wakes it for theirs too;
-        otherwise their entries are found by the next claim."""
-        seconds = _seconds(timeout, "wait's timeout")
-        listen = getattr(self.store, "wait_ready", None)
-        with self._wake:
-            seen = self._woken
-        if callable(listen):
-            deadline = time.monotonic() + seconds
-            while self._woken == seen:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                if listen(min(left, 0.25)):  # short slices: an in-process wake is seen soon
-                    return True
-            return True
-        with self._wake:
-            return self._wake.wait_for(lambda: self._woken != seen, seconds)
-
-    def wake(self) -> None:
-        """Wake every thread in `wait` now."""
-        with self._wake:
-            self._woken += 1
-            self._wake.notify_all()
 
     def _now(self) -> float:
         now = self.clock()

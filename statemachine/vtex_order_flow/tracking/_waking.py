@@ -1,0 +1,49 @@
+"""Waking the workers: a dispatcher sleeps in `wait` between claims; a ready entry wakes it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from ._unit import seconds as _seconds
+
+__all__ = ["Waking"]
+
+
+class Waking:
+    """`Tracker.wait` and `Tracker.wake`: in-process readiness always wakes a waiting worker; a
+    store that hears other processes (PostgreSQL's LISTEN/NOTIFY) wakes it for theirs too."""
+
+    store: Any
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._woken = 0
+
+    def wait(self, timeout: float) -> bool:
+        """Block until an entry becomes ready (or `timeout` seconds pass); whether one did. A
+        dispatcher sleeps on it between claims. In-process readiness always wakes it; a store
+        that can hear other processes (PostgreSQL's LISTEN/NOTIFY) wakes it for theirs too;
+        otherwise their entries are found by the next claim."""
+        seconds = _seconds(timeout, "wait's timeout")
+        listen = getattr(self.store, "wait_ready", None)
+        with self._wake:
+            seen = self._woken
+        if callable(listen):
+            deadline = time.monotonic() + seconds
+            while self._woken == seen:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if listen(min(left, 0.25)):  # short slices: an in-process wake is seen soon
+                    return True
+            return True
+        with self._wake:
+            return self._wake.wait_for(lambda: self._woken != seen, seconds)
+
+    def wake(self) -> None:
+        """Wake every thread in `wait` now."""
+        with self._wake:
+            self._woken += 1
+            self._wake.notify_all()
