@@ -144,6 +144,15 @@ def test_the_library_raises_only_its_own_errors() -> None:
     assert not escaping, "\n".join(escaping)
 
 
+def test_no_module_of_the_package_is_over_400_lines() -> None:
+    """One kind of thing per module: a module past 400 lines is split by job (issue 21)."""
+    sizes = {
+        str(p.relative_to(PACKAGE)): len(p.read_text("utf-8").splitlines()) for p in PACKAGE.rglob("*.py")
+    }
+    assert len(sizes) >= 40
+    assert {name: size for name, size in sizes.items() if size > 400} == {}
+
+
 def test_cli_modules_stay_small() -> None:
     sizes = {p.name: len(p.read_text("utf-8").splitlines()) for p in (PACKAGE / "cli").glob("*.py")}
     assert len(sizes) >= 5
