@@ -254,7 +254,7 @@ def test_the_defects_shown_are_capped_in_the_error_and_the_cli(tmp_path: Path) -
     import json
 
     from vtex_order_flow import InvalidModelError
-    from vtex_order_flow.errors import MAX_DEFECTS_SHOWN
+    from vtex_order_flow._text import MAX_DEFECTS_SHOWN
 
     data = _fan(500, terminal=False)  # 500 dead ends and one ambiguous trigger
     with pytest.raises(InvalidModelError) as caught:
@@ -300,7 +300,7 @@ def _count_ratios(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_a_suggestion_compares_a_few_names_and_none_for_a_long_value(monkeypatch: pytest.MonkeyPatch) -> None:
     from vtex_order_flow import UnknownStatusError, bundled_model
-    from vtex_order_flow.errors import MAX_SUGGESTED_LENGTH, closest
+    from vtex_order_flow._text import MAX_SUGGESTED_LENGTH, closest
 
     names = [*bundled_model().statuses]
     assert len(names) > 30

@@ -7,6 +7,7 @@ so that deciding never loads pydantic.
 from typing import TYPE_CHECKING, Any
 
 from ._decide import Decision, Facts, Step, Verdict
+from ._defects import Defect, Rule
 from ._flowmodel import FlowModel
 from ._loader import bundled_model, decide, load_model, model_from_mapping
 from ._model import (
@@ -25,12 +26,10 @@ from ._notifications import Advice, advice_for, interpret_notification
 from ._vocabulary import Cause, Confidence, FollowUp, duration
 from .errors import (
     ContradictoryFactsError,
-    Defect,
     InvalidModelError,
     ModelFileError,
     ModelTooLargeError,
     NotificationError,
-    Rule,
     UnknownActionError,
     UnknownEventError,
     UnknownFactError,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from ._defects import Defect, Rule
 from ._graph import reachable
 from ._schema import ModelFile, StatusSpec, TransitionSpec
+from ._text import closest
 from ._vocabulary import CAUSES, DEFER_FOLLOW_UPS, REJECT_FOLLOW_UPS, FollowUp
-from .errors import Defect, Rule, closest
 
 if TYPE_CHECKING:
     from ._model import ModelData

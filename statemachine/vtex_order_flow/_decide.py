@@ -12,14 +12,9 @@ from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from ._graph import AUTOMATIC, MAX_STATES
+from ._text import shown
 from ._vocabulary import Cause, Confidence, FollowUp
-from .errors import (
-    ContradictoryFactsError,
-    ModelTooLargeError,
-    UnknownFactError,
-    UnknownStatusError,
-    shown,
-)
+from .errors import ContradictoryFactsError, ModelTooLargeError, UnknownFactError, UnknownStatusError
 
 if TYPE_CHECKING:
     from ._model import ErrorRule, ModelData, Transition, Trigger

@@ -13,7 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._defects import Defect, Rule
 from ._flowmodel import FlowModel
+from ._guards import expect
 from ._model import (
     ErrorRule,
     Fact,
@@ -25,9 +27,9 @@ from ._model import (
     Transition,
     Trigger,
 )
+from ._text import shown, validation_problems
 from ._vocabulary import Cause, Confidence, FollowUp
 from .errors import (
-    Defect,
     ExtendsChainTooLongError,
     ExtendsOutsideFolderError,
     InvalidArgumentError,
@@ -35,11 +37,7 @@ from .errors import (
     ModelFileError,
     ModelFileTooDeepError,
     ModelFileTooLargeError,
-    Rule,
     UnknownModelError,
-    expect,
-    shown,
-    validation_problems,
 )
 
 __all__ = [

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import Confidence, duration
-from ..errors import MAX_DEFECTS_SHOWN, InvalidModelError, UnknownNameError
+from .._text import MAX_DEFECTS_SHOWN
+from ..errors import InvalidModelError, UnknownNameError
 from ._common import EXIT_INVALID, EXIT_OK, UsageError, dump, model_of, names
 
 if TYPE_CHECKING:

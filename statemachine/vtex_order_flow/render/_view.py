@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from .. import FlowModel
 from .. import duration as spelled_duration
-from ..errors import ContradictoryFactsError, UnknownStatusError, expect
+from .._guards import expect
+from ..errors import ContradictoryFactsError, UnknownStatusError
 
 if TYPE_CHECKING:
     from .. import Facts, Transition

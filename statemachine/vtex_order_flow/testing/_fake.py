@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .. import FollowUp
-from ..errors import InvalidArgumentError
+from .._guards import expect_number
 from ._simulator import START, SimulatedVTEX
 
 if TYPE_CHECKING:
@@ -46,8 +46,7 @@ class Faults:
     def __post_init__(self) -> None:
         for name in ("rate_limit", "server_error", "lost_answer"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise InvalidArgumentError(f"Faults.{name} must be a probability from 0 to 1, not {value!r}")
+            expect_number(value, f"Faults.{name}", "a probability from 0 to 1", lambda p: 0 <= p <= 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +114,7 @@ class FakeVTEX:
         self.app_key = app_key
         self.app_token = app_token
         self.faults = faults or Faults()
-        if isinstance(holds, bool) or not isinstance(holds, int | float) or not 0 <= holds <= 1:
-            raise InvalidArgumentError(f"holds must be a probability from 0 to 1, not {holds!r}")
+        expect_number(holds, "holds", "a probability from 0 to 1", lambda p: 0 <= p <= 1)
         self.holds = holds
         self.rng = random.Random(seed + 1)  # noqa: S311 (reproducible faults, nothing secret)
         self.calls: list[WireCall] = []

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ..errors import VtexOrderFlowError, validation_problems
+from .._text import validation_problems
+from ..errors import VtexOrderFlowError
 
 __all__ = ["EventError", "OrderEvent", "Ping", "format_ticks", "parse_event", "parse_ticks"]
 
@@ -122,7 +123,8 @@ def _kind(data: Mapping[str, Any]) -> str:
 def _checked(event: OrderEvent, kind: str) -> OrderEvent:
     """The event, if every store can hold its ids (no NUL, valid Unicode); else an EventError
     naming the field (a hook answers 400, a replay reports the line)."""
-    from ..errors import InvalidArgumentError, expect_id
+    from .._guards import expect_id
+    from ..errors import InvalidArgumentError
 
     for name, value in (("order id", event.order_id), ("status", event.state)):
         try:

@@ -10,7 +10,8 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from ..errors import InvalidArgumentError, expect
+from .._guards import expect
+from ..errors import InvalidArgumentError
 from ._events import EventError, OrderEvent, Ping, parse_event
 from ._tracker import Tracker
 from ._types import Applied, Closing, Entry

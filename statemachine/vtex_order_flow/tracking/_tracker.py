@@ -18,6 +18,8 @@ from dataclasses import replace
 from typing import Any
 
 from .. import Advice, Decision, Facts, FlowModel, FollowUp, Verdict
+from .._guards import expect, expect_id
+from .._text import shown
 from ..errors import (
     ContradictoryFactsError,
     InvalidArgumentError,
@@ -25,9 +27,6 @@ from ..errors import (
     StoreError,
     UnknownNameError,
     UnknownUpdateError,
-    expect,
-    expect_id,
-    shown,
 )
 from ._events import _MAX_TICKS, TICKS_PER_SECOND, OrderEvent
 from ._stores import MemoryStore, Store
