@@ -21,11 +21,11 @@ from vtex_order_flow import (
     decide,
 )
 from vtex_order_flow import testing as vof_testing
+from vtex_order_flow.errors import EventError
 from vtex_order_flow.tracking import (
     DropClass,
     Entry,
     EntryState,
-    EventError,
     HookEndpoint,
     MemoryStore,
     OrderEvent,

@@ -23,8 +23,9 @@ from vtex_order_flow import (
     model_from_mapping,
 )
 from vtex_order_flow.cli import main
+from vtex_order_flow.errors import EventError
 from vtex_order_flow.testing import SimulatedVTEX
-from vtex_order_flow.tracking import EventError, parse_ticks
+from vtex_order_flow.tracking import parse_ticks
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,10 @@ from ._text import MAX_DEFECTS_SHOWN, closest, shown
 
 __all__ = [
     "ContradictoryFactsError",
+    "EventError",
     "ExtendsChainTooLongError",
     "ExtendsOutsideFolderError",
+    "GraphvizError",
     "GraphvizNotFoundError",
     "InvalidArgumentError",
     "InvalidModelError",
@@ -153,6 +155,14 @@ class ContradictoryFactsError(UnknownFactError):
         return f"contradictory facts: fact {shown(self.value)} {self.detail}. {self.valid_means}: {valid}."
 
 
+class EventError(VtexOrderFlowError, ValueError):
+    """A payload that is not a valid order status event; `problems` names each bad field."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        self.problems = problems
+        super().__init__(message + (": " + "; ".join(problems) if problems else ""))
+
+
 class NotificationError(VtexOrderFlowError, ValueError):
     """A Channel Order API reply or notification that is not one; `problems` lists each bad
     field as (path, message), the path spelled ``errors[0].code``."""
@@ -219,6 +229,10 @@ class SimulationError(VtexOrderFlowError, RuntimeError):
 
 class MissingExtraError(VtexOrderFlowError, ImportError):
     """A part of the library needs an optional extra that is not installed; the message names it."""
+
+
+class GraphvizError(VtexOrderFlowError, RuntimeError):
+    """`dot` refused the DOT text (a bug in the renderer: please report it)."""
 
 
 class GraphvizNotFoundError(VtexOrderFlowError, FileNotFoundError):

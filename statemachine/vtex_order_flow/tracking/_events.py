@@ -11,9 +11,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from .._text import validation_problems
-from ..errors import VtexOrderFlowError
+from ..errors import EventError
 
-__all__ = ["EventError", "OrderEvent", "Ping", "format_ticks", "parse_event", "parse_ticks"]
+__all__ = ["OrderEvent", "Ping", "format_ticks", "parse_event", "parse_ticks"]
 
 TICKS_PER_SECOND = 10_000_000
 """Event times are kept as integers of 100 ns since the epoch: VTEX writes 7 fractional digits."""
@@ -95,14 +95,6 @@ class OrderEvent:
 @dataclass(frozen=True, slots=True)
 class Ping:
     """The hook's configuration check, ``{"hookConfig": "ping"}``."""
-
-
-class EventError(VtexOrderFlowError, ValueError):
-    """A payload that is not a valid order status event; `problems` names each bad field."""
-
-    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
-        self.problems = problems
-        super().__init__(message + (": " + "; ".join(problems) if problems else ""))
 
 
 def _kind(data: Mapping[str, Any]) -> str:

@@ -11,8 +11,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from .._guards import expect
-from ..errors import InvalidArgumentError
-from ._events import EventError, OrderEvent, Ping, parse_event
+from ..errors import EventError, InvalidArgumentError
+from ._events import OrderEvent, Ping, parse_event
 from ._tracker import Tracker
 from ._types import Applied, Closing, Entry
 

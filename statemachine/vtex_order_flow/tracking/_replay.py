@@ -13,8 +13,8 @@ from typing import IO, Any
 
 from .._guards import expect, expect_iterable
 from .._text import shown
-from ..errors import InvalidArgumentError, UnknownNameError
-from ._events import EventError, OrderEvent, Ping, parse_event
+from ..errors import EventError, InvalidArgumentError, UnknownNameError
+from ._events import OrderEvent, Ping, parse_event
 from ._tracker import Tracker
 from ._types import EntryState
 

@@ -1,5 +1,5 @@
-"""The argument checks (`_guards`): one call per check, the library's wording, a bool never a
-number; and `errors.py` holds exceptions only."""
+"""A surface a newcomer can hold: the argument checks (`_guards`: one call per check, one wording,
+a bool never a number), exceptions only in `errors`, and `errors.py` holds only exceptions."""
 
 from __future__ import annotations
 
@@ -86,3 +86,14 @@ def test_errors_holds_only_exceptions() -> None:
     defined = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.Assign)]
     assert all(isinstance(node, ast.ClassDef) for node in defined[1:]), "only __all__ and classes"
     assert all(node.name.endswith("Error") for node in defined if isinstance(node, ast.ClassDef))
+
+
+def test_moved_exceptions_are_still_found_where_they_were() -> None:
+    from vtex_order_flow import render, tracking
+    from vtex_order_flow.render import svg
+
+    assert tracking.EventError is errors.EventError
+    assert render.GraphvizError is svg.GraphvizError is errors.GraphvizError
+    assert render.GraphvizNotFoundError is errors.GraphvizNotFoundError
+    assert "EventError" not in tracking.__all__
+    assert "GraphvizError" not in render.__all__
