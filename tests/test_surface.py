@@ -93,7 +93,7 @@ def test_moved_exceptions_are_still_found_where_they_were() -> None:
     from vtex_order_flow.render import svg
 
     assert tracking.EventError is errors.EventError
-    assert render.GraphvizError is svg.GraphvizError is errors.GraphvizError
+    assert render.GraphvizError is vars(svg)["GraphvizError"] is errors.GraphvizError
     assert render.GraphvizNotFoundError is errors.GraphvizNotFoundError
     assert "EventError" not in tracking.__all__
     assert "GraphvizError" not in render.__all__

@@ -76,7 +76,8 @@ class FlowModel(ModelData):
         }
 
     def machine(self, flow: str | None = None) -> Machine:
-        """The shared `transitions.Machine` of a flow, built once (see `vtex_order_flow.build_machine`)."""
+        """The shared `transitions.Machine` of a flow, built once (see
+        `vtex_order_flow.machine.build_machine`)."""
         name = self.flow_name(flow)
         machine = self._machines.get(name)
         if machine is None:

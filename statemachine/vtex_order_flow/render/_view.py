@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import FlowModel
-from .. import duration as spelled_duration
 from .._guards import expect
 from ..errors import ContradictoryFactsError, UnknownStatusError
+from ..model import duration as spelled_duration
 
 if TYPE_CHECKING:
-    from .. import Facts, Transition
+    from .. import Facts
+    from ..model import Transition
 
 __all__ = [
     "EDGE_STYLES",

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from .. import Cause, FlowModel, FollowUp
+from .. import FlowModel, FollowUp
 from .._guards import expect, expect_id, expect_int, expect_number
 from ..errors import SimulationError, UnknownEventError
+from ..model import Cause
 from ..tracking import TICKS_PER_SECOND, format_ticks
 
 if TYPE_CHECKING:
-    from .. import Transition
+    from ..model import Transition
 
 __all__ = ["CallResult", "SimulatedOrder", "SimulatedVTEX"]
 
