@@ -112,24 +112,24 @@ _VALID = [
 def test_the_pre_scan_follows_valid_toml_to_its_end(text: str) -> None:
     """Valid TOML at exactly its depth passes the scan; the same with a deeper line appended is
     refused: the scan read every line (a string, float, date or comment did not derail it)."""
-    from vtex_order_flow._loader import _scan_depth
+    from vtex_order_flow._toml_guard import scan_depth
 
     depth = _depth(tomllib.loads(text))
-    _scan_depth(text, "t", depth)
+    scan_depth(text, "t", depth)
     for tail in ("zz = " + "[" * (depth + 1) + "]" * (depth + 1), "[" + ".".join(["q"] * depth) + "]"):
         with pytest.raises(ModelFileTooDeepError) as caught:
-            _scan_depth(text + "\n" + tail + "\n", "t", depth)
+            scan_depth(text + "\n" + tail + "\n", "t", depth)
         assert caught.value.line == text.count("\n") + 2
 
 
 def test_the_bundled_model_is_followed_to_its_end_by_the_pre_scan(tmp_path: Path) -> None:
-    from vtex_order_flow._loader import _scan_depth
+    from vtex_order_flow._toml_guard import scan_depth
 
     text = resources.files("vtex_order_flow").joinpath("data", "vtex.toml").read_text("utf-8")
     depth = _depth(tomllib.loads(text))
-    _scan_depth(text, "vtex.toml", depth)
+    scan_depth(text, "vtex.toml", depth)
     with pytest.raises(ModelFileTooDeepError):
-        _scan_depth(text + "\nzz = " + "[" * depth + "]" * depth + "\n", "vtex.toml", depth)
+        scan_depth(text + "\nzz = " + "[" * depth + "]" * depth + "\n", "vtex.toml", depth)
     assert load_model(_write(tmp_path / "copy.toml", text)).name == "vtex"
 
 
