@@ -20,7 +20,7 @@ here before still resolve, with a `DeprecationWarning` naming their home, for on
 from typing import TYPE_CHECKING, Any
 
 from ._api import decide
-from ._decide import Decision, Facts, Step, Verdict
+from ._decision import Decision, Facts, Step, Verdict
 from ._flowmodel import FlowModel
 from ._loader import bundled_model, load_model, model_from_mapping
 from ._notifications import Advice, advice_for, interpret_notification

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ._loader import bundled_model
 
 if TYPE_CHECKING:
-    from ._decide import Decision, Facts
+    from ._decision import Decision, Facts
 
 __all__ = ["decide"]
 

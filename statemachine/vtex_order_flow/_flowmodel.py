@@ -12,7 +12,7 @@ from ._table import DecisionTable, compile_flow
 if TYPE_CHECKING:
     from transitions import Machine
 
-    from ._decide import Decision, Facts
+    from ._decision import Decision, Facts
 
 __all__ = ["FlowModel"]
 

@@ -9,10 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._flowmodel import FlowModel
-from ._guards import expect
-from ._merge import resolve_spec
-from ._model import (
+from ._entries import (
     ErrorRule,
     Fact,
     Flow,
@@ -23,6 +20,9 @@ from ._model import (
     Transition,
     Trigger,
 )
+from ._flowmodel import FlowModel
+from ._guards import expect
+from ._merge import resolve_spec
 from ._read import (
     BUNDLED_MODELS,
     MAX_MODEL_BYTES,
@@ -122,7 +122,8 @@ def model_from_mapping(
 
 
 def _finish(spec: ModelFile, origin: str) -> FlowModel:
-    from ._checks import check_decisions, check_model
+    from ._checks import check_model
+    from ._decision_checks import check_decisions
 
     defects = check_model(spec)
     if defects:

@@ -14,11 +14,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._defects import Defect, Rule
-from ._model import (
+from ._entries import (
     ErrorRule,
     Fact,
     Flow,
-    ModelData,
     Prerequisite,
     ResultCode,
     Source,
@@ -26,6 +25,7 @@ from ._model import (
     Transition,
     Trigger,
 )
+from ._model import ModelData
 from ._vocabulary import Cause, Confidence, duration
 
 if TYPE_CHECKING:
