@@ -97,3 +97,40 @@ def test_moved_exceptions_are_still_found_where_they_were() -> None:
     assert render.GraphvizNotFoundError is errors.GraphvizNotFoundError
     assert "EventError" not in tracking.__all__
     assert "GraphvizError" not in render.__all__
+
+
+def test_the_testing_kit_imports_without_hypothesis() -> None:
+    # hypothesis made unimportable by a finder in front of sys.meta_path, as if not installed:
+    # the simulator and the fake VTEX import and run; only a strategy says what is missing.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "class Blocker:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'hypothesis' or name.startswith('hypothesis.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Blocker())\n"
+        "from vtex_order_flow.testing import FakeVTEX, Faults, SimulatedVTEX\n"
+        "sim = SimulatedVTEX(seed=1)\n"
+        "FakeVTEX(holds=0, faults=Faults())\n"
+        "print('hypothesis' in sys.modules, type(sim).__name__)\n"
+        "try:\n"
+        "    from vtex_order_flow.testing import walks\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, \"pip install 'vtex-order-flow[testing]'\" in str(error))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split("\n")[:2] == ["False SimulatedVTEX", "MissingExtraError True"]
+
+
+def test_the_strategies_still_import_from_the_testing_kit() -> None:
+    from vtex_order_flow import testing
+    from vtex_order_flow.testing import _strategies
+
+    assert testing.walks is _strategies.walks
+    assert testing.Walk is _strategies.Walk
