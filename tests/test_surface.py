@@ -134,3 +134,16 @@ def test_the_strategies_still_import_from_the_testing_kit() -> None:
 
     assert testing.walks is _strategies.walks
     assert testing.Walk is _strategies.Walk
+
+
+def test_a_node_kind_is_an_enum_that_compares_with_the_old_strings() -> None:
+    from vtex_order_flow import bundled_model
+    from vtex_order_flow.render import NodeKind, build_view
+
+    view = build_view(bundled_model(), "seller", action="cancel", highlight="handling")
+    kinds = {node.id: node.kind for node in view.nodes}
+    assert all(isinstance(kind, NodeKind) for kind in kinds.values())
+    assert kinds["handling"] == "current"
+    assert kinds["handling"] is NodeKind.CURRENT
+    assert {"send", "reject"} <= set(kinds.values())
+    assert view.node_keys == [kind for kind in NodeKind if kind in set(kinds.values())]

@@ -13,7 +13,7 @@ from .. import Facts
 from ..errors import GraphvizError as GraphvizError  # (its home is errors; still found here)
 from ..errors import GraphvizNotFoundError as GraphvizNotFoundError
 from ..errors import UnknownFormatError
-from ._view import View, build_view
+from ._view import NodeKind, View, build_view
 from .dot import dot_text
 from .mermaid import mermaid_text
 from .plantuml import plantuml_text
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "NodeKind",
     "Options",
     "View",
     "build_view",
