@@ -4,14 +4,14 @@ rules a model must satisfy and what breaks them (`Rule`, `Defect`, listed by
 `vtex_order_flow.errors.InvalidModelError`), `duration` (a timer's seconds in words) and the
 model file's JSON Schema.
 
-Load a model with `vtex_order_flow.load_model` (or `bundled_model`, `model_from_mapping`); its
-`FlowModel.data` is the `ModelData` described here. Nothing here imports pydantic, except
-`model_file_json_schema`, imported on first use.
+Load a model with `vtex_order_flow.load_model` (or `bundled_model`, `model_from_mapping`): the
+`FlowModel` it returns is a `ModelData`, with decisions on top. Nothing here imports pydantic, except
+`model_file_json_schema`, when called.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._defects import Defect, Rule
 from ._entries import (
@@ -27,9 +27,6 @@ from ._entries import (
 )
 from ._model import ModelData
 from ._vocabulary import Cause, Confidence, duration
-
-if TYPE_CHECKING:
-    from ._schema import model_file_json_schema
 
 __all__ = [
     "Cause",
@@ -51,10 +48,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """`model_file_json_schema`, imported on first use (it needs pydantic)."""
-    if name == "model_file_json_schema":
-        from ._schema import model_file_json_schema
+def model_file_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a model file (TOML files map one to one onto JSON); pydantic is
+    imported on the first call."""
+    from ._schema import model_file_json_schema as schema
 
-        return model_file_json_schema
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return schema()
