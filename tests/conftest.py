@@ -146,7 +146,8 @@ def drop_postgres_schema(schema: str) -> None:
 def orders_api_advice(code: str | None = None) -> Any:
     """VTEX's answer to an Orders API call as a connector's client reports it (no Channel Order
     envelope): the model's `code`, or, with None, a plain success (HTTP 200: done)."""
-    from vtex_order_flow import Advice, Confidence, FollowUp, bundled_model
+    from vtex_order_flow import Advice, FollowUp, bundled_model
+    from vtex_order_flow.model import Confidence
 
     known = bundled_model().codes[code] if code is not None else None
     return Advice(

@@ -16,8 +16,9 @@ import pytest
 
 import vtex_order_flow
 from test_public_api import MODULES_WITH_ALL
-from vtex_order_flow import VtexOrderFlowError, bundled_model
+from vtex_order_flow import bundled_model
 from vtex_order_flow.cli import main
+from vtex_order_flow.errors import VtexOrderFlowError
 
 PACKAGE = Path(vtex_order_flow.__file__).parent
 SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if "data" not in p.relative_to(PACKAGE).parts)
@@ -191,7 +192,9 @@ def test_the_builder_and_the_schema_agree_on_every_default() -> None:
 
 
 def test_an_extends_cycle_through_parent_folders_is_a_defect(tmp_path: Path) -> None:
-    from vtex_order_flow import InvalidModelError, Rule, load_model
+    from vtex_order_flow import load_model
+    from vtex_order_flow.errors import InvalidModelError
+    from vtex_order_flow.model import Rule
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -204,7 +207,7 @@ def test_an_extends_cycle_through_parent_folders_is_a_defect(tmp_path: Path) -> 
 
 
 def test_confidence_is_ordered_by_strength() -> None:
-    from vtex_order_flow import Confidence
+    from vtex_order_flow.model import Confidence
 
     assert Confidence.CONTESTED < Confidence.INFERRED < Confidence.DOCUMENTED
     assert max(Confidence) is Confidence.DOCUMENTED

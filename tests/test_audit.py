@@ -13,14 +13,9 @@ from typing import Any
 
 import pytest
 
-from vtex_order_flow import (
-    ContradictoryFactsError,
-    FollowUp,
-    Verdict,
-    bundled_model,
-    decide,
-)
+from vtex_order_flow import FollowUp, Verdict, bundled_model, decide
 from vtex_order_flow._loader import validated_bundled_model
+from vtex_order_flow.errors import ContradictoryFactsError
 
 VTEX = bundled_model()
 SEND, DEFER, REJECT = Verdict.SEND, Verdict.DEFER, Verdict.REJECT
@@ -247,7 +242,9 @@ def test_every_predicted_follow_up_agrees_with_its_verdict() -> None:
 def test_a_definite_answer_contrary_to_the_verdict_is_a_model_defect() -> None:
     # The model check is not vacuous: give cancel at `handling` (where a partial invoice makes
     # it a reject) an answer that says to wait, and the model is refused.
-    from vtex_order_flow import InvalidModelError, Rule, model_from_mapping
+    from vtex_order_flow import model_from_mapping
+    from vtex_order_flow.errors import InvalidModelError
+    from vtex_order_flow.model import Rule
 
     data = _bundled_data()
     errors = data["actions"]["cancel"]["errors"]

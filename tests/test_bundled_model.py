@@ -8,7 +8,8 @@ from importlib import resources
 
 import pytest
 
-from vtex_order_flow import Cause, Confidence, FlowModel, bundled_model
+from vtex_order_flow import FlowModel, bundled_model
+from vtex_order_flow.model import Cause, Confidence
 
 # Every status of the domain file's §1 (VTEX-ORDER-FLOW.md), as VTEX's API spells it.
 DOMAIN_STATUSES = {

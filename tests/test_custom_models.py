@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vtex_order_flow import (
-    Confidence,
-    InvalidModelError,
-    ModelFileError,
-    Rule,
-    bundled_model,
-    load_model,
-)
+from vtex_order_flow import bundled_model, load_model
+from vtex_order_flow.errors import InvalidModelError, ModelFileError
+from vtex_order_flow.model import Confidence, Rule
 
 
 def write(tmp_path: Path, text: str, name: str = "model.toml") -> Path:

@@ -14,22 +14,17 @@ from hypothesis import strategies as st
 
 import vtex_order_flow as vof
 from contract import DECISION_KEYS
-from vtex_order_flow import (
-    Confidence,
+from vtex_order_flow import Decision, FlowModel, Verdict, bundled_model, decide, load_model
+from vtex_order_flow.errors import (
     ContradictoryFactsError,
-    Decision,
-    FlowModel,
-    Transition,
+    InvalidModelError,
     UnknownActionError,
     UnknownFactError,
     UnknownFlowError,
     UnknownStatusError,
-    Verdict,
-    bundled_model,
-    decide,
-    fire,
-    load_model,
 )
+from vtex_order_flow.machine import fire
+from vtex_order_flow.model import Confidence, Rule, Transition
 
 VTEX = bundled_model()
 SEND, DEFER, REJECT = Verdict.SEND, Verdict.DEFER, Verdict.REJECT
@@ -484,9 +479,9 @@ def random_models(draw: st.DrawFn) -> FlowModel:
                 "transitions": [t if t["trigger"] != "e3" else {**t, "after": 60} for t in transitions],
             }
         )
-    except vof.InvalidModelError as error:
+    except InvalidModelError as error:
         # Only that rule may refuse these models; anything else is a bug in the generator.
-        if error.rules != {vof.Rule.NEEDS_NON_PREREQUISITE}:
+        if error.rules != {Rule.NEEDS_NON_PREREQUISITE}:
             raise
         assume(False)
         raise

@@ -17,11 +17,12 @@ import pytest
 
 from vtex_order_flow import FlowModel, bundled_model, model_from_mapping
 from vtex_order_flow.cli import main
+from vtex_order_flow.errors import GraphvizError
 from vtex_order_flow.render import docs as docs_module
 from vtex_order_flow.render.docs import MANIFEST, check_docs, planned_files, write_docs
 from vtex_order_flow.render.reference import reference_page
 from vtex_order_flow.render.reference import text as md_text
-from vtex_order_flow.render.svg import GraphvizError, source_hash
+from vtex_order_flow.render.svg import source_hash
 
 VTEX = bundled_model()
 ROOT = Path(__file__).resolve().parent.parent

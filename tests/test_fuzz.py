@@ -29,8 +29,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vtex_order_flow
-from vtex_order_flow import VtexOrderFlowError, bundled_model
+import vtex_order_flow.machine
+import vtex_order_flow.model
+from vtex_order_flow import bundled_model
 from vtex_order_flow.cli import build_parser, main
+from vtex_order_flow.errors import VtexOrderFlowError
 
 VTEX = bundled_model()
 PARSER = build_parser()
@@ -397,9 +400,9 @@ def _safe_path(value: Any) -> Any:
 @pytest.mark.parametrize(
     ("call", "names"),
     [
-        (lambda: vtex_order_flow.fire(None, "handling", "invoice"), "fire's machine"),  # type: ignore[arg-type]
-        (lambda: vtex_order_flow.may_fire("x", "handling", "invoice"), "fire's machine"),  # type: ignore[arg-type]
-        (lambda: vtex_order_flow.build_machine(None, "seller"), "build_machine's model"),  # type: ignore[arg-type]
+        (lambda: vtex_order_flow.machine.fire(None, "handling", "invoice"), "fire's machine"),  # type: ignore[arg-type]
+        (lambda: vtex_order_flow.machine.may_fire("x", "handling", "invoice"), "fire's machine"),  # type: ignore[arg-type]
+        (lambda: vtex_order_flow.machine.build_machine(None, "seller"), "build_machine's model"),  # type: ignore[arg-type]
         (lambda: vtex_order_flow.decide_lines(None, [], io.StringIO()), "decide_lines's model"),  # type: ignore[arg-type]
         (lambda: vtex_order_flow.decide_lines(VTEX, None, io.StringIO()), "decide_lines's lines"),  # type: ignore[arg-type]
         (lambda: vtex_order_flow.decide_lines(VTEX, "0", io.StringIO()), "decide_lines's lines"),  # type: ignore[arg-type]
@@ -417,8 +420,8 @@ def test_wrong_types_found_by_the_fuzz_are_typed_errors(call: Callable[[], objec
 
 def test_duration_of_no_number_names_its_argument() -> None:
     with pytest.raises(VtexOrderFlowError, match="duration's seconds must be an int or float, not NoneType"):
-        vtex_order_flow.duration(None)  # type: ignore[arg-type]
-    assert vtex_order_flow.duration(1800) == "30 minutes"
+        vtex_order_flow.model.duration(None)  # type: ignore[arg-type]
+    assert vtex_order_flow.model.duration(1800) == "30 minutes"
 
 
 def test_an_invalid_model_option_is_one_line(tmp_path: Path) -> None:

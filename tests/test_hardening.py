@@ -112,24 +112,24 @@ _VALID = [
 def test_the_pre_scan_follows_valid_toml_to_its_end(text: str) -> None:
     """Valid TOML at exactly its depth passes the scan; the same with a deeper line appended is
     refused: the scan read every line (a string, float, date or comment did not derail it)."""
-    from vtex_order_flow._loader import _scan_depth
+    from vtex_order_flow._toml_guard import scan_depth
 
     depth = _depth(tomllib.loads(text))
-    _scan_depth(text, "t", depth)
+    scan_depth(text, "t", depth)
     for tail in ("zz = " + "[" * (depth + 1) + "]" * (depth + 1), "[" + ".".join(["q"] * depth) + "]"):
         with pytest.raises(ModelFileTooDeepError) as caught:
-            _scan_depth(text + "\n" + tail + "\n", "t", depth)
+            scan_depth(text + "\n" + tail + "\n", "t", depth)
         assert caught.value.line == text.count("\n") + 2
 
 
 def test_the_bundled_model_is_followed_to_its_end_by_the_pre_scan(tmp_path: Path) -> None:
-    from vtex_order_flow._loader import _scan_depth
+    from vtex_order_flow._toml_guard import scan_depth
 
     text = resources.files("vtex_order_flow").joinpath("data", "vtex.toml").read_text("utf-8")
     depth = _depth(tomllib.loads(text))
-    _scan_depth(text, "vtex.toml", depth)
+    scan_depth(text, "vtex.toml", depth)
     with pytest.raises(ModelFileTooDeepError):
-        _scan_depth(text + "\nzz = " + "[" * depth + "]" * depth + "\n", "vtex.toml", depth)
+        scan_depth(text + "\nzz = " + "[" * depth + "]" * depth + "\n", "vtex.toml", depth)
     assert load_model(_write(tmp_path / "copy.toml", text)).name == "vtex"
 
 
@@ -270,7 +270,9 @@ def test_advice_for_refuses_fields_of_the_wrong_kind(fields: dict[str, Any], nam
 
 
 def test_fire_and_past_goal_refuse_what_is_not_facts_or_an_action() -> None:
-    from vtex_order_flow import UnknownActionError, UnknownFactError, bundled_model, fire
+    from vtex_order_flow import bundled_model
+    from vtex_order_flow.errors import UnknownActionError, UnknownFactError
+    from vtex_order_flow.machine import fire
 
     model = bundled_model()
     with pytest.raises(UnknownFactError, match="fire's facts are a mapping"):
@@ -335,7 +337,8 @@ def test_other_bad_values_are_cut_in_batch_errors(line: bytes) -> None:
 
 
 def test_an_unknown_name_error_message_is_cut() -> None:
-    from vtex_order_flow import UnknownStatusError, bundled_model
+    from vtex_order_flow import bundled_model
+    from vtex_order_flow.errors import UnknownStatusError
 
     with pytest.raises(UnknownStatusError) as caught:
         bundled_model().decide("s" * 1_000_000, "approve")
@@ -471,8 +474,8 @@ def test_a_carriage_return_or_a_huge_value_never_reaches_the_terminal_raw(tmp_pa
 
 
 def test_duration_refuses_a_number_too_large_to_be_a_delay() -> None:
-    from vtex_order_flow import duration
     from vtex_order_flow.errors import InvalidArgumentError
+    from vtex_order_flow.model import duration
 
     with pytest.raises(InvalidArgumentError, match="too large to show"):
         duration(10**5000)

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from vtex_order_flow import ModelFileError, VtexOrderFlowError, load_model, model_from_mapping
+from vtex_order_flow import load_model, model_from_mapping
 from vtex_order_flow.cli import main
 from vtex_order_flow.errors import (
     ExtendsOutsideFolderError,
     InvalidArgumentError,
+    ModelFileError,
     ModelFileTooDeepError,
     ModelFileTooLargeError,
+    VtexOrderFlowError,
 )
 
 SMALL = 'name = "mine"\nextends = "vtex"\n'
@@ -239,7 +241,8 @@ def _toml(data: dict[str, object]) -> str:
 
 
 def test_same_trigger_moves_are_one_defect_naming_their_count() -> None:
-    from vtex_order_flow import InvalidModelError, Rule
+    from vtex_order_flow.errors import InvalidModelError
+    from vtex_order_flow.model import Rule
 
     with pytest.raises(InvalidModelError) as caught:
         model_from_mapping(_fan(2_000, terminal=True))
@@ -253,8 +256,8 @@ def test_same_trigger_moves_are_one_defect_naming_their_count() -> None:
 def test_the_defects_shown_are_capped_in_the_error_and_the_cli(tmp_path: Path) -> None:
     import json
 
-    from vtex_order_flow import InvalidModelError
-    from vtex_order_flow.errors import MAX_DEFECTS_SHOWN
+    from vtex_order_flow._text import MAX_DEFECTS_SHOWN
+    from vtex_order_flow.errors import InvalidModelError
 
     data = _fan(500, terminal=False)  # 500 dead ends and one ambiguous trigger
     with pytest.raises(InvalidModelError) as caught:
@@ -299,8 +302,9 @@ def _count_ratios(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_a_suggestion_compares_a_few_names_and_none_for_a_long_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vtex_order_flow import UnknownStatusError, bundled_model
-    from vtex_order_flow.errors import MAX_SUGGESTED_LENGTH, closest
+    from vtex_order_flow import bundled_model
+    from vtex_order_flow._text import MAX_SUGGESTED_LENGTH, closest
+    from vtex_order_flow.errors import UnknownStatusError
 
     names = [*bundled_model().statuses]
     assert len(names) > 30
@@ -381,7 +385,8 @@ def _clearing(size: int) -> dict[str, object]:
 def test_a_search_past_the_state_limit_is_a_typed_error_not_minutes() -> None:
     import json
 
-    from vtex_order_flow import ModelTooLargeError, Verdict, _batch
+    from vtex_order_flow import Verdict, _batch
+    from vtex_order_flow.errors import ModelTooLargeError
 
     small = model_from_mapping(_clearing(6))  # 64 combinations: decided as before
     assert small.decide("s0", "go", facts=[f"x{i}" for i in range(6)]).verdict is Verdict.REJECT

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from transitions import Machine
 
-from vtex_order_flow import FlowModel, build_machine, bundled_model, fire, may_fire
+from vtex_order_flow import FlowModel, bundled_model
 from vtex_order_flow._machine import FactCondition
+from vtex_order_flow.machine import build_machine, fire, may_fire
 
 VTEX = bundled_model()
 FLOWS = tuple(VTEX.flows)

@@ -6,9 +6,10 @@ import contextlib
 import io
 from typing import Any
 
-from vtex_order_flow import fire, load_model
+from vtex_order_flow import load_model
 from vtex_order_flow._loader import _bundled
 from vtex_order_flow.cli import main
+from vtex_order_flow.machine import fire
 
 
 def test_everything_runs_with_the_network_refused(no_network: list[Any], tmp_path: Any) -> None:

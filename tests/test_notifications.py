@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vtex_order_flow import (
-    FollowUp,
-    NotificationError,
-    VtexOrderFlowError,
-    bundled_model,
-    interpret_notification,
-)
+from vtex_order_flow import FollowUp, bundled_model, interpret_notification
 from vtex_order_flow.cli import main
+from vtex_order_flow.errors import NotificationError, VtexOrderFlowError
 from vtex_order_flow.payloads import ChannelOrderResult
 
 VTEX = bundled_model()

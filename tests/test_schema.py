@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from vtex_order_flow import Confidence
 from vtex_order_flow._schema import model_file_json_schema
 from vtex_order_flow._vocabulary import CAUSES
+from vtex_order_flow.model import Confidence
 
 SCHEMA = model_file_json_schema()
 

@@ -10,13 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
 from conftest import orders_api_advice
-from vtex_order_flow import (
-    Verdict,
-    bundled_model,
-    decide,
-    fire,
-    interpret_notification,
-)
+from vtex_order_flow import Verdict, bundled_model, decide, interpret_notification
+from vtex_order_flow.machine import fire
 from vtex_order_flow.testing import (
     SimulatedVTEX,
     Walk,

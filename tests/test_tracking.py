@@ -14,18 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vtex_order_flow import (
-    ContradictoryFactsError,
-    Verdict,
-    bundled_model,
-    decide,
-)
+from vtex_order_flow import Verdict, bundled_model, decide
 from vtex_order_flow import testing as vof_testing
+from vtex_order_flow.errors import ContradictoryFactsError, EventError
 from vtex_order_flow.tracking import (
     DropClass,
     Entry,
     EntryState,
-    EventError,
     HookEndpoint,
     MemoryStore,
     OrderEvent,

@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from vtex_order_flow import (
+from vtex_order_flow import decide, model_from_mapping
+from vtex_order_flow.cli import main
+from vtex_order_flow.errors import (
+    EventError,
     InvalidModelError,
     UnknownActionError,
     UnknownEventError,
@@ -19,12 +22,9 @@ from vtex_order_flow import (
     UnknownNameError,
     UnknownStatusError,
     VtexOrderFlowError,
-    decide,
-    model_from_mapping,
 )
-from vtex_order_flow.cli import main
 from vtex_order_flow.testing import SimulatedVTEX
-from vtex_order_flow.tracking import EventError, parse_ticks
+from vtex_order_flow.tracking import parse_ticks
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,8 @@ def test_the_simulator_refuses_what_it_cannot_simulate() -> None:
 
 
 def test_constructors_and_calls_refuse_arguments_of_the_wrong_type(tmp_path: Path) -> None:
-    from vtex_order_flow import bundled_model, fire, interpret_notification
+    from vtex_order_flow import bundled_model, interpret_notification
+    from vtex_order_flow.machine import fire
     from vtex_order_flow.render import render, render_mermaid
     from vtex_order_flow.tracking import HookEndpoint, RetryPolicy, SQLiteStore, Tracker
 
@@ -169,7 +170,8 @@ def test_constructors_and_calls_refuse_arguments_of_the_wrong_type(tmp_path: Pat
 
 
 def test_fire_takes_facts_as_names_too() -> None:
-    from vtex_order_flow import bundled_model, fire
+    from vtex_order_flow import bundled_model
+    from vtex_order_flow.machine import fire
 
     machine = bundled_model().machine()
     assert fire(machine, "handling", "tracking", ["invoice-exists"]) == "handling"
@@ -219,7 +221,7 @@ def test_a_deeply_nested_defer_line_is_reported_not_a_traceback(tmp_path: Path) 
 
 
 def test_a_model_with_too_many_fact_combinations_is_refused_quickly() -> None:
-    from vtex_order_flow import ModelTooLargeError
+    from vtex_order_flow.errors import ModelTooLargeError
 
     size = 14  # facts each set by a self-loop and all read by one guard: 2**14 combinations
     names = [f"x{i}" for i in range(size)]

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from conftest import Mutator
-from vtex_order_flow import Defect, InvalidModelError, Rule, Verdict, model_from_mapping
+from vtex_order_flow import Verdict, model_from_mapping
+from vtex_order_flow.errors import InvalidModelError
+from vtex_order_flow.model import Defect, Rule
 
 
 def defects(data: dict[str, Any]) -> tuple[Defect, ...]:

@@ -10,15 +10,14 @@ from json.encoder import encode_basestring_ascii
 from typing import IO, Any
 
 from ._flowmodel import FlowModel
+from ._guards import expect, expect_iterable
+from ._text import shown
 from .errors import (
     ContradictoryFactsError,
     InvalidArgumentError,
     ModelTooLargeError,
     UnknownNameError,
     VtexOrderFlowError,
-    expect,
-    expect_iterable,
-    shown,
 )
 
 __all__ = ["BATCH_FIELDS", "decide_lines"]

@@ -12,7 +12,7 @@ from ._table import DecisionTable, compile_flow
 if TYPE_CHECKING:
     from transitions import Machine
 
-    from ._decide import Decision, Facts
+    from ._decision import Decision, Facts
 
 __all__ = ["FlowModel"]
 
@@ -76,7 +76,8 @@ class FlowModel(ModelData):
         }
 
     def machine(self, flow: str | None = None) -> Machine:
-        """The shared `transitions.Machine` of a flow, built once (see `vtex_order_flow.build_machine`)."""
+        """The shared `transitions.Machine` of a flow, built once (see
+        `vtex_order_flow.machine.build_machine`)."""
         name = self.flow_name(flow)
         machine = self._machines.get(name)
         if machine is None:

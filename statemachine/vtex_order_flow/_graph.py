@@ -18,6 +18,7 @@ __all__ = [
     "AUTOMATIC",
     "MAX_STATES",
     "Edge",
+    "State",
     "Transition",
     "closure",
     "dominated",
@@ -82,6 +83,7 @@ def reachable(starts: Iterable[str], transitions: Iterable[Edge], avoid: Collect
 
 
 State = tuple[str, frozenset[str]]
+"""Where an order is, for the searches: its status and the facts that hold."""
 
 
 def guard_facts(transitions: Iterable[Transition]) -> frozenset[str]:

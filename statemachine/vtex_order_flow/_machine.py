@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import Machine, MachineError
 
-from .errors import UnknownFactError, UnknownStatusError, expect, shown
+from ._guards import expect
+from ._text import shown
+from .errors import UnknownFactError, UnknownStatusError
 
 if TYPE_CHECKING:
     from transitions.core import EventData

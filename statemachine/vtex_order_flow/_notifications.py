@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from ._guards import expect, is_seconds
+from ._text import shown, validation_problems
 from ._vocabulary import Confidence, FollowUp
-from .errors import InvalidArgumentError, NotificationError, expect, shown, validation_problems
+from .errors import InvalidArgumentError, NotificationError
 
 if TYPE_CHECKING:
     from ._flowmodel import FlowModel
@@ -142,12 +143,6 @@ def _http_status(value: object) -> bool:
     return value is None or (type(value) is int and 100 <= value <= 999)
 
 
-def _seconds(value: object) -> bool:
-    return value is None or (
-        not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value >= 0
-    )
-
-
 _FIELD_CHECKS = {
     "meaning": (_text, "a string"),
     "next_step": (_text, "a string"),
@@ -162,7 +157,10 @@ _FIELD_CHECKS = {
     "follow_up": (lambda v: isinstance(v, FollowUp), "a FollowUp"),
     "confidence": (lambda v: isinstance(v, Confidence), "a Confidence"),
     "http_status": (_http_status, "an HTTP status (an int from 100 to 999) or None"),
-    "retry_after": (_seconds, "a number of seconds (finite, 0 or more) or None"),
+    "retry_after": (
+        lambda v: is_seconds(v, optional=True),
+        "a number of seconds (finite, 0 or more) or None",
+    ),
 }
 
 

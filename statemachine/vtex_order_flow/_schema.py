@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from ._model import ErrorRule, ResultCode, Status, Transition, Trigger
+from ._entries import ErrorRule, ResultCode, Status, Transition, Trigger
 from ._vocabulary import CAUSES, Confidence, FollowUp
 
 __all__ = [

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ._decide import Decision, Facts, compute_decision, fact_names
+from ._decide import compute_decision, fact_names
+from ._decision import Decision, Facts
 
 if TYPE_CHECKING:
     from ._model import ModelData

@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 import math
 
-from .errors import InvalidArgumentError, shown
+from ._guards import is_number
+from ._text import shown
+from .errors import InvalidArgumentError
 
 __all__ = ["CAUSES", "Cause", "Confidence", "FollowUp", "duration"]
 
@@ -107,7 +109,7 @@ def duration(seconds: float, *, short: bool = False) -> str:
     """A whole number of days, hours or minutes when it is one: ``30 minutes`` (``30 min`` short).
 
     `seconds` is an int or a finite float, 0 or more (`InvalidArgumentError` otherwise)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+    if not is_number(seconds):
         raise InvalidArgumentError(
             f"duration's seconds must be an int or float, not {type(seconds).__name__} {shown(seconds)}"
         )

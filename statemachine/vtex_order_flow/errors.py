@@ -1,21 +1,24 @@
-"""The exceptions of vtex-order-flow: one root, subclasses that carry structured fields."""
+"""The exceptions of vtex-order-flow: one root, subclasses that carry structured fields.
+
+This module holds exceptions only. `Rule` and `Defect` (what an `InvalidModelError` lists) are
+public from `vtex_order_flow.model`; they and `MAX_DEFECTS_SHOWN` are still found here for code
+that reached them here before.
+"""
 
 from __future__ import annotations
 
-import difflib
-import enum
-import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from ._defects import Defect, Rule
+from ._text import MAX_DEFECTS_SHOWN, closest, shown
+
 __all__ = [
-    "MAX_DEFECTS_SHOWN",
-    "MAX_SUGGESTED_LENGTH",
     "ContradictoryFactsError",
-    "Defect",
+    "EventError",
     "ExtendsChainTooLongError",
     "ExtendsOutsideFolderError",
+    "GraphvizError",
     "GraphvizNotFoundError",
     "InvalidArgumentError",
     "InvalidModelError",
@@ -25,8 +28,9 @@ __all__ = [
     "ModelFileTooDeepError",
     "ModelFileTooLargeError",
     "ModelTooLargeError",
+    "NotSendableError",
     "NotificationError",
-    "Rule",
+    "PayloadError",
     "SimulationError",
     "StoreError",
     "UnknownActionError",
@@ -39,82 +43,11 @@ __all__ = [
     "UnknownStatusError",
     "UnknownUpdateError",
     "VtexOrderFlowError",
-    "closest",
-    "expect",
-    "expect_id",
-    "shown",
-    "validation_problems",
 ]
 
 
 class VtexOrderFlowError(Exception):
     """Root of every error this library raises on purpose."""
-
-
-def shown(value: object) -> str:
-    """A value as an error message quotes it: its repr, cut to 60 characters."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int past Python's 4,300 digits
-        return f"a {type(value).__name__} too large to show"
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def validation_problems(error: Any, *, with_input: bool = False) -> list[tuple[str, str]]:
-    """A pydantic ``ValidationError``'s problems as (path, message), the path spelled
-    ``statuses[3].meaning`` (empty for the whole document); `with_input` adds the bad value."""
-    problems = []
-    for item in error.errors(include_url=False):
-        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
-        got = f" (got {item['input']!r})" if with_input and item["type"] != "missing" else ""
-        problems.append((path.lstrip("."), f"{item['msg']}{got}"))
-    return problems
-
-
-MAX_SUGGESTED_LENGTH = 64
-"""Names longer than this get no "did you mean": no valid name is nearly that long, and matching
-costs time in the length (a 10 MB batch line naming a status must cost no more than a short one)."""
-
-_SHORTLIST = 6
-"""How many valid names, nearest by shared letter pairs, difflib compares a value with."""
-
-
-def closest(value: str, valid: Iterable[str], n: int = 3) -> tuple[str, ...]:
-    """The valid names nearest to `value`, best first (may be empty); case is not a difference.
-
-    Bounded work for any input: nothing for a value longer than `MAX_SUGGESTED_LENGTH`, and
-    difflib ranks only the few valid names that share the most letter pairs with it.
-    """
-    if not isinstance(value, str) or len(value) > MAX_SUGGESTED_LENGTH:
-        return ()
-    names = tuple(valid)
-    if len(names) > _SHORTLIST:
-        names = _shortlist(value, names)
-    found = difflib.get_close_matches(value, names, n=n, cutoff=0.5)
-    if not found:
-        folded = {name.lower(): name for name in names}
-        lower = value.lower()
-        if lower != value or any(key != name for key, name in folded.items()):  # else: the same pass
-            found = [folded[m] for m in difflib.get_close_matches(lower, list(folded), n=n, cutoff=0.5)]
-    return tuple(found)
-
-
-def _pairs(text: str) -> frozenset[str]:
-    return frozenset(text[i : i + 2] for i in range(len(text) - 1)) or frozenset((text,))
-
-
-@functools.lru_cache(maxsize=64)  # a model has a few lists of valid names: statuses, actions, ...
-def _pairs_of(names: tuple[str, ...]) -> tuple[frozenset[str], ...]:
-    return tuple(_pairs(name.lower()) for name in names)
-
-
-def _shortlist(value: str, names: tuple[str, ...]) -> tuple[str, ...]:
-    """The `_SHORTLIST` names sharing the most letter pairs with `value` (Dice's coefficient)."""
-    mine = _pairs(value.lower())
-    theirs = _pairs_of(names)
-    scores = [len(mine & pairs) / (len(mine) + len(pairs)) for pairs in theirs]
-    best = sorted(range(len(names)), key=scores.__getitem__, reverse=True)[:_SHORTLIST]
-    return tuple(names[i] for i in best)
 
 
 class UnknownNameError(VtexOrderFlowError, LookupError):
@@ -222,6 +155,14 @@ class ContradictoryFactsError(UnknownFactError):
         return f"contradictory facts: fact {shown(self.value)} {self.detail}. {self.valid_means}: {valid}."
 
 
+class EventError(VtexOrderFlowError, ValueError):
+    """A payload that is not a valid order status event; `problems` names each bad field."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        self.problems = problems
+        super().__init__(message + (": " + "; ".join(problems) if problems else ""))
+
+
 class NotificationError(VtexOrderFlowError, ValueError):
     """A Channel Order API reply or notification that is not one; `problems` lists each bad
     field as (path, message), the path spelled ``errors[0].code``."""
@@ -265,39 +206,6 @@ class InvalidArgumentError(VtexOrderFlowError, ValueError):
     what was given and what is valid."""
 
 
-def expect(value: object, kind: type | tuple[type, ...], what: str) -> None:
-    """Refuse an argument of the wrong type with `InvalidArgumentError` naming it."""
-    if not isinstance(value, kind):
-        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        article = "an" if names[0].lower() in "aeiou" else "a"
-        raise InvalidArgumentError(
-            f"{what} must be {article} {names}, not {type(value).__name__} {shown(value)}"
-        )
-
-
-def expect_iterable(value: object, what: str, of: str) -> None:
-    """Refuse anything but an iterable of `of` (a string or bytes is one thing, not many) with
-    `InvalidArgumentError` naming it."""
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidArgumentError(
-            f"{what} must be an iterable of {of}, not {type(value).__name__} {shown(value)}"
-        )
-
-
-def expect_id(value: object, what: str = "an order id") -> None:
-    """Refuse anything but a non-empty string that every store can hold (valid Unicode, no NUL)
-    as an id, with `InvalidArgumentError`."""
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(f"{what} is a non-empty string, not {shown(value)}")
-    if "\x00" in value:  # PostgreSQL's text cannot hold it: refused everywhere alike
-        raise InvalidArgumentError(f"{what} contains a NUL character: {shown(value)}")
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:  # a lone surrogate: no file, database or JSON can carry it
-            raise InvalidArgumentError(f"{what} is not valid Unicode text: {shown(value)}") from None
-
-
 class UnknownUpdateError(VtexOrderFlowError, KeyError):
     """No outbox entry has this key."""
 
@@ -321,6 +229,10 @@ class SimulationError(VtexOrderFlowError, RuntimeError):
 
 class MissingExtraError(VtexOrderFlowError, ImportError):
     """A part of the library needs an optional extra that is not installed; the message names it."""
+
+
+class GraphvizError(VtexOrderFlowError, RuntimeError):
+    """`dot` refused the DOT text (a bug in the renderer: please report it)."""
 
 
 class GraphvizNotFoundError(VtexOrderFlowError, FileNotFoundError):
@@ -402,73 +314,6 @@ class ExtendsOutsideFolderError(ModelFileError):
             f"extends {extends!r}, which resolves to {resolved!r}, outside the model's folder "
             f"{folder!r} (allow it with allow_extends_outside=True or --allow-extends-outside)",
         )
-
-
-class Rule(enum.StrEnum):
-    """The rules a model must satisfy; every `Defect` names the one it breaks."""
-
-    SCHEMA = "schema"
-    """The file does not match the model file's JSON Schema (a field missing, mistyped or unknown)."""
-    UNKNOWN_STATUS = "unknown-status"
-    """A transition, flow or override names a status the model does not declare."""
-    DUPLICATE_STATUS = "duplicate-status"
-    """Two statuses (or a status and an alias) share an id."""
-    DUPLICATE_TRANSITION = "duplicate-transition"
-    """Two transitions share (from, to, trigger)."""
-    UNKNOWN_FLOW = "unknown-flow"
-    """A status or transition names a flow the model does not declare."""
-    UNKNOWN_CAUSE = "unknown-cause"
-    """A trigger or transition names a cause that is not one of `Cause`."""
-    UNDECLARED_TRIGGER = "undeclared-trigger"
-    """A transition's trigger is declared neither as an action nor as an event."""
-    TRIGGER_DECLARED_TWICE = "trigger-declared-twice"
-    """A name is declared both as an action and as an event."""
-    UNKNOWN_FACT = "unknown-fact"
-    """A guard or effect names a fact the model does not declare."""
-    UNKNOWN_CODE = "unknown-code"
-    """An action's error rule names a result code the model does not declare."""
-    UNKNOWN_SOURCE = "unknown-source"
-    """An entry cites a source id the model does not declare."""
-    STATUS_NOT_IN_FLOW = "status-not-in-flow"
-    """A transition (or the initial status) of flow F uses a status that is not in F."""
-    UNREACHABLE_STATUS = "unreachable-status"
-    """A status of flow F cannot be reached from F's initial status."""
-    DEAD_END = "dead-end"
-    """A non-terminal status of flow F has no way out to another status in F."""
-    TERMINAL_WITH_EXIT = "terminal-with-exit"
-    """A terminal status has a way out to another status."""
-    AMBIGUOUS_TRIGGER = "ambiguous-trigger"
-    """Two moves of one flow leave a status on one trigger, and both guards can hold."""
-    TIMER_WITHOUT_DURATION = "timer-without-duration"
-    """A timer transition does not say after how long it fires."""
-    UNEXPLAINED_CONFIDENCE = "unexplained-confidence"
-    """An inferred or contested fact has no note saying what it rests on (or which reading)."""
-    UNKNOWN_ACTION = "unknown-action"
-    """A prerequisite, an event's `same_as` or a transition's `reverses` names an undeclared action."""
-    NEEDS_NON_PREREQUISITE = "needs-non-prerequisite"
-    """An action would wait on a connector action that is not its prerequisite, with no error rule
-    naming the status to say it is refused there."""
-    FOLLOW_UP_CONTRADICTS_VERDICT = "follow-up-contradicts-verdict"
-    """A decision predicts an answer whose follow-up contradicts its verdict (a reject that says retry)."""
-    BAD_OVERRIDE = "bad-override"
-    """A patch or removal names what the base lacks, or comes without `extends`."""
-
-
-@dataclass(frozen=True, slots=True)
-class Defect:
-    """One broken rule: which `rule`, in which `entry` (e.g. ``transitions[3]``), and why."""
-
-    rule: Rule
-    entry: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.entry}: {self.message} [{self.rule}]"
-
-
-MAX_DEFECTS_SHOWN = 100
-"""How many defects an `InvalidModelError`'s message (and the CLI) lists; the rest are counted.
-A model broken everywhere is fixed from its first defects, and its message stays readable."""
 
 
 class InvalidModelError(VtexOrderFlowError, ValueError):

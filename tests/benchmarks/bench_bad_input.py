@@ -24,7 +24,7 @@ import timeit
 from pathlib import Path
 
 from vtex_order_flow import bundled_model
-from vtex_order_flow.errors import closest
+from vtex_order_flow._text import closest
 
 # The CLI in a child that reports its own peak memory (ru_maxrss, KiB on Linux) on stderr.
 _CHILD = """

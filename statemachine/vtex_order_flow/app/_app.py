@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .. import Advice, NotificationError, interpret_notification
+from .. import Advice, interpret_notification
+from .._guards import expect
 from ..client import Dispatcher, Outcome, VtexClient
-from ..errors import InvalidArgumentError, VtexOrderFlowError, expect
+from ..errors import InvalidArgumentError, NotificationError, VtexOrderFlowError
 from ..tracking import HookEndpoint, HookResponse, Tracker
 
 __all__ = ["AppSettings", "create_app"]

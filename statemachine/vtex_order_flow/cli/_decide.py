@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from .. import duration
 from ..errors import NotificationError
+from ..model import duration
 from ._common import EXIT_INVALID, EXIT_OK, UsageError, add_flow_option, dump, model_of, names, parse_facts
 from ._progress import file_size, progress_on_terminal
 

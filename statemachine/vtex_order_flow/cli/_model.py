@@ -6,12 +6,14 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .. import Confidence, duration
-from ..errors import MAX_DEFECTS_SHOWN, InvalidModelError, UnknownNameError
+from .._text import MAX_DEFECTS_SHOWN
+from ..errors import InvalidModelError, UnknownNameError
+from ..model import Confidence, duration
 from ._common import EXIT_INVALID, EXIT_OK, UsageError, dump, model_of, names
 
 if TYPE_CHECKING:
-    from .. import FlowModel, Status, Transition
+    from .. import FlowModel
+    from ..model import Status, Transition
 
 __all__ = ["add_commands"]
 
@@ -189,7 +191,7 @@ PAYLOADS = {
 
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     if args.payload is None:
-        from .. import model_file_json_schema
+        from ..model import model_file_json_schema
 
         dump(model_file_json_schema(), out)
         return EXIT_OK

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .. import Advice, FlowModel, NotificationError, advice_for, interpret_notification
+from .. import Advice, FlowModel, advice_for, interpret_notification
+from ..errors import NotificationError
 
 __all__ = ["interpret_answer", "parse_retry_after", "transport_advice"]
 

@@ -17,15 +17,9 @@ import stamina
 from pydantic import ValidationError
 
 from .. import Advice, Decision, Facts, FlowModel, FollowUp, Verdict
-from ..errors import (
-    InvalidArgumentError,
-    NotSendableError,
-    PayloadError,
-    VtexOrderFlowError,
-    expect,
-    expect_id,
-    validation_problems,
-)
+from .._guards import expect, expect_id
+from .._text import validation_problems
+from ..errors import InvalidArgumentError, NotSendableError, PayloadError, VtexOrderFlowError
 from ._answers import interpret_answer, parse_retry_after, transport_advice
 from ._bodies import (
     BODIES,

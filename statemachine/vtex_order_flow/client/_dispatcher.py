@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import Advice, advice_for
-from ..errors import InvalidArgumentError, LeaseLostError, PayloadError, VtexOrderFlowError, expect, expect_id
+from .._guards import expect, expect_id
+from ..errors import InvalidArgumentError, LeaseLostError, PayloadError, VtexOrderFlowError
 from ._client import Answer, VtexClient
 
 if TYPE_CHECKING:

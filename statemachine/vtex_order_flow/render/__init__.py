@@ -10,20 +10,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
 from .. import Facts
+from ..errors import GraphvizError as GraphvizError  # (its home is errors; still found here)
+from ..errors import GraphvizNotFoundError as GraphvizNotFoundError
 from ..errors import UnknownFormatError
-from ._view import View, build_view
+from ._view import NodeKind, View, build_view
 from .dot import dot_text
 from .mermaid import mermaid_text
 from .plantuml import plantuml_text
-from .svg import GraphvizError, GraphvizNotFoundError, svg_from_dot
+from .svg import svg_from_dot
 
 if TYPE_CHECKING:
     from .. import FlowModel
 
 __all__ = [
     "FORMATS",
-    "GraphvizError",
-    "GraphvizNotFoundError",
+    "NodeKind",
     "Options",
     "View",
     "build_view",

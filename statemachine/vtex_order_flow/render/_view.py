@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import FlowModel
-from .. import duration as spelled_duration
-from ..errors import ContradictoryFactsError, UnknownStatusError, expect
+from .._guards import expect
+from ..errors import ContradictoryFactsError, UnknownStatusError
+from ..model import duration as spelled_duration
 
 if TYPE_CHECKING:
-    from .. import Facts, Transition
+    from .. import Facts
+    from ..model import Transition
 
 __all__ = [
     "EDGE_STYLES",
@@ -23,6 +26,7 @@ __all__ = [
     "EdgeStyle",
     "Fan",
     "Node",
+    "NodeKind",
     "View",
     "arrange",
     "build_view",
@@ -63,15 +67,37 @@ EDGE_STYLES: dict[str, EdgeStyle] = {
     ),
 }
 
-# Fill and border of a node by what it is, or by the verdict of the mapped action.
+
+class NodeKind(enum.StrEnum):
+    """What a status box shows: what the status is, or the verdict of the mapped action there
+    (a `StrEnum`: ``node.kind == "send"`` holds as before)."""
+
+    PLAIN = "plain"
+    """A status that waits."""
+    AUTO = "auto"
+    """The platform moves the order on by itself."""
+    TERMINAL = "terminal"
+    """The order never leaves it."""
+    CURRENT = "current"
+    """The status highlighted as the order's current one."""
+    SEND = "send"
+    """The mapped action is sent from here."""
+    DEFER = "defer"
+    """The mapped action is deferred here."""
+    REJECT = "reject"
+    """The mapped action is rejected here."""
+
+
+# Fill and border of a node by what it is, or by the verdict of the mapped action (keyed by
+# NodeKind; a plain string, ``NODE_STYLES["send"]``, finds the same entry).
 NODE_STYLES: dict[str, tuple[str, str, str]] = {
-    "plain": ("#ffffff", "#424242", "a status that waits"),
-    "auto": ("#f5f5f5", "#9e9e9e", "★ the platform moves it on by itself"),
-    "terminal": ("#e0e0e0", "#212121", "terminal: the order never leaves it"),
-    "current": ("#fff59d", "#f57f17", "the current status"),
-    "send": ("#c8e6c9", "#2e7d32", "send: VTEX accepts it now"),
-    "defer": ("#ffe0b2", "#ef6c00", "defer: possible later"),
-    "reject": ("#ffcdd2", "#c62828", "reject: never from here"),
+    NodeKind.PLAIN: ("#ffffff", "#424242", "a status that waits"),
+    NodeKind.AUTO: ("#f5f5f5", "#9e9e9e", "★ the platform moves it on by itself"),
+    NodeKind.TERMINAL: ("#e0e0e0", "#212121", "terminal: the order never leaves it"),
+    NodeKind.CURRENT: ("#fff59d", "#f57f17", "the current status"),
+    NodeKind.SEND: ("#c8e6c9", "#2e7d32", "send: VTEX accepts it now"),
+    NodeKind.DEFER: ("#ffe0b2", "#ef6c00", "defer: possible later"),
+    NodeKind.REJECT: ("#ffcdd2", "#c62828", "reject: never from here"),
 }
 HIGHLIGHT_COLOR = "#d50000"
 
@@ -93,8 +119,8 @@ class Node:
     initial: bool
     terminal: bool
     auto: bool
-    kind: str
-    """A key of NODE_STYLES."""
+    kind: NodeKind
+    """How it is styled (a key of NODE_STYLES)."""
     already_done: bool = False
 
 
@@ -131,10 +157,10 @@ class View:
         return [key for key in EDGE_STYLES if key in used]
 
     @property
-    def node_keys(self) -> list[str]:
+    def node_keys(self) -> list[NodeKind]:
         """The node kinds the view uses, in legend order."""
         used = {node.kind for node in self.nodes}
-        return [key for key in NODE_STYLES if key in used]
+        return [kind for kind in NodeKind if kind in used]
 
 
 def identifier(status_id: str) -> str:
@@ -194,7 +220,7 @@ def build_view(
         while ident in idents:  # "a-b" and "a.b" both fold to s_a_b: keep each distinct
             ident += "_"
         idents.add(ident)
-        kind = "terminal" if status.terminal else "auto" if status.auto else "plain"
+        kind = NodeKind.TERMINAL if status.terminal else NodeKind.AUTO if status.auto else NodeKind.PLAIN
         done = False
         if mapped is not None:
             try:
@@ -202,10 +228,10 @@ def build_view(
             except ContradictoryFactsError:
                 pass  # an order there cannot carry these facts: no verdict to colour it with
             else:
-                kind = str(decision.verdict)
+                kind = NodeKind(decision.verdict)
                 done = decision.already_done
         if status.id == current:
-            kind = "current"
+            kind = NodeKind.CURRENT
         nodes[status.id] = Node(
             id=status.id,
             ident=ident,
@@ -242,7 +268,7 @@ def node_lines(node: Node, view: View) -> list[str]:
     lines = [("★ " if node.auto else "") + node.id]
     if node.label:
         lines.append(node.label)
-    if view.action is not None and node.kind in {"send", "defer", "reject"}:
+    if view.action is not None and node.kind in {NodeKind.SEND, NodeKind.DEFER, NodeKind.REJECT}:
         lines.append(node.kind.upper() + (" (done)" if node.already_done else ""))
     return lines
 

@@ -13,6 +13,7 @@ from ._view import (
     Edge,
     EdgeStyle,
     Node,
+    NodeKind,
     View,
     arrange,
     node_lines,
@@ -38,7 +39,11 @@ def _text(value: str) -> str:
 def _node(node: Node, view: View) -> str:
     fill, stroke, _ = NODE_STYLES[node.kind]
     label = "\n".join(_text(line) for line in node_lines(node, view))
-    style = "rounded,filled" + (",dashed" if node.auto else "") + (",bold" if node.kind == "current" else "")
+    style = (
+        "rounded,filled"
+        + (",dashed" if node.auto else "")
+        + (",bold" if node.kind is NodeKind.CURRENT else "")
+    )
     attrs = [
         f"label={quote(label)}",
         f'style="{style}"',
@@ -47,7 +52,7 @@ def _node(node: Node, view: View) -> str:
     ]
     if node.terminal:
         attrs.append("peripheries=2")
-    if node.kind == "current":
+    if node.kind is NodeKind.CURRENT:
         attrs.append("penwidth=3")
     return f"  {quote(node.id)} [{', '.join(attrs)}];"
 

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from .. import Confidence
+from ..model import Confidence
 from ._view import EDGE_STYLES, NODE_STYLES, build_view, duration, one_line
 from .mermaid import mermaid_text
 

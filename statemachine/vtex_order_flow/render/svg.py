@@ -7,15 +7,11 @@ import re
 import shutil
 import subprocess
 
-from ..errors import GraphvizNotFoundError, VtexOrderFlowError
+from ..errors import GraphvizError, GraphvizNotFoundError  # (their home is errors; still found here)
 
-__all__ = ["GraphvizError", "GraphvizNotFoundError", "embedded_source_hash", "source_hash", "svg_from_dot"]
+__all__ = ["embedded_source_hash", "source_hash", "svg_from_dot"]
 
 _MARK = "vtex-order-flow source sha256:"
-
-
-class GraphvizError(VtexOrderFlowError, RuntimeError):
-    """`dot` refused the DOT text (a bug in the renderer: please report it)."""
 
 
 def source_hash(dot: str) -> str:

@@ -16,55 +16,17 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .. import FollowUp
-from ..errors import InvalidArgumentError
+from .._guards import expect_number
+from ._faults import Faults, WireCall
 from ._simulator import START, SimulatedVTEX
 
 if TYPE_CHECKING:
     from .. import FlowModel
 
-__all__ = ["FakeVTEX", "Faults", "WireCall"]
+__all__ = ["FakeVTEX"]
 
 _NOWHERE: tuple[None, None, None] = (None, None, None)
 _ORDERS = re.compile(r"^/api/oms/pvt/orders/(?P<order>[^/]+)(?P<rest>/.*)?$")
-
-
-@dataclass(frozen=True, slots=True)
-class Faults:
-    """Transient failures the fake injects, each a probability per request (checked in this
-    order; an injected failure applies nothing, except a lost answer, which applies first)."""
-
-    rate_limit: float = 0.0
-    """429 with ``Retry-After: retry_after``."""
-    retry_after: float = 1.0
-    server_error: float = 0.0
-    """503."""
-    lost_answer: float = 0.0
-    """The request is applied and its answer lost: the client sees a read timeout (over a real
-    socket, `asgi` answers only after `slow_seconds`)."""
-    slow_seconds: float = 12.0
-
-    def __post_init__(self) -> None:
-        for name in ("rate_limit", "server_error", "lost_answer"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise InvalidArgumentError(f"Faults.{name} must be a probability from 0 to 1, not {value!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class WireCall:
-    """One request the fake received and what it answered."""
-
-    method: str
-    path: str
-    action: str | None
-    order_id: str | None
-    """VTEX's order id (None when VTEX has no order for it)."""
-    marketplace_id: str | None
-    status_code: int
-    code: str | None = None
-    fault: str | None = None
-    """The injected failure (``rate-limit``, ``server-error``, ``lost-answer``), if any."""
-    body: Any = None
 
 
 @dataclass(slots=True)
@@ -115,8 +77,7 @@ class FakeVTEX:
         self.app_key = app_key
         self.app_token = app_token
         self.faults = faults or Faults()
-        if isinstance(holds, bool) or not isinstance(holds, int | float) or not 0 <= holds <= 1:
-            raise InvalidArgumentError(f"holds must be a probability from 0 to 1, not {holds!r}")
+        expect_number(holds, "holds", "a probability from 0 to 1", lambda p: 0 <= p <= 1)
         self.holds = holds
         self.rng = random.Random(seed + 1)  # noqa: S311 (reproducible faults, nothing secret)
         self.calls: list[WireCall] = []

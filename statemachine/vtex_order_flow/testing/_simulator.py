@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from .. import Cause, FlowModel, FollowUp
-from ..errors import InvalidArgumentError, SimulationError, UnknownEventError, expect, expect_id
+from .. import FlowModel, FollowUp
+from .._guards import expect, expect_id, expect_int, expect_number
+from ..errors import SimulationError, UnknownEventError
+from ..model import Cause
 from ..tracking import TICKS_PER_SECOND, format_ticks
 
 if TYPE_CHECKING:
-    from .. import Transition
+    from ..model import Transition
 
 __all__ = ["CallResult", "SimulatedOrder", "SimulatedVTEX"]
 
@@ -84,10 +86,8 @@ class SimulatedVTEX:
 
         if model is not None:
             expect(model, FlowModel, "SimulatedVTEX's model")
-        if isinstance(start, bool) or not isinstance(start, int | float) or not 0 <= start < 253402300800:
-            raise InvalidArgumentError(f"start must be seconds since 1970, before 10000, not {start!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise InvalidArgumentError(f"seed must be an integer or None, not {seed!r}")
+        expect_number(start, "start", "seconds since 1970, before 10000", lambda s: 0 <= s < 253402300800)
+        expect_int(seed, "seed", optional=True)
         self.model = model or bundled_model()
         self.flow = self.model.flow_name(flow)
         self.rng = random.Random(seed)  # noqa: S311 (reproducible simulation, nothing secret)
@@ -315,8 +315,7 @@ class SimulatedVTEX:
     def advance(self, seconds: float) -> None:
         """Move the virtual clock: queued Channel Order API jobs run first (VTEX takes seconds),
         then timers that come due fire (earliest first), each followed by the platform's moves."""
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
-            raise InvalidArgumentError(f"the clock only moves forward: seconds must be >= 0, not {seconds!r}")
+        expect_number(seconds, "the clock only moves forward: seconds", ">= 0", lambda s: s >= 0)
         self.process()
         target = self.now + seconds
         while True:

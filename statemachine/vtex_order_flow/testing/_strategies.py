@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from ..tracking import TICKS_PER_SECOND, OrderEvent, format_ticks
 
 if TYPE_CHECKING:
-    from .. import FlowModel, Transition
+    from .. import FlowModel
+    from ..model import Transition
 
 __all__ = [
     "Walk",

@@ -17,7 +17,8 @@ model says VTEX will accept it.
 <EntryState.SENT: 'sent'>
 """
 
-from ._events import TICKS_PER_SECOND, EventError, OrderEvent, Ping, format_ticks, parse_event, parse_ticks
+from ..errors import EventError as EventError  # (its home; still found here)
+from ._events import TICKS_PER_SECOND, OrderEvent, Ping, format_ticks, parse_event, parse_ticks
 from ._hook import HookEndpoint, HookResponse
 from ._postgres import POSTGRES_SCHEMA_VERSION, PostgresStore
 from ._replay import MAX_ERRORS_KEPT, ReplayResult, numbered_lines, register_deferred, replay, replay_report
@@ -53,7 +54,6 @@ __all__ = [
     "DropClass",
     "Entry",
     "EntryState",
-    "EventError",
     "EventOutcome",
     "HookEndpoint",
     "HookResponse",

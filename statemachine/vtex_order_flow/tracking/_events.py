@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ..errors import VtexOrderFlowError, validation_problems
+from .._text import validation_problems
+from ..errors import EventError
 
-__all__ = ["EventError", "OrderEvent", "Ping", "format_ticks", "parse_event", "parse_ticks"]
+__all__ = ["OrderEvent", "Ping", "format_ticks", "parse_event", "parse_ticks"]
 
 TICKS_PER_SECOND = 10_000_000
 """Event times are kept as integers of 100 ns since the epoch: VTEX writes 7 fractional digits."""
@@ -96,14 +97,6 @@ class Ping:
     """The hook's configuration check, ``{"hookConfig": "ping"}``."""
 
 
-class EventError(VtexOrderFlowError, ValueError):
-    """A payload that is not a valid order status event; `problems` names each bad field."""
-
-    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
-        self.problems = problems
-        super().__init__(message + (": " + "; ".join(problems) if problems else ""))
-
-
 def _kind(data: Mapping[str, Any]) -> str:
     if "hookConfig" in data:
         return "ping"
@@ -122,7 +115,8 @@ def _kind(data: Mapping[str, Any]) -> str:
 def _checked(event: OrderEvent, kind: str) -> OrderEvent:
     """The event, if every store can hold its ids (no NUL, valid Unicode); else an EventError
     naming the field (a hook answers 400, a replay reports the line)."""
-    from ..errors import InvalidArgumentError, expect_id
+    from .._guards import expect_id
+    from ..errors import InvalidArgumentError
 
     for name, value in (("order id", event.order_id), ("status", event.state)):
         try:

@@ -10,8 +10,9 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from ..errors import InvalidArgumentError, expect
-from ._events import EventError, OrderEvent, Ping, parse_event
+from .._guards import expect
+from ..errors import EventError, InvalidArgumentError
+from ._events import OrderEvent, Ping, parse_event
 from ._tracker import Tracker
 from ._types import Applied, Closing, Entry
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..errors import InvalidArgumentError, expect, expect_id
+from .._guards import expect, expect_id
+from ..errors import InvalidArgumentError
 from ._changes import Changes, OrderState
 from ._events import _MAX_TICKS, TICKS_PER_SECOND, OrderEvent
 from ._types import Anomaly, AnomalyKind, Applied, Entry, EventOutcome

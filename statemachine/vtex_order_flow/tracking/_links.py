@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 from .. import Advice
-from ..errors import InvalidArgumentError, expect_id
+from .._guards import expect_id
+from ..errors import InvalidArgumentError
 from ._changes import Changes
 from ._types import IN_FLIGHT, DropClass, Entry, EntryState
 from ._unit import Core

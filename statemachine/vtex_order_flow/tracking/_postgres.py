@@ -27,7 +27,8 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from ..errors import InvalidArgumentError, MissingExtraError, StoreError, shown
+from .._text import shown
+from ..errors import InvalidArgumentError, MissingExtraError, StoreError
 from ._events import TICKS_PER_SECOND
 from ._stores import _check_link, _Closing, _entry, _facts_of, _facts_text, _row
 from ._types import Anomaly, Entry, EntryState, OrderRecord

@@ -9,7 +9,9 @@ from dataclasses import replace
 from typing import Any
 
 from .. import Decision, Facts, FlowModel, FollowUp, Verdict
-from ..errors import InvalidArgumentError, StoreError, expect_id, shown
+from .._guards import expect_id
+from .._text import shown
+from ..errors import InvalidArgumentError, StoreError
 from ._rowunit import snapshot
 from ._stores import Store
 from ._types import IN_FLIGHT, Anomaly, Closing, Entry, EntryState, OrderRecord

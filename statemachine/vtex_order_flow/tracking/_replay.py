@@ -11,8 +11,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..errors import InvalidArgumentError, UnknownNameError, expect, expect_iterable, shown
-from ._events import EventError, OrderEvent, Ping, parse_event
+from .._guards import expect, expect_iterable
+from .._text import shown
+from ..errors import EventError, InvalidArgumentError, UnknownNameError
+from ._events import OrderEvent, Ping, parse_event
 from ._tracker import Tracker
 from ._types import EntryState
 

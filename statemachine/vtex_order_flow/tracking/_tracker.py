@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .. import Advice, Facts, FlowModel
-from ..errors import InvalidArgumentError, LeaseLostError, UnknownUpdateError, expect, expect_id
+from .._guards import expect, expect_id, expect_int, expect_seconds
+from ..errors import InvalidArgumentError, LeaseLostError, UnknownUpdateError
 from . import _claims, _ledger, _links, _outbox, _results
 from ._events import OrderEvent
 from ._readers import Readers
 from ._stores import MemoryStore, Store
 from ._types import Applied, Entry, EntryState, RetryPolicy
 from ._unit import Core
-from ._unit import seconds as _seconds
 from ._verdicts import FlowTables
 from ._waking import Waking
 
@@ -91,11 +91,11 @@ class Tracker(Readers, Waking):
         if model is not None:
             expect(model, FlowModel, "Tracker's model")
         if max_age is not None:
-            _seconds(max_age, "Tracker's max_age")
+            expect_seconds(max_age, "Tracker's max_age")
         if max_skew is not None:
-            _seconds(max_skew, "Tracker's max_skew")
+            expect_seconds(max_skew, "Tracker's max_skew")
         if answer_timeout is not None:
-            _seconds(answer_timeout, "Tracker's answer_timeout", positive=True)
+            expect_seconds(answer_timeout, "Tracker's answer_timeout", positive=True)
         if not callable(clock):
             raise InvalidArgumentError(f"Tracker's clock must be a callable returning seconds, not {clock!r}")
         if retry is not None:
@@ -144,8 +144,7 @@ class Tracker(Readers, Waking):
     def apply_many(self, events: Iterable[OrderEvent], batch: int = 500) -> list[Applied]:
         """Apply events in order, `batch` per transaction (fewer commits, same atomicity: a
         transaction holds whole events, each with everything it causes)."""
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise InvalidArgumentError(f"batch must be an integer >= 1, not {batch!r}")
+        expect_int(batch, "batch", minimum=1)
         expect(events, Iterable, "apply_many's events")
         results: list[Applied] = []
         chunk: list[OrderEvent] = []
@@ -231,10 +230,9 @@ class Tracker(Readers, Waking):
     def expire(self, now: float | None = None, limit: int = 10_000) -> list[Entry]:
         """Drop (as expired) up to `limit` pending or retrying entries registered more than
         `max_age` seconds ago, oldest first (none when `max_age` is None)."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidArgumentError(f"expire's limit must be an integer >= 1, not {limit!r}")
+        expect_int(limit, "expire's limit", minimum=1)
         if now is not None:
-            _seconds(now, "expire's now")
+            expect_seconds(now, "expire's now")
         if self.max_age is None:
             return []
         with self._unit() as clock:
@@ -244,7 +242,7 @@ class Tracker(Readers, Waking):
         """Delete entries done or dropped more than `older_than` seconds ago, and anomalies of
         events dated before then; how many entries. A pruned key is forgotten: registering it
         again makes a new entry (keep `older_than` longer than any retry of a registration)."""
-        seconds = _seconds(older_than, "prune's older_than")
+        seconds = expect_seconds(older_than, "prune's older_than")
         with self._unit() as now:
             return self.store.prune(now - seconds)
 
@@ -259,9 +257,8 @@ class Tracker(Readers, Waking):
         returned). Atomic across threads and processes: no two workers get one entry while its
         lease holds. Call `sent` (or `result`) for each, or `release` to hand it back.
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
-            raise InvalidArgumentError(f"claim's limit must be an integer from 1 to 10000, not {limit!r}")
-        seconds = _seconds(lease, "claim's lease", positive=True)
+        expect_int(limit, "claim's limit", minimum=1, maximum=10_000)
+        seconds = expect_seconds(lease, "claim's lease", positive=True)
         if seconds < 0.001:
             raise InvalidArgumentError(f"claim's lease must be at least 0.001 s, not {lease!r}")
         holder = self.owner if owner is None else owner

@@ -3,18 +3,17 @@ of work (a snapshot read in one call, a change set written in one call)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from ..errors import InvalidArgumentError, UnknownUpdateError
+from ..errors import UnknownUpdateError
 from ._changes import Changes, ClaimSnapshot, Snapshot
 from ._rowunit import claim_snapshot, snapshot, write
 from ._stores import Store
 from ._types import Entry, EntryState, RetryPolicy
 from ._verdicts import FlowTables
 
-__all__ = ["Core", "seconds"]
+__all__ = ["Core"]
 
 
 @dataclass(slots=True)
@@ -71,17 +70,3 @@ class Core:
         changes = Changes()
         changes.put(entry)
         return self.save(changes, now)[entry.key]
-
-
-def seconds(value: object, what: str, *, positive: bool = False) -> float:
-    """`value` as seconds, or `InvalidArgumentError` naming `what`."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-        or (positive and value == 0)
-    ):
-        bound = "> 0" if positive else ">= 0"
-        raise InvalidArgumentError(f"{what} must be a finite number of seconds {bound}, not {value!r}")
-    return float(value)

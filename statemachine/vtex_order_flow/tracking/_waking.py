@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from ._unit import seconds as _seconds
+from .._guards import expect_seconds
 
 __all__ = ["Waking"]
 
@@ -26,7 +26,7 @@ class Waking:
         dispatcher sleeps on it between claims. In-process readiness always wakes it; a store
         that can hear other processes (PostgreSQL's LISTEN/NOTIFY) wakes it for theirs too;
         otherwise their entries are found by the next claim."""
-        seconds = _seconds(timeout, "wait's timeout")
+        seconds = expect_seconds(timeout, "wait's timeout")
         listen = getattr(self.store, "wait_ready", None)
         with self._wake:
             seen = self._woken
