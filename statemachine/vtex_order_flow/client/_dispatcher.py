@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from .. import Advice, advice_for
 from ..errors import InvalidArgumentError, LeaseLostError, PayloadError, VtexOrderFlowError, expect, expect_id
-from ._client import Answer, VtexClient
+from ._sync import VtexClient
+from ._types import Answer
 
 if TYPE_CHECKING:
     from collections.abc import Callable

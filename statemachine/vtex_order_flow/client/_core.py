@@ -1,19 +1,18 @@
-"""HTTP clients for the calls a connector makes to VTEX, each gated by the model's decision."""
+"""What the sync and async clients share: their settings, the requests they build, the decision
+that gates each call, and the `Answer` each exchange becomes."""
 
 from __future__ import annotations
 
-import abc
 import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-import stamina
 from pydantic import ValidationError
 
 from .. import Advice, Decision, Facts, FlowModel, FollowUp, Verdict
@@ -21,127 +20,31 @@ from ..errors import (
     InvalidArgumentError,
     NotSendableError,
     PayloadError,
-    VtexOrderFlowError,
     expect,
     expect_id,
     validation_problems,
 )
-from ._answers import interpret_answer, parse_retry_after, transport_advice
+from ._answers import interpret_answer, transport_advice
 from ._bodies import (
     BODIES,
     Cancellation,
-    Invoice,
     NewOrder,
     OrderApproval,
     RequestBody,
-    ReturnInvoice,
     Tracking,
 )
+from ._retries import NEVER_SENT, retrying
+from ._types import Answer, Request, SendOptions
 
 if TYPE_CHECKING:
-    from typing import Unpack
-
     from ..tracking import Entry, Tracker
 
-__all__ = ["Answer", "AsyncVtexClient", "Request", "SendOptions", "VtexClient"]
+__all__: list[str] = []
 
 log = logging.getLogger("vtex_order_flow.client")
 
-R = TypeVar("R")
-
 _ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 _HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
-# Sent, and never applied: safe to send again at once.
-_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-class SendOptions(TypedDict, total=False):
-    """How one call is decided and sent (every action method takes them)."""
-
-    status: str | None
-    """The order's status as the caller knows it (default: the tracker's record)."""
-    facts: Facts
-    """Facts the order carries beyond the tracker's."""
-    force: bool
-    """Send even when the model says VTEX will refuse it; needs `reason`."""
-    reason: str | None
-    """Why a forced send overrules the model (logged and kept in the answer)."""
-    strict: bool
-    """Raise `NotSendableError` instead of returning an unsent answer."""
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """The HTTP request for one action: what is (or would be) on the wire."""
-
-    action: str
-    method: str
-    url: str
-    json: Any
-    params: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (credentials are never part of it)."""
-        return {
-            "action": self.action,
-            "method": self.method,
-            "url": self.url,
-            "params": self.params,
-            "json": self.json,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What became of one call: the decision, whether it went out, and VTEX's answer."""
-
-    action: str
-    order_id: str
-    decision: Decision | None
-    request: Request
-    sent: bool
-    advice: Advice | None = None
-    status_code: int | None = None
-    body: Any = None
-    attempts: int = 0
-    forced: str | None = None
-    """Why the caller overruled the model (``force=True``), when it did."""
-
-    @property
-    def accepted(self) -> bool:
-        """VTEX took it: done, or queued with the result to come as a notification."""
-        return (
-            self.advice is not None
-            and self.advice.success
-            and self.advice.follow_up
-            in (
-                FollowUp.DONE,
-                FollowUp.WAIT_FOR_NOTIFICATION,
-            )
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (the CLI's ``--json`` shape)."""
-        return {
-            "action": self.action,
-            "order_id": self.order_id,
-            "decision": self.decision.to_dict() if self.decision is not None else None,
-            "sent": self.sent,
-            "forced": self.forced,
-            "request": self.request.to_dict(),
-            "status_code": self.status_code,
-            "body": self.body,
-            "attempts": self.attempts,
-            "accepted": self.accepted,
-            "advice": self.advice.to_dict() if self.advice is not None else None,
-        }
-
-
-class _Transient(VtexOrderFlowError):  # noqa: N818 (internal signal, never seen by callers)
-    """An answer worth sending again (429, 5xx): carried through stamina's retry loop."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
 
 
 def _seconds(value: object, what: str) -> float:
@@ -390,26 +293,8 @@ class _Core:
 
     # -- answers -------------------------------------------------------------------------------
 
-    def _retry_on(self, error: BaseException) -> bool | float:
-        """stamina's backoff hook: what to send again, and after how long."""
-        if isinstance(error, _Transient):
-            if error.response.status_code == 429:
-                wait = parse_retry_after(error.response.headers.get("retry-after"))
-                if wait is not None:
-                    # Longer than this call should block: the outbox waits instead.
-                    return False if wait > self.max_retry_after else max(wait, 0.001)
-            return True
-        return isinstance(error, _NEVER_SENT)
-
     def _retrying(self) -> Any:
-        return stamina.retry_context(
-            on=self._retry_on,
-            attempts=self.attempts,
-            timeout=self.retry_timeout,
-            wait_initial=0.2,
-            wait_max=5.0,
-            wait_jitter=0.5,
-        )
+        return retrying(self.attempts, self.retry_timeout, self.max_retry_after)
 
     def _answer(
         self, request: Request, order_id: str, response: httpx.Response, tries: int, **extra: Any
@@ -443,7 +328,7 @@ class _Core:
     def _failed(self, request: Request, order_id: str, error: Exception, tries: int, **extra: Any) -> Answer:
         # Failed before sending (a refused connection, a request httpx would not send): never
         # applied. Anything else after the request went: it may have been.
-        never = isinstance(error, (*_NEVER_SENT, httpx.LocalProtocolError))
+        never = isinstance(error, (*NEVER_SENT, httpx.LocalProtocolError))
         code = "NETWORK" if never else "TIMEOUT"
         detail = f"{type(error).__name__}: {error}"[:500]
         advice = transport_advice(code, detail, action=request.action, order_id=order_id, model=self.model)
@@ -479,10 +364,6 @@ class _Core:
             order_id=None,
         )
 
-    @staticmethod
-    def _transient(response: httpx.Response) -> bool:
-        return response.status_code in (408, 429) or response.status_code >= 500
-
     def _httpx_request(self, client: httpx.Client | httpx.AsyncClient, request: Request) -> httpx.Request:
         return client.build_request(
             request.method, request.url, params=request.params, json=request.json, headers=self.headers
@@ -494,183 +375,3 @@ class _Core:
         channel = self.model.action(entry.action).operation is not None
         order_id = (marketplace_id or entry.order_id) if channel else entry.order_id
         return self.request(entry.action, order_id, entry.payload)
-
-
-class _Actions(abc.ABC, Generic[R]):
-    """One method per action, named after it; each decides, then sends or holds back."""
-
-    @abc.abstractmethod
-    def send(self, action: str, order_id: str, body: Any = None, **options: Unpack[SendOptions]) -> R:
-        """Decide, then send `action` for the order (or hold it back: see `Answer.sent`)."""
-
-    def create(self, body: NewOrder | Mapping[str, Any], **options: Unpack[SendOptions]) -> R:
-        """Channel Order API: integrate a marketplace order (answer SOI003, then a notification)."""
-        order_id = (
-            body.marketplaceOrderId if isinstance(body, NewOrder) else (body or {}).get("marketplaceOrderId")
-        )
-        if not isinstance(order_id, str):
-            raise PayloadError("create", [("marketplaceOrderId", "Field required")])
-        return self.send("create", order_id, body, **options)
-
-    def approve(
-        self,
-        marketplace_order_id: str,
-        body: OrderApproval | Mapping[str, Any] | None = None,
-        **options: Unpack[SendOptions],
-    ) -> R:
-        """Channel Order API: the marketplace approves the order."""
-        return self.send("approve", marketplace_order_id, body, **options)
-
-    def cancel(
-        self,
-        order_id: str,
-        body: Cancellation | Mapping[str, Any] | None = None,
-        **options: Unpack[SendOptions],
-    ) -> R:
-        """Orders API: cancel the order."""
-        return self.send("cancel", order_id, body, **options)
-
-    def invoice(self, order_id: str, body: Invoice | Mapping[str, Any], **options: Unpack[SendOptions]) -> R:
-        """Orders API: a sales invoice (type Output)."""
-        return self.send("invoice", order_id, body, **options)
-
-    def return_invoice(
-        self, order_id: str, body: ReturnInvoice | Mapping[str, Any], **options: Unpack[SendOptions]
-    ) -> R:
-        """Orders API: a return invoice (type Input)."""
-        return self.send("return-invoice", order_id, body, **options)
-
-    def tracking(
-        self, order_id: str, body: Tracking | Mapping[str, Any], **options: Unpack[SendOptions]
-    ) -> R:
-        """Orders API: tracking on a registered invoice (`body` names it: ``invoiceNumber``)."""
-        return self.send("tracking", order_id, body, **options)
-
-    def start_handling(self, order_id: str, **options: Unpack[SendOptions]) -> R:
-        """Orders API: start handling the order."""
-        return self.send("start-handling", order_id, None, **options)
-
-
-class VtexClient(_Core, _Actions[Answer]):
-    """A synchronous client of the VTEX calls a connector makes, on httpx.
-
-    Each call decides first (from `status`, or the `tracker`'s record of the order) and puts on
-    the wire only what the model says VTEX will accept; otherwise it returns the unsent
-    `Answer` with the decision (or raises `NotSendableError` with ``strict=True``).
-    ``force=True`` with a `reason` sends anyway. Every answer becomes an `Advice`; 429 (after
-    its ``Retry-After``), 5xx and failed connections are sent again with exponential backoff
-    and jitter (stamina), at most `attempts` times within `retry_timeout` seconds. A request
-    with no answer (a read timeout) is not sent again here: VTEX may have applied it.
-
-    `transport` replaces the network (an ``httpx.MockTransport``, a fake VTEX). Close it, or
-    use it as a context manager.
-    """
-
-    def __init__(
-        self,
-        account: str,
-        app_key: str,
-        app_token: str,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        **settings: Any,
-    ) -> None:
-        super().__init__(account, app_key, app_token, **settings)
-        self._http = httpx.Client(timeout=self.timeout, transport=transport)
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> VtexClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def send(self, action: str, order_id: str, body: Any = None, **options: Unpack[SendOptions]) -> Answer:
-        """Decide, then send `action` for the order (or hold it back: see `Answer.sent`)."""
-        request = self.request(action, order_id, body)
-        decision, forced = self._gate(request.action, order_id, options)
-        if decision is not None and decision.verdict is not Verdict.SEND and forced is None:
-            return self._held_back(request, order_id, decision, options)
-        return self._exchange(request, order_id, decision=decision, forced=forced)
-
-    def send_entry(self, entry: Entry, marketplace_id: str | None = None) -> Answer:
-        """Send an outbox entry its claim has just decided (the dispatcher's call): no decision
-        again here, the claim made it under the order's lock."""
-        request = self._entry_request(entry, marketplace_id)
-        return self._exchange(request, entry.order_id, decision=None, forced=None)
-
-    def _exchange(self, request: Request, order_id: str, **extra: Any) -> Answer:
-        tries = 0
-        try:
-            for attempt in self._retrying():
-                with attempt:
-                    tries += 1
-                    response = self._http.send(self._httpx_request(self._http, request))
-                    if self._transient(response):
-                        response.read()
-                        raise _Transient(response)
-        except _Transient as last:
-            response = last.response
-        except Exception as error:
-            return self._failed(request, order_id, error, tries, **extra)
-        return self._answer(request, order_id, response, tries, **extra)
-
-
-class AsyncVtexClient(_Core, _Actions[Awaitable[Answer]]):
-    """`VtexClient` for asyncio (same settings and answers; every call is awaited)."""
-
-    def __init__(
-        self,
-        account: str,
-        app_key: str,
-        app_token: str,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **settings: Any,
-    ) -> None:
-        super().__init__(account, app_key, app_token, **settings)
-        self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncVtexClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def send(
-        self, action: str, order_id: str, body: Any = None, **options: Unpack[SendOptions]
-    ) -> Answer:
-        """Decide, then send `action` for the order (or hold it back: see `Answer.sent`)."""
-        request = self.request(action, order_id, body)
-        decision, forced = self._gate(request.action, order_id, options)
-        if decision is not None and decision.verdict is not Verdict.SEND and forced is None:
-            return self._held_back(request, order_id, decision, options)
-        return await self._exchange(request, order_id, decision=decision, forced=forced)
-
-    async def send_entry(self, entry: Entry, marketplace_id: str | None = None) -> Answer:
-        """`VtexClient.send_entry`, awaited."""
-        request = self._entry_request(entry, marketplace_id)
-        return await self._exchange(request, entry.order_id, decision=None, forced=None)
-
-    async def _exchange(self, request: Request, order_id: str, **extra: Any) -> Answer:
-        tries = 0
-        try:
-            async for attempt in self._retrying():
-                with attempt:
-                    tries += 1
-                    response = await self._http.send(self._httpx_request(self._http, request))
-                    if self._transient(response):
-                        await response.aread()
-                        raise _Transient(response)
-        except _Transient as last:
-            response = last.response
-        except Exception as error:
-            return self._failed(request, order_id, error, tries, **extra)
-        return self._answer(request, order_id, response, tries, **extra)
