@@ -40,10 +40,12 @@ from ._bodies import (
     OrderItem,
     RequestBody,
     ReturnInvoice,
+    Sender,
     ShippingData,
     Tracking,
 )
 from ._dispatcher import Dispatcher, Outcome
+from ._requests import RequestBuilder
 from ._sync import VtexClient
 from ._types import Answer, Request, SendOptions
 
@@ -67,8 +69,10 @@ __all__ = [
     "Outcome",
     "Request",
     "RequestBody",
+    "RequestBuilder",
     "ReturnInvoice",
     "SendOptions",
+    "Sender",
     "ShippingData",
     "Tracking",
     "VtexClient",

@@ -57,9 +57,12 @@ class AsyncVtexClient(_Core, _Actions[Awaitable[Answer]]):
             return self._held_back(request, order_id, decision, options)
         return await self._exchange(request, order_id, decision=decision, forced=forced)
 
-    async def send_entry(self, entry: Entry, marketplace_id: str | None = None) -> Answer:
+    async def send_entry(
+        self, entry: Entry, marketplace_id: str | None = None, *, request: Request | None = None
+    ) -> Answer:
         """`VtexClient.send_entry`, awaited."""
-        request = self._entry_request(entry, marketplace_id)
+        if request is None:
+            request = self.entry_request(entry, marketplace_id)
         return await self._exchange(request, entry.order_id, decision=None, forced=None)
 
     async def _exchange(self, request: Request, order_id: str, **extra: Any) -> Answer:

@@ -3,36 +3,18 @@ that gates each call, and the `Answer` each exchange becomes."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import ValidationError
 
 from .. import Advice, Decision, Facts, FlowModel, FollowUp, Verdict
-from ..errors import (
-    InvalidArgumentError,
-    NotSendableError,
-    PayloadError,
-    expect,
-    expect_id,
-    validation_problems,
-)
+from ..errors import InvalidArgumentError, NotSendableError, expect
 from ._answers import interpret_answer, transport_advice
-from ._bodies import (
-    BODIES,
-    Cancellation,
-    NewOrder,
-    OrderApproval,
-    RequestBody,
-    Tracking,
-)
+from ._requests import RequestBuilder, check_account, check_base_url
 from ._retries import NEVER_SENT, retrying
 from ._types import Answer, Request, SendOptions
 
@@ -43,7 +25,6 @@ __all__: list[str] = []
 
 log = logging.getLogger("vtex_order_flow.client")
 
-_ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 _HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 
 
@@ -66,28 +47,6 @@ def _header(value: object, what: str) -> str:
             f"{what} must be non-empty printable ASCII with no line breaks or outer spaces ({kind} given)"
         )
     return value
-
-
-def _check_base_url(base_url: object) -> None:
-    """An http(s) URL with a host and nothing after its path: no query, no fragment, and no
-    credentials in it (they would be printed)."""
-    problem = None
-    try:
-        parts = None
-        if isinstance(base_url, str):
-            parts = urlsplit(base_url)
-            httpx.URL(base_url)  # what httpx would refuse (a bad port, say)
-    except (ValueError, httpx.InvalidURL):
-        parts, problem = None, "not a URL"
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        problem = problem or "an http(s) URL with a host"
-    elif parts.query or parts.fragment or "#" in str(base_url) or "?" in str(base_url):
-        problem = "no query or fragment"
-    elif parts.username is not None or parts.password is not None:
-        problem = "no credentials in it (the app key and token go in headers)"
-    if problem is not None:
-        shown = base_url if isinstance(base_url, str) and "@" not in base_url else type(base_url).__name__
-        raise InvalidArgumentError(f"base_url must be {problem}, not {shown!r}")
 
 
 class _Core:
@@ -115,25 +74,19 @@ class _Core:
     ) -> None:
         from .. import bundled_model
 
-        if not isinstance(account, str) or not _ACCOUNT.match(account):
-            raise InvalidArgumentError(
-                f"account must be a VTEX account name (letters, digits, hyphens), not {account!r}"
-            )
-        if not isinstance(environment, str) or not _ACCOUNT.match(environment):
-            raise InvalidArgumentError(
-                f"environment must be a host label such as vtexcommercestable, not {environment!r}"
-            )
+        check_account(account, "account", "a VTEX account name (letters, digits, hyphens)")
+        check_account(environment, "environment", "a host label such as vtexcommercestable")
         self.app_key = _header(app_key, "app_key")
         self._app_token = _header(app_token, "app_token")
         if base_url is None:
             base_url = f"https://{account}.{environment}.com.br"
-        _check_base_url(base_url)
+        base_url = check_base_url(base_url)
         if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20:
             raise InvalidArgumentError(f"attempts must be an integer from 1 to 20, not {attempts!r}")
         if model is not None:
             expect(model, FlowModel, "the client's model")
         self.account = account
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url
         self.timeout = httpx.Timeout(
             _seconds(timeout, "timeout"), connect=_seconds(connect_timeout, "connect_timeout")
         )
@@ -148,6 +101,10 @@ class _Core:
         self.tracker = tracker
         self.connector_name = connector_name
         self.connector_endpoint = connector_endpoint
+        self.request_builder = RequestBuilder(
+            self.model, self.base_url, account, connector_name, connector_endpoint
+        )
+        """Builds (and validates) the requests this client sends (`request`, `entry_request`)."""
 
     def __repr__(self) -> str:  # never the token
         return f"{type(self).__name__}(account={self.account!r}, base_url={self.base_url!r})"
@@ -164,76 +121,17 @@ class _Core:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _body(self, action: str, order_id: str, body: Any) -> RequestBody | None:
-        kind = BODIES.get(action)
-        if kind is None:
-            if action not in BODIES:
-                raise InvalidArgumentError(
-                    f"the client has no request for action {action!r}; it sends {sorted(BODIES)}"
-                )
-            if body not in (None, {}):
-                raise PayloadError(action, [("", "this action takes no body")])
-            return None
-        data: Any = body
-        if kind is OrderApproval:
-            data = {
-                "marketplaceOrderId": order_id,
-                "connectorName": self.connector_name,
-                "connectorEndpoint": self.connector_endpoint,
-                **(body.to_json() if isinstance(body, RequestBody) else dict(body or {})),
-            }
-        elif kind is NewOrder and isinstance(body, Mapping):
-            defaults = {"connectorName": self.connector_name, "connectorEndpoint": self.connector_endpoint}
-            data = {**{k: v for k, v in defaults.items() if v is not None}, **body}
-        elif kind is Cancellation and body is None:
-            data = {}
-        if isinstance(data, RequestBody):
-            if not isinstance(data, kind):
-                raise PayloadError(action, [("", f"a {type(data).__name__}, not a {kind.__name__}")])
-            return data
-        if data is None:
-            raise PayloadError(action, [("", f"{action} needs a request body (a {kind.__name__})")])
-        if not isinstance(data, Mapping):
-            raise PayloadError(action, [("", f"a {kind.__name__} or a mapping, not {type(data).__name__}")])
-        try:
-            made = kind.model_validate(data)
-        except ValidationError as error:
-            raise PayloadError(action, validation_problems(error, with_input=True)) from None
-        try:  # NaN and Infinity are no JSON: refused, not sent as null
-            json.dumps(made.model_dump(mode="python", by_alias=True), allow_nan=False, default=str)
-        except ValueError:
-            raise PayloadError(action, [("", "NaN and Infinity are not JSON numbers")]) from None
-        if isinstance(made, NewOrder | OrderApproval) and made.marketplaceOrderId != order_id:
-            raise PayloadError(
-                action,
-                [("marketplaceOrderId", f"{made.marketplaceOrderId!r} is not the order's id {order_id!r}")],
-            )
-        return made
-
     def request(self, action: str, order_id: str, body: Any = None) -> Request:
         """The request `action` makes for the order (validated; nothing sent): the endpoint and
         method from the model, the body typed (`PayloadError` names each bad field). For
         ``create`` and ``approve`` the order id is the marketplace's; for the Orders API, VTEX's."""
-        spec = self.model.action(action)
-        expect_id(order_id)
-        made = self._body(spec.name, order_id, body)
-        if spec.endpoint is None:
-            raise InvalidArgumentError(f"action {spec.name!r} has no endpoint in the model")
-        method, _, template = spec.endpoint.partition(" ")
-        values = {"orderId": order_id}
-        if isinstance(made, Tracking):
-            values["invoiceNumber"] = made.invoiceNumber
-        for name, value in values.items():
-            if value in (".", "..") or "/" in value or "\\" in value:
-                raise PayloadError(
-                    spec.name,
-                    [(name, f"{value!r} cannot name a resource in a URL path (VTEX's ids have no '/')")],
-                )
-        path = re.sub(r"\{(\w+)\}", lambda m: quote(values[m.group(1)], safe=""), template)
-        params = {"an": self.account} if spec.operation is not None else {}
-        return Request(
-            spec.name, method, self.base_url + path, made.to_json() if made is not None else None, params
-        )
+        return self.request_builder.build(action, order_id, body)
+
+    def entry_request(self, entry: Entry, marketplace_id: str | None = None) -> Request:
+        """The request for an outbox entry, from its stored payload (`RequestBuilder.for_entry`):
+        the marketplace id for the Channel Order API, VTEX's id for the Orders API. What the
+        dispatcher checks before it marks an entry sent."""
+        return self.request_builder.for_entry(entry, marketplace_id)
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -368,10 +266,3 @@ class _Core:
         return client.build_request(
             request.method, request.url, params=request.params, json=request.json, headers=self.headers
         )
-
-    def _entry_request(self, entry: Entry, marketplace_id: str | None) -> Request:
-        """The request for an outbox entry: the marketplace id for the Channel Order API, VTEX's
-        id for the Orders API."""
-        channel = self.model.action(entry.action).operation is not None
-        order_id = (marketplace_id or entry.order_id) if channel else entry.order_id
-        return self.request(entry.action, order_id, entry.payload)

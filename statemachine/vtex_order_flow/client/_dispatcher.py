@@ -122,7 +122,7 @@ class Dispatcher:
             return Outcome(self.tracker.release(entry.key, owner), None, "released: stopping")
         marketplace_id = self.tracker.marketplace_id(entry.order_id)
         try:
-            self.client._entry_request(entry, marketplace_id)
+            self.client.entry_request(entry, marketplace_id)
         except PayloadError as error:
             return Outcome(
                 self.tracker.result(entry.key, _invalid_body(error, entry), owner), None, str(error)

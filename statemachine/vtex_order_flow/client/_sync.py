@@ -66,10 +66,14 @@ class VtexClient(_Core, _Actions[Answer]):
             return self._held_back(request, order_id, decision, options)
         return self._exchange(request, order_id, decision=decision, forced=forced)
 
-    def send_entry(self, entry: Entry, marketplace_id: str | None = None) -> Answer:
+    def send_entry(
+        self, entry: Entry, marketplace_id: str | None = None, *, request: Request | None = None
+    ) -> Answer:
         """Send an outbox entry its claim has just decided (the dispatcher's call): no decision
-        again here, the claim made it under the order's lock."""
-        request = self._entry_request(entry, marketplace_id)
+        again here, the claim made it under the order's lock. `request` is the entry's request
+        when the caller has built it already (`entry_request`)."""
+        if request is None:
+            request = self.entry_request(entry, marketplace_id)
         return self._exchange(request, entry.order_id, decision=None, forced=None)
 
     def _exchange(self, request: Request, order_id: str, **extra: Any) -> Answer:
