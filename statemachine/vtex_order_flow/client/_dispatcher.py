@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .. import Advice, advice_for
 from ..errors import InvalidArgumentError, LeaseLostError, PayloadError, VtexOrderFlowError, expect, expect_id
+from ._answers import refuses_every_request
 from ._sync import VtexClient
 from ._types import Answer
 
@@ -134,8 +135,9 @@ class Dispatcher:
         answer = self.client.send_entry(entry, marketplace_id)
         if answer.advice is None:  # (send_entry always interprets what it got)
             return Outcome(entry, answer, "no answer to record")
-        if answer.advice.http_status in (401, 403):
-            # The credentials, not the update: every send would fail alike. Hold sending.
+        if refuses_every_request(answer.advice, self.client.model):
+            # The credentials, not the update: every send would fail alike. Hold sending (the
+            # entry's own fate is the tracker's: `result` below).
             log.error(
                 "VTEX refused the app key or token (%s): sending held for %g s; fix the credentials",
                 answer.advice.http_status,
