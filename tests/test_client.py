@@ -599,9 +599,9 @@ def test_graceful_stop_releases_claims_not_yet_sent() -> None:
     dispatcher = Dispatcher(tracker, Wire(httpx.Response(204)).client(), concurrency=3)
     claimed = tracker.claim(3, 60, owner=dispatcher.owner)
     dispatcher._stopping.set()
-    outcomes = [dispatcher._deliver(entry) for entry in claimed]
-    for _ in claimed:
-        dispatcher._busy.acquire()  # (each _deliver releases the slot it was given)
+    trips, outcomes = dispatcher._prepare(claimed)
+    assert trips == []
+    assert len(outcomes) == 3
     assert all(o.answer is None and o.note.startswith("released") for o in outcomes)
     assert {e.state for e in tracker.entries()} == {EntryState.READY}
 

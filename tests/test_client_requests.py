@@ -102,3 +102,17 @@ def test_the_dispatcher_uses_only_the_clients_public_names() -> None:
         and node.attr.startswith("_")
     ]
     assert private == []
+
+
+def test_the_dispatcher_reaches_the_tracker_only_through_its_batch_calls() -> None:
+    # (one module, `Records`, says how each batched step is done: switching to the tracker's
+    # batch calls changes it alone)
+    tree = ast.parse(inspect.getsource(dispatcher_module))
+    calls = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "tracker"
+    }
+    assert calls <= {"owner", "expire", "wait", "wake"}, calls
