@@ -1,5 +1,5 @@
-"""Request building as a public part of the client: `RequestBuilder`, each body's own hooks, and
-the dispatcher using only the client's public names."""
+"""Request building as a public part of the client (`RequestBuilder`, each body's own hooks), the
+dispatcher using only the client's public names, and its batch steps."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import ast
 import inspect
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import new_order
 from vtex_order_flow import bundled_model
 from vtex_order_flow.client import (
     Cancellation,
+    Dispatcher,
     NewOrder,
     OrderApproval,
     RequestBuilder,
@@ -21,8 +23,8 @@ from vtex_order_flow.client import (
     VtexClient,
 )
 from vtex_order_flow.client import _dispatcher as dispatcher_module
-from vtex_order_flow.errors import InvalidArgumentError, PayloadError
-from vtex_order_flow.tracking import Tracker
+from vtex_order_flow.errors import InvalidArgumentError, PayloadError, StoreError
+from vtex_order_flow.tracking import EntryState, OrderEvent, Tracker
 
 BASE = "https://store.vtexcommercestable.com.br"
 TRACKING = {
@@ -32,6 +34,10 @@ TRACKING = {
     "dispatchedDate": "2026-11-21T10:00:00Z",
     "courier": "Correios",
 }
+
+
+def _ready(order_id: str) -> OrderEvent:
+    return OrderEvent(order_id, "ready-for-handling", 1)
 
 
 def builder(**settings: Any) -> RequestBuilder:
@@ -116,3 +122,34 @@ def test_the_dispatcher_reaches_the_tracker_only_through_its_batch_calls() -> No
         and node.value.attr == "tracker"
     }
     assert calls <= {"owner", "expire", "wait", "wake"}, calls
+
+
+def test_one_entry_the_tracker_fails_to_mark_sent_does_not_hold_back_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracker = Tracker()
+    for n in range(3):
+        tracker.apply(_ready(f"{n}-01"))
+        tracker.register(f"{n}-01", "start-handling")
+    wire: list[httpx.Request] = []
+
+    def vtex(request: httpx.Request) -> httpx.Response:
+        wire.append(request)
+        return httpx.Response(204)
+
+    client = VtexClient("store", "vtexappkey-store-X", "token", transport=httpx.MockTransport(vtex))
+    sent = tracker.sent
+
+    def flaky(key: str, owner: str | None = None) -> Any:
+        if key.startswith("1-01"):
+            raise StoreError("the store is down")
+        return sent(key, owner)
+
+    monkeypatch.setattr(tracker, "sent", flaky)
+    outcomes = {o.entry.key: o for o in Dispatcher(tracker, client, concurrency=3).run_once()}
+    assert len(wire) == 2
+    failed = outcomes["1-01:start-handling"]
+    assert failed.answer is None
+    assert failed.note.startswith("failed: ")
+    assert {o.entry.state for k, o in outcomes.items() if k != failed.entry.key} == {EntryState.DONE}
+    assert tracker.entry(failed.entry.key).state is EntryState.CLAIMED  # type: ignore[union-attr]

@@ -249,8 +249,11 @@ class Dispatcher:
                     self._empty_rounds += 1
             try:
                 trips, settled = self._prepare(claimed) if claimed else ([], [])
-            except Exception as error:  # the store failed: the leases bring them back
-                log.exception("dispatch of a claimed batch failed")
+            except Exception as error:  # the store failed (or a bug): the leases bring them back
+                if isinstance(error, VtexOrderFlowError):
+                    log.error("dispatch of a claimed batch failed: %s", error)
+                else:
+                    log.exception("dispatch of a claimed batch failed")
                 trips, settled = [], [Outcome(entry, None, f"failed: {error}") for entry in claimed]
             futures: dict[str, Future[Outcome]] = {}
             for trip in trips:
