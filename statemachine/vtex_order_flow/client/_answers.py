@@ -143,7 +143,9 @@ def interpret_answer(
     """VTEX's HTTP answer to `action` as an `Advice`.
 
     - Channel Order API (an action with an ``operation``): the envelope's code (SOI003 queued,
-      EOI005 invalid, ...) as `interpret_notification` reads it, whatever the HTTP status.
+      EOI005 invalid, ...) as `interpret_notification` reads it, except where the model has an
+      HTTP-layer code (``api = "http"``) for the status: then that code (401, 403, 429 and 5xx
+      in the bundled model), whatever the body says.
     - Orders API: 2xx is ``HTTP2XX`` (done); an error body's code the model knows (``OMS003``)
       is that code; anything else is named by its status: ``HTTP400``, ``HTTP404``,
       ``HTTP409``, ``HTTP401``/``HTTP403`` (credentials: needs a person), ``HTTP429`` (with
