@@ -27,7 +27,9 @@ from vtex_order_flow.client import (
     VtexClient,
     interpret_answer,
     parse_retry_after,
+    transport_advice,
 )
+from vtex_order_flow.client._answers import refuses_every_request
 from vtex_order_flow.errors import InvalidArgumentError, NotSendableError, PayloadError
 from vtex_order_flow.testing import FakeVTEX, Faults
 from vtex_order_flow.tracking import (
@@ -597,9 +599,9 @@ def test_graceful_stop_releases_claims_not_yet_sent() -> None:
     dispatcher = Dispatcher(tracker, Wire(httpx.Response(204)).client(), concurrency=3)
     claimed = tracker.claim(3, 60, owner=dispatcher.owner)
     dispatcher._stopping.set()
-    outcomes = [dispatcher._deliver(entry) for entry in claimed]
-    for _ in claimed:
-        dispatcher._busy.acquire()  # (each _deliver releases the slot it was given)
+    trips, outcomes = dispatcher._prepare(claimed)
+    assert trips == []
+    assert len(outcomes) == 3
     assert all(o.answer is None and o.note.startswith("released") for o in outcomes)
     assert {e.state for e in tracker.entries()} == {EntryState.READY}
 
@@ -886,3 +888,24 @@ def test_interpret_answer_trusts_the_status_over_a_bodys_code() -> None:
     assert interpret_answer("invoice", 408, b"").follow_up is FollowUp.RETRY_WITH_BACKOFF
     fake_done = {"code": "SOI001", "flow": "PlaceOrder", "success": False, "marketplaceOrderId": "M"}
     assert interpret_answer("create", 200, json.dumps(fake_done).encode()).consistent is False
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(401, "HTTP401"), (403, "HTTP403"), (429, "HTTP429"), (502, "HTTP5XX")]
+)
+def test_where_the_http_layer_answers_a_channel_order_envelope_is_not_read(status: int, code: str) -> None:
+    # (the model's HTTP-layer codes decide it: the client names no status)
+    envelope = json.dumps(dict(QUEUED, code="EOI005", success=False)).encode()
+    assert interpret_answer("create", status, envelope).code == code
+    assert interpret_answer("create", 400, envelope).code == "EOI005"
+
+
+def test_only_an_answer_that_refuses_the_caller_holds_every_request() -> None:
+    refusing = {
+        (status, refuses_every_request(interpret_answer("invoice", status, b"")))
+        for status in (401, 403, 400, 404, 409, 429, 500, 503)
+    }
+    assert {status for status, refuses in refusing if refuses} == {401, 403}
+    assert not refuses_every_request(transport_advice("NETWORK", "down", action="invoice"))
+    assert not refuses_every_request(transport_advice("TIMEOUT", "lost", action="invoice"))
+    assert refuses_every_request(interpret_answer("approve", 401, json.dumps(QUEUED).encode()))

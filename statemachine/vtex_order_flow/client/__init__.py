@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover (the extra is installed wherever the tes
 import logging as _logging
 
 from ._answers import interpret_answer, parse_retry_after, transport_advice
+from ._async import AsyncVtexClient
 from ._bodies import (
     Address,
     Cancellation,
@@ -39,11 +40,14 @@ from ._bodies import (
     OrderItem,
     RequestBody,
     ReturnInvoice,
+    Sender,
     ShippingData,
     Tracking,
 )
-from ._client import Answer, AsyncVtexClient, Request, SendOptions, VtexClient
 from ._dispatcher import Dispatcher, Outcome
+from ._requests import RequestBuilder
+from ._sync import VtexClient
+from ._types import Answer, Request, SendOptions
 
 # A library's loggers stay quiet until the application configures logging.
 _logging.getLogger("vtex_order_flow.client").addHandler(_logging.NullHandler())
@@ -65,8 +69,10 @@ __all__ = [
     "Outcome",
     "Request",
     "RequestBody",
+    "RequestBuilder",
     "ReturnInvoice",
     "SendOptions",
+    "Sender",
     "ShippingData",
     "Tracking",
     "VtexClient",

@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .. import Advice, FlowModel, advice_for, interpret_notification
-from ..errors import NotificationError
+from .. import Advice, FlowModel, FollowUp, NotificationError, advice_for, interpret_notification
 
-__all__ = ["interpret_answer", "parse_retry_after", "transport_advice"]
+__all__ = ["interpret_answer", "parse_retry_after", "refuses_every_request", "transport_advice"]
 
 _LONGEST_WAIT = 86_400.0  # a Retry-After beyond a day is not believed
 
@@ -79,6 +78,35 @@ def _by_status(status: int) -> str:
     return f"HTTP{status}"
 
 
+def _http_layer(model: FlowModel, code: str) -> bool:
+    """Whether the model files `code` under the HTTP layer (``api = "http"``: HTTP401, HTTP403,
+    HTTP429, HTTP5XX, TIMEOUT, NETWORK in the bundled model): an answer about the request's way
+    to VTEX (the credentials, the rate, the server, the network), not the API's word on it."""
+    known = model.codes.get(code)
+    return known is not None and known.api == "http"
+
+
+def refuses_every_request(advice: Advice, model: FlowModel | None = None) -> bool:
+    """Whether an HTTP answer refuses the caller rather than the request: an HTTP-layer code
+    that needs a person (HTTP401, HTTP403 in the bundled model: the app key, its token or its
+    roles). Every other request would be answered alike until a person acts.
+
+    The client's one classification of an answer beyond `interpret_answer`, for the dispatcher:
+    it holds all sending for a while, which no tracker call does. What becomes of the entry
+    itself (held, not dropped, no attempt counted) is the tracker's to decide from the same
+    `Advice` (its ``code`` and ``http_status``)."""
+    from .. import bundled_model
+
+    flows = model or bundled_model()
+    known = flows.codes.get(advice.code)
+    return (
+        advice.http_status is not None
+        and known is not None
+        and _http_layer(flows, advice.code)
+        and known.follow_up is FollowUp.NEEDS_PERSON
+    )
+
+
 def _json(body: bytes | str | Mapping[str, Any] | None) -> Any:
     if body is None or isinstance(body, Mapping):
         return body
@@ -115,7 +143,9 @@ def interpret_answer(
     """VTEX's HTTP answer to `action` as an `Advice`.
 
     - Channel Order API (an action with an ``operation``): the envelope's code (SOI003 queued,
-      EOI005 invalid, ...) as `interpret_notification` reads it, whatever the HTTP status.
+      EOI005 invalid, ...) as `interpret_notification` reads it, except where the model has an
+      HTTP-layer code (``api = "http"``) for the status: then that code (401, 403, 429 and 5xx
+      in the bundled model), whatever the body says.
     - Orders API: 2xx is ``HTTP2XX`` (done); an error body's code the model knows (``OMS003``)
       is that code; anything else is named by its status: ``HTTP400``, ``HTTP404``,
       ``HTTP409``, ``HTTP401``/``HTTP403`` (credentials: needs a person), ``HTTP429`` (with
@@ -130,7 +160,9 @@ def interpret_answer(
     retry_after = parse_retry_after(lowered.get("retry-after")) if status == 429 else None
     data = _json(body)
     operation = spec.operation or ""
-    if spec.operation is not None and status not in (401, 403, 429) and status < 500:
+    # The Channel Order API answers in its envelope, except where the HTTP layer answers for
+    # it (the model's HTTP-layer codes: refused credentials, a rate limit, a server error).
+    if spec.operation is not None and not _http_layer(flows, _by_status(status)):
         try:
             advice = interpret_notification(data if isinstance(data, Mapping) else body or b"", flows)
         except NotificationError:

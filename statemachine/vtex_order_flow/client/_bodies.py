@@ -9,7 +9,8 @@ Money is in cents, as VTEX's APIs take it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -25,6 +26,7 @@ __all__ = [
     "OrderItem",
     "RequestBody",
     "ReturnInvoice",
+    "Sender",
     "ShippingData",
     "Tracking",
 ]
@@ -44,14 +46,49 @@ Cents = Annotated[StrictInt, Field(ge=0)]  # (strict: True is not 1 cent, "100" 
 Count = Annotated[StrictInt, Field(gt=0)]
 
 
+class Sender(NamedTuple):
+    """What a body may take from the request it goes in: the order's id (the marketplace's for
+    the Channel Order API) and the connector's name and endpoint (the client's settings)."""
+
+    order_id: str
+    connector_name: str | None = None
+    connector_endpoint: str | None = None
+
+
 class RequestBody(BaseModel):
-    """A request body: validated on construction, sent as JSON with VTEX's field names."""
+    """A request body: validated on construction, sent as JSON with VTEX's field names.
+
+    Each action's body says what it takes from the request (`filled`), what must agree with it
+    (`problems_for`) and what it puts in the URL's path (`path_values`); request building
+    (`RequestBuilder`) knows no body by its class."""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     def to_json(self) -> dict[str, Any]:
         """The body as sent (fields left unset are left out)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @classmethod
+    def filled(cls, given: Any, sender: Sender) -> Any:
+        """What the caller gave, with what this body takes from the request filled in (before it
+        is validated). As given by default."""
+        return given
+
+    def problems_for(self, order_id: str) -> list[tuple[str, str]]:
+        """The fields that contradict the request's order id (`PayloadError`'s problems). None
+        by default."""
+        return []
+
+    def path_values(self) -> dict[str, str]:
+        """The values this body puts in the endpoint's path, by placeholder. None by default."""
+        return {}
+
+
+def _same_order(body_id: str, order_id: str) -> list[tuple[str, str]]:
+    """A Channel Order body names the order the request is for, or it is refused."""
+    if body_id == order_id:
+        return []
+    return [("marketplaceOrderId", f"{body_id!r} is not the order's id {order_id!r}")]
 
 
 class OrderItem(RequestBody):
@@ -139,6 +176,18 @@ class NewOrder(RequestBody):
     taxData: list[dict[str, Any]] | None = None  # noqa: N815
     openTextField: str | None = None  # noqa: N815
 
+    @classmethod
+    def filled(cls, given: Any, sender: Sender) -> Any:
+        """The connector's name and endpoint (the client's) unless the order names its own."""
+        if not isinstance(given, Mapping):
+            return given
+        defaults = {"connectorName": sender.connector_name, "connectorEndpoint": sender.connector_endpoint}
+        return {**{k: v for k, v in defaults.items() if v is not None}, **given}
+
+    def problems_for(self, order_id: str) -> list[tuple[str, str]]:
+        """The order's ``marketplaceOrderId`` is the request's order id."""
+        return _same_order(self.marketplaceOrderId, order_id)
+
 
 class OrderApproval(RequestBody):
     """``PUT /api/order-integration/orders/status`` (Channel Order API ``UpdateOrderStatus``):
@@ -149,12 +198,31 @@ class OrderApproval(RequestBody):
     connectorName: Text  # noqa: N815
     connectorEndpoint: Text  # noqa: N815
 
+    @classmethod
+    def filled(cls, given: Any, sender: Sender) -> Any:
+        """The request's order id and the connector's name and endpoint, under what was given."""
+        return {
+            "marketplaceOrderId": sender.order_id,
+            "connectorName": sender.connector_name,
+            "connectorEndpoint": sender.connector_endpoint,
+            **(given.to_json() if isinstance(given, RequestBody) else dict(given or {})),
+        }
+
+    def problems_for(self, order_id: str) -> list[tuple[str, str]]:
+        """The approval's ``marketplaceOrderId`` is the request's order id."""
+        return _same_order(self.marketplaceOrderId, order_id)
+
 
 class Cancellation(RequestBody):
     """``POST /api/oms/pvt/orders/{orderId}/cancel`` (Orders API ``Cancellation``)."""
 
     reason: str | None = None
     requestedByUser: bool | None = None  # noqa: N815
+
+    @classmethod
+    def filled(cls, given: Any, sender: Sender) -> Any:
+        """No body is an empty one (VTEX's cancel takes ``{}``)."""
+        return {} if given is None else given
 
 
 class InvoiceItem(RequestBody):
@@ -206,8 +274,12 @@ class Tracking(RequestBody):
     dispatchedDate: Text  # noqa: N815
     courier: Text
 
+    def path_values(self) -> dict[str, str]:
+        """The invoice the tracking is for names the path: ``{invoiceNumber}``."""
+        return {"invoiceNumber": self.invoiceNumber}
 
-# The body each action takes (None: no body).
+
+# The body each action takes (None: no body): the one registry of actions to bodies.
 BODIES: dict[str, type[RequestBody] | None] = {
     "create": NewOrder,
     "approve": OrderApproval,

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 from .. import Advice, advice_for
 from .._guards import expect, expect_id
 from ..errors import InvalidArgumentError, LeaseLostError, PayloadError, VtexOrderFlowError
-from ._client import Answer, VtexClient
+from ._answers import refuses_every_request
+from ._records import Records
+from ._sync import VtexClient
+from ._types import Answer, Request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,6 +37,15 @@ class Outcome:
     note: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Trip:
+    """A claimed entry marked sent, with its request: what a worker puts on the wire."""
+
+    entry: Entry
+    request: Request
+    marketplace_id: str | None
+
+
 def _invalid_body(error: PayloadError, entry: Entry) -> Advice:
     """A stored body VTEX's API would not take: a code no model has, so a person looks."""
     return advice_for(
@@ -50,11 +62,15 @@ class Dispatcher:
     and awaiting VTEX's notification, retry at a time (a 429's ``Retry-After`` honoured), or
     dropped with its class.
 
-    An entry is marked sent before its request goes out: a worker that dies mid-call leaves it
-    awaiting an answer (sent again, after deciding again, when the tracker's `answer_timeout`
-    passes), never sent twice at once. `start` runs it on a thread (woken as entries become
-    ready); `run_once` and `drain` run it in the caller's thread. `stop` is graceful: no new
-    claims, the calls on the wire finish, and claims not yet sent are released.
+    Each claimed batch goes to the wire in steps, one tracker call per step (`Records`): the
+    orders' marketplace ids, the requests built (a stored body VTEX would not take is given up
+    unsent), the batch marked sent; then each request goes out on its own, and its answer is
+    recorded as it comes. An entry is marked sent before its request goes out: a worker that
+    dies mid-call leaves it awaiting an answer (sent again, after deciding again, when the
+    tracker's `answer_timeout` passes), never sent twice at once. `start` runs it on a thread
+    (woken as entries become ready); `run_once` and `drain` run it in the caller's thread.
+    `stop` is graceful: no new claims, the calls on the wire finish, and claims not yet sent
+    are released.
     """
 
     def __init__(
@@ -99,53 +115,89 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._running: set[Future[Outcome]] = set()
         self._empty_rounds = 0
+        self.records = Records(tracker, self.owner)
+        """The tracker's calls, one per claimed batch and step (see `Records`)."""
         self.counts: dict[str, int] = {}
         """How many outcomes of each kind (the entry's state after the trip, or ``released``)."""
 
-    # -- one entry -----------------------------------------------------------------------------
+    # -- one claimed batch --------------------------------------------------------------------
 
-    def _deliver(self, entry: Entry) -> Outcome:
+    def _prepare(self, claimed: list[Entry]) -> tuple[list[_Trip], list[Outcome]]:
+        """A claimed batch up to the wire, one tracker call per step (`Records`): released when
+        stopping; each entry's request built (a stored body VTEX would not take is given up,
+        never sent); the rest marked sent. The trips to send, and the outcomes settled here."""
+        if self._stopping.is_set():
+            released = self.records.release(claimed)
+            return [], [
+                self._settled(e, r, "released: stopping") for e, r in zip(claimed, released, strict=True)
+            ]
+        ids = self.records.marketplace_ids(claimed)
+        ready: list[_Trip] = []
+        invalid: list[tuple[Entry, PayloadError]] = []
+        settled: list[Outcome] = []
+        for entry in claimed:
+            marketplace_id = ids.get(entry.order_id)
+            try:
+                ready.append(_Trip(entry, self.client.entry_request(entry, marketplace_id), marketplace_id))
+            except PayloadError as error:
+                invalid.append((entry, error))
+            except VtexOrderFlowError as error:  # (an action the model no longer has)
+                settled.append(self._settled(entry, error, ""))
+        recorded = self.records.results([(entry, _invalid_body(bad, entry)) for entry, bad in invalid])
+        for (entry, bad), after in zip(invalid, recorded, strict=True):
+            settled.append(self._settled(entry, after, str(bad)))
+        trips: list[_Trip] = []
+        for trip, after in zip(ready, self.records.sent([trip.entry for trip in ready]), strict=True):
+            if isinstance(after, LeaseLostError):
+                settled.append(Outcome(trip.entry, None, f"lease lost before sending: {after}"))
+            elif isinstance(after, VtexOrderFlowError):
+                settled.append(self._settled(trip.entry, after, ""))
+            else:
+                trips.append(trip)
+        return trips, settled
+
+    @staticmethod
+    def _settled(entry: Entry, after: Entry | VtexOrderFlowError, note: str) -> Outcome:
+        """The outcome of a step that sent nothing: the entry after it, or the step's failure
+        (the lease brings the entry back)."""
+        if isinstance(after, VtexOrderFlowError):
+            log.error("dispatch of %s failed: %s", entry.key, after)
+            return Outcome(entry, None, f"failed: {after}")
+        return Outcome(after, None, note)
+
+    # -- one entry on the wire -----------------------------------------------------------------
+
+    def _deliver(self, trip: _Trip) -> Outcome:
         try:
-            return self._trip(entry)
+            return self._send(trip)
         except VtexOrderFlowError as error:  # the store failed: the lease brings it back
-            log.error("dispatch of %s failed: %s", entry.key, error)
-            return Outcome(entry, None, f"failed: {error}")
+            log.error("dispatch of %s failed: %s", trip.entry.key, error)
+            return Outcome(trip.entry, None, f"failed: {error}")
         except Exception as error:  # a bug below (a transport, a hook): logged, never lost
-            log.exception("dispatch of %s failed", entry.key)
-            return Outcome(entry, None, f"failed: {type(error).__name__}: {error}")
+            log.exception("dispatch of %s failed", trip.entry.key)
+            return Outcome(trip.entry, None, f"failed: {type(error).__name__}: {error}")
         finally:
             self._busy.release()
 
-    def _trip(self, entry: Entry) -> Outcome:
-        owner = self.owner
-        if self._stopping.is_set():
-            return Outcome(self.tracker.release(entry.key, owner), None, "released: stopping")
-        marketplace_id = self.tracker.marketplace_id(entry.order_id)
-        try:
-            self.client._entry_request(entry, marketplace_id)
-        except PayloadError as error:
-            return Outcome(
-                self.tracker.result(entry.key, _invalid_body(error, entry), owner), None, str(error)
-            )
-        try:
-            self.tracker.sent(entry.key, owner)
-        except LeaseLostError as error:
-            return Outcome(entry, None, f"lease lost before sending: {error}")
-        answer = self.client.send_entry(entry, marketplace_id)
+    def _send(self, trip: _Trip) -> Outcome:
+        entry = trip.entry
+        answer = self.client.send_entry(entry, trip.marketplace_id, request=trip.request)
         if answer.advice is None:  # (send_entry always interprets what it got)
             return Outcome(entry, answer, "no answer to record")
-        if answer.advice.http_status in (401, 403):
-            # The credentials, not the update: every send would fail alike. Hold sending.
+        if refuses_every_request(answer.advice, self.client.model):
+            # The credentials, not the update: every send would fail alike. Hold sending (the
+            # entry's own fate is the tracker's: `results` below).
             log.error(
                 "VTEX refused the app key or token (%s): sending held for %g s; fix the credentials",
                 answer.advice.http_status,
                 self.credentials_wait,
             )
             self._held_until = time.monotonic() + self.credentials_wait
-        try:
-            after = self.tracker.result(entry.key, answer.advice, owner)
-        except LeaseLostError as error:
-            return Outcome(entry, answer, f"answer not recorded: {error}")
+        (after,) = self.records.results([(entry, answer.advice)])
+        if isinstance(after, LeaseLostError):
+            return Outcome(entry, answer, f"answer not recorded: {after}")
+        if isinstance(after, VtexOrderFlowError):
+            raise after
         return Outcome(after, answer)
 
     def _finished(self, future: Future[Outcome]) -> None:
@@ -186,7 +238,7 @@ class Dispatcher:
         with self._claiming:
             paused = not self._running_flag.is_set() or self._stopping.is_set()
             try:
-                claimed = [] if paused else self.tracker.claim(free, self.lease, self.owner)
+                claimed = [] if paused else self.records.claim(free, self.lease)
             except BaseException:
                 for _ in range(free):
                     self._busy.release()
@@ -196,14 +248,28 @@ class Dispatcher:
             if not claimed and not paused:
                 with self._lock:
                     self._empty_rounds += 1
-            futures = []
-            for entry in claimed:
-                future = self._pool.submit(self._deliver, entry)
+            try:
+                trips, settled = self._prepare(claimed) if claimed else ([], [])
+            except Exception as error:  # the store failed (or a bug): the leases bring them back
+                if isinstance(error, VtexOrderFlowError):
+                    log.error("dispatch of a claimed batch failed: %s", error)
+                else:
+                    log.exception("dispatch of a claimed batch failed")
+                trips, settled = [], [Outcome(entry, None, f"failed: {error}") for entry in claimed]
+            futures: dict[str, Future[Outcome]] = {}
+            for trip in trips:
+                future = self._pool.submit(self._deliver, trip)
                 with self._lock:
                     self._running.add(future)
                 future.add_done_callback(self._finished)
-                futures.append(future)
-        return futures
+                futures[trip.entry.key] = future
+        for outcome in settled:  # (after the round: `on_outcome` may pause)
+            self._busy.release()
+            done: Future[Outcome] = Future()
+            done.set_result(outcome)
+            self._finished(done)
+            futures[outcome.entry.key] = done
+        return [futures[entry.key] for entry in claimed if entry.key in futures]
 
     def run_once(self) -> list[Outcome]:
         """One round in the caller's thread: claim up to `concurrency` entries, send them
@@ -292,7 +358,7 @@ class Dispatcher:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        self._pool.shutdown(wait=False, cancel_futures=False)  # queued ones release their claims
+        self._pool.shutdown(wait=False, cancel_futures=False)  # (queued ones are marked sent: they go)
         with self._lock:
             running = list(self._running)
         wait(running, timeout=max(deadline - time.monotonic(), 0.0))
