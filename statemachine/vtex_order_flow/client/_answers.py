@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .. import Advice, FlowModel, FollowUp, NotificationError, advice_for, interpret_notification
+from .. import Advice, FlowModel, FollowUp, advice_for, interpret_notification
+from ..errors import NotificationError
 
 __all__ = ["interpret_answer", "parse_retry_after", "refuses_every_request", "transport_advice"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 
-from .. import Advice, FollowUp, Transition
+from .. import Advice, FollowUp
 from ..errors import LeaseLostError
+from ..model import Transition
 from ._changes import Changes, Snapshot
 from ._events import _MAX_TICKS, TICKS_PER_SECOND
 from ._links import link_from
