@@ -292,6 +292,13 @@ def test_schema_of_an_unknown_payload(capsys: pytest.CaptureFixture[str]) -> Non
     assert "did you mean 'hook'" in capsys.readouterr().err
 
 
+def test_a_payload_named_by_a_double_dash_is_an_unknown_name(capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse hands `--payload=--` over as an empty list (found by the fuzz test): a typed error.
+    code, _ = run("schema", "--payload=--")
+    assert code == 2
+    assert "unknown name '--'" in capsys.readouterr().err
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     # Issue 14: no --version.
     from vtex_order_flow import __version__

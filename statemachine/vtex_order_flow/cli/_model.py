@@ -197,9 +197,11 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     from .. import payloads
 
-    name = PAYLOADS.get(args.payload)
+    # (argparse hands `--payload=--` over as an empty list: it drops the "--")
+    payload = args.payload if isinstance(args.payload, str) else " ".join(args.payload) or "--"
+    name = PAYLOADS.get(payload)
     if name is None:
-        raise UnknownNameError(args.payload, PAYLOADS)
+        raise UnknownNameError(payload, PAYLOADS)
     dump(getattr(payloads, name).model_json_schema(), out)
     return EXIT_OK
 
