@@ -124,9 +124,12 @@ def test_the_dispatcher_reaches_the_tracker_only_through_its_batch_calls() -> No
     assert calls <= {"owner", "expire", "wait", "wake"}, calls
 
 
-def test_one_entry_the_tracker_fails_to_mark_sent_does_not_hold_back_the_batch(
+def test_a_batch_the_tracker_fails_to_mark_sent_goes_nowhere_and_comes_back_with_its_leases(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A claimed batch is marked sent in one transaction (`Tracker.sent_many`): a store that
+    fails there sends nothing of the batch (nothing is on the wire unmarked), each entry's outcome
+    says so, and every entry stays claimed until its lease brings it back."""
     tracker = Tracker()
     for n in range(3):
         tracker.apply(_ready(f"{n}-01"))
@@ -138,18 +141,41 @@ def test_one_entry_the_tracker_fails_to_mark_sent_does_not_hold_back_the_batch(
         return httpx.Response(204)
 
     client = VtexClient("store", "vtexappkey-store-X", "token", transport=httpx.MockTransport(vtex))
-    sent = tracker.sent
 
-    def flaky(key: str, owner: str | None = None) -> Any:
-        if key.startswith("1-01"):
-            raise StoreError("the store is down")
-        return sent(key, owner)
+    def down(keys: Any, owner: str | None = None) -> Any:
+        raise StoreError("the store is down")
 
-    monkeypatch.setattr(tracker, "sent", flaky)
-    outcomes = {o.entry.key: o for o in Dispatcher(tracker, client, concurrency=3).run_once()}
+    monkeypatch.setattr(tracker, "sent_many", down)
+    outcomes = Dispatcher(tracker, client, concurrency=3).run_once()
+    assert wire == []
+    assert len(outcomes) == 3
+    assert all(o.answer is None and o.note.startswith("failed: ") for o in outcomes)
+    assert {e.state for e in tracker.entries()} == {EntryState.CLAIMED}
+
+
+def test_one_entry_whose_lease_is_lost_does_not_hold_back_the_batch() -> None:
+    tracker = Tracker()
+    for n in range(3):
+        tracker.apply(_ready(f"{n}-01"))
+        tracker.register(f"{n}-01", "start-handling")
+    wire: list[httpx.Request] = []
+
+    def vtex(request: httpx.Request) -> httpx.Response:
+        wire.append(request)
+        return httpx.Response(204)
+
+    client = VtexClient("store", "vtexappkey-store-X", "token", transport=httpx.MockTransport(vtex))
+    dispatcher = Dispatcher(tracker, client, concurrency=3)
+    claim = tracker.claim
+
+    def claim_then_lose_one(limit: int = 100, lease: float = 60.0, owner: str | None = None) -> Any:
+        claimed = claim(limit, lease, owner)
+        tracker.release("1-01:start-handling")  # another hand took it back meanwhile
+        return claimed
+
+    tracker.claim = claim_then_lose_one  # type: ignore[method-assign]
+    outcomes = {o.entry.key: o for o in dispatcher.run_once()}
     assert len(wire) == 2
-    failed = outcomes["1-01:start-handling"]
-    assert failed.answer is None
-    assert failed.note.startswith("failed: ")
-    assert {o.entry.state for k, o in outcomes.items() if k != failed.entry.key} == {EntryState.DONE}
-    assert tracker.entry(failed.entry.key).state is EntryState.CLAIMED  # type: ignore[union-attr]
+    assert outcomes["1-01:start-handling"].answer is None
+    assert {o.entry.state for k, o in outcomes.items() if k != "1-01:start-handling"} == {EntryState.DONE}
+    assert tracker.entry("1-01:start-handling").state is EntryState.READY  # type: ignore[union-attr]
