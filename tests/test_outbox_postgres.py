@@ -30,7 +30,7 @@ from vtex_order_flow.tracking import (
     Tracker,
     parse_ticks,
 )
-from vtex_order_flow.tracking._postgres import _SCHEMA_V1, _statements
+from vtex_order_flow.tracking.stores.postgres import _SCHEMA_V1, _statements
 
 T0 = parse_ticks("2026-01-05T10:00:00Z")
 SECOND = 10_000_000
@@ -361,7 +361,7 @@ def test_an_unreachable_server_is_waited_for_not_spun_on() -> None:
 
 
 def test_passwords_never_reach_an_error_message() -> None:
-    from vtex_order_flow.tracking._postgres import _safe
+    from vtex_order_flow.tracking.stores.postgres import _safe
 
     assert "hunter2" not in _safe("host=x password='hunter2 xyz' user=u")
     assert "ter2" not in _safe("postgresql://vof:hun@ter2@127.0.0.1:5432/vof")

@@ -19,9 +19,7 @@ model says VTEX will accept it.
 
 from ._events import TICKS_PER_SECOND, EventError, OrderEvent, Ping, format_ticks, parse_event, parse_ticks
 from ._hook import HookEndpoint, HookResponse
-from ._postgres import POSTGRES_SCHEMA_VERSION, PostgresStore
 from ._replay import MAX_ERRORS_KEPT, ReplayResult, numbered_lines, register_deferred, replay, replay_report
-from ._stores import SCHEMA_VERSION, MemoryStore, SQLiteStore, Store
 from ._tracker import Tracker
 from ._types import (
     CLAIMABLE,
@@ -35,6 +33,7 @@ from ._types import (
     OrderRecord,
     RetryPolicy,
 )
+from .stores import POSTGRES_SCHEMA_VERSION, SCHEMA_VERSION, MemoryStore, PostgresStore, SQLiteStore, Store
 
 __all__ = [
     "CLAIMABLE",

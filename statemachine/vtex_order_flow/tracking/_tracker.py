@@ -30,7 +30,6 @@ from ..errors import (
     shown,
 )
 from ._events import _MAX_TICKS, TICKS_PER_SECOND, OrderEvent
-from ._stores import MemoryStore, Store
 from ._types import (
     IN_FLIGHT,
     Anomaly,
@@ -42,6 +41,7 @@ from ._types import (
     OrderRecord,
     RetryPolicy,
 )
+from .stores import MemoryStore, Store
 
 __all__ = ["Tracker"]
 

@@ -27,10 +27,14 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from ..errors import InvalidArgumentError, MissingExtraError, StoreError, shown
-from ._events import TICKS_PER_SECOND
-from ._stores import _check_link, _Closing, _entry, _facts_of, _facts_text, _row
-from ._types import Anomaly, Entry, EntryState, OrderRecord
+from ...errors import InvalidArgumentError, MissingExtraError, StoreError, shown
+from .._events import TICKS_PER_SECOND
+from .._types import Anomaly, Entry, EntryState, OrderRecord
+from ._base import ClosingStore, check_link
+from ._rows import entry_of as _entry
+from ._rows import facts_of as _facts_of
+from ._rows import facts_text as _facts_text
+from ._rows import row_of as _row
 
 __all__ = ["POSTGRES_SCHEMA_VERSION", "PostgresStore"]
 
@@ -99,7 +103,7 @@ def _statements(script: str, schema: str) -> list[str]:
     return [part.strip() for part in script.replace("{s}", schema).split(";") if part.strip()]
 
 
-class PostgresStore(_Closing):
+class PostgresStore(ClosingStore):
     """Records and outbox in PostgreSQL: one store for many workers on many machines.
 
     `dsn` is a libpq connection string or URL. Tables live in `schema` (created on first use,
@@ -114,6 +118,8 @@ class PostgresStore(_Closing):
     second of commits, never corrupt them. Events VTEX would not deliver again can be lost
     that way: keep the default unless the disk is the bottleneck and the feed can replay.
     """
+
+    has_id_map = True
 
     def __init__(
         self,
@@ -380,7 +386,7 @@ class PostgresStore(_Closing):
 
     def save_link(self, marketplace_id: str, order_id: str) -> None:
         # The tracker holds both orders' locks: nobody links either between the check and the write.
-        _check_link(self, marketplace_id, order_id)
+        check_link(self, marketplace_id, order_id)
         self._run(
             f"INSERT INTO {self._s}.order_ids (marketplace_id, order_id) VALUES (%s, %s) "
             "ON CONFLICT DO NOTHING",

@@ -1,545 +1,32 @@
-"""Where the tracker keeps its records and its outbox: in memory (the default) or in SQLite.
-
-Both stores keep nothing that decides correctness in the process: every answer comes from the
-store's data, so several trackers (threads, processes) on one SQLite file agree.
-"""
+"""The SQLite store: records and outbox in one file (standard library), in WAL mode, with a
+checkpointer thread."""
 
 from __future__ import annotations
 
-import abc
 import contextlib
-import functools
-import heapq
-import json
 import os
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
 
-from ..errors import InvalidArgumentError, StoreError
-from ._events import TICKS_PER_SECOND
-from ._types import CLAIMABLE, OPEN_STATES, Anomaly, Closing, DropClass, Entry, EntryState, OrderRecord
-from ._types import IN_FLIGHT as IN_FLIGHT_STATES
+from ...errors import InvalidArgumentError, StoreError
+from .._events import TICKS_PER_SECOND
+from .._types import Anomaly, Entry, EntryState, OrderRecord
+from ._base import ExclusiveStore, check_link
+from ._rows import entry_of as _entry
+from ._rows import facts_of as _facts_of
+from ._rows import facts_text as _facts_text
+from ._rows import row_of as _row
 
-__all__ = ["SCHEMA_VERSION", "MemoryStore", "SQLiteStore", "Store"]
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-_V = TypeVar("_V")
-_WAITING = (EntryState.PENDING, EntryState.RETRY)
 _KICK_EVERY = 100
 """Commits after which an SQLite store's checkpointer runs without waiting for its period."""
 
 SCHEMA_VERSION = 3
 """The SQLite store's schema version (1: the tracker's deferred updates before the outbox)."""
-
-
-class Store(Protocol):
-    """What the tracker needs of a store.
-
-    Guarantees an implementation must give:
-
-    - **Atomicity**: every write happens inside `transaction()`; when the block raises, none of
-      its writes remain (the memory store undoes them, SQL stores roll back).
-    - **Isolation across processes**: a transaction sees and writes the store's current data
-      and excludes every other writer while it runs (SQLite: ``BEGIN IMMEDIATE``), so a
-      read-decide-write inside one is never interleaved with another tracker's.
-    - **Ordering**: lists come back in ``seq`` order (entries), by order id (records), oldest
-      first (anomalies); `claimable` by ``due`` then ``seq``.
-    - **Cost**: `open_entries`, `claimable`, `stale_entries` and `prune` cost in proportion to
-      what they return, not to the history kept (indexes).
-    - **Threads**: `lock` (re-entrant) serialises every use of one store object; trackers
-      sharing the store take it for each call, and `transaction()` holds it.
-    """
-
-    @property
-    def lock(self) -> contextlib.AbstractContextManager[Any]:
-        """The store's re-entrant lock."""
-        ...
-
-    def transaction(self) -> contextlib.AbstractContextManager[None]:
-        """A context in which writes happen together or not at all (nested: joins the outer one)."""
-        ...
-
-    def lock_order(self, order_id: str) -> None:
-        """Serialise the rest of this transaction with every other transaction on the same order
-        (a store whose transactions already exclude each other does nothing). Taken before any
-        entry of the order is locked, in every transaction: one order of locks, no deadlock."""
-        ...
-
-    def lock_key(self, key: str) -> None:
-        """Serialise the rest of this transaction with every other registering the same key
-        (taken before `lock_order`)."""
-        ...
-
-    def try_lock_orders(self, order_ids: Collection[str]) -> set[str]:
-        """Take the locks of these orders that no other transaction holds, without waiting (a
-        claim: it never waits); the ones taken. A store whose transactions already exclude
-        each other takes them all."""
-        ...
-
-    def next_seqs(self, count: int) -> list[int]:
-        """`count` new, increasing sequence numbers (``seq``: the order entries changed in)."""
-        ...
-
-    def load_record(self, order_id: str) -> tuple[str, int] | None:
-        """The order's status and when it entered it (100 ns ticks), or None."""
-        ...
-
-    def save_record(self, order_id: str, status: str, changed_at: int) -> None:
-        """Record the order's status and when it entered it."""
-        ...
-
-    def load_facts(self, order_id: str) -> frozenset[str]:
-        """The facts the order carries (empty when none was recorded)."""
-        ...
-
-    def save_facts(self, order_id: str, facts: frozenset[str]) -> None:
-        """Replace the facts the order carries."""
-        ...
-
-    def load_link(self, marketplace_id: str) -> str | None:
-        """VTEX's orderId for a marketplace order id, when known (the id map)."""
-        ...
-
-    def load_marketplace_id(self, order_id: str) -> str | None:
-        """The marketplace order id VTEX's orderId was linked from, when known."""
-        ...
-
-    def save_link(self, marketplace_id: str, order_id: str) -> None:
-        """Map a marketplace order id to VTEX's orderId (each side at most once)."""
-        ...
-
-    def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
-        """Each known order's status, time and facts, in one go (orders without a record are
-        left out)."""
-        ...
-
-    def get_entry(self, key: str, *, lock: bool = True) -> Entry | None:
-        """The outbox entry with this key, or None (inside a transaction, `lock` holds it until
-        the end; a store whose transactions exclude each other needs no such lock)."""
-        ...
-
-    def save_entry(self, entry: Entry) -> None:
-        """Insert or replace an outbox entry (by key)."""
-        ...
-
-    def save_entries(self, entries: Sequence[Entry]) -> None:
-        """Insert or replace several entries, in one go."""
-        ...
-
-    def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
-        """The order's entries not yet done or dropped, in ``seq`` order (`lock`: as `get_entry`)."""
-        ...
-
-    def in_flight(self, order_ids: Collection[str]) -> list[Entry]:
-        """The entries of these orders claimed or sent, in ``seq`` order (never locked: a claim
-        does not wait)."""
-        ...
-
-    def claimable(self, now: float, limit: int) -> list[Entry]:
-        """Up to `limit` entries ready, retrying, claimed or sent whose ``due`` is at or before `now`,
-        earliest ``due`` first (a store that can, locks them for the transaction)."""
-        ...
-
-    def stale_entries(self, registered_before: float, limit: int) -> list[Entry]:
-        """Up to `limit` pending or retrying entries registered before this time."""
-        ...
-
-    def entries(self, *states: EntryState) -> list[Entry]:
-        """The entries in these states (every one when none is given), in ``seq`` order."""
-        ...
-
-    def counts(self) -> dict[EntryState, int]:
-        """How many entries are in each state (states with none left out)."""
-        ...
-
-    def prune(self, finished_before: float) -> int:
-        """Delete done and dropped entries last changed before this time, and anomalies of
-        events dated before it; how many entries."""
-        ...
-
-    def add_anomaly(self, anomaly: Anomaly) -> None:
-        """Record an anomaly."""
-        ...
-
-    def incr(self, name: str, by: int = 1) -> None:
-        """Add to a named counter (written with the transaction; read it with `counter`)."""
-        ...
-
-    def counter(self, name: str) -> int:
-        """A named counter's value (0 when never incremented)."""
-        ...
-
-    def records(self) -> Iterator[OrderRecord]:
-        """Every order's record, by order id."""
-        ...
-
-    def anomalies(self) -> list[Anomaly]:
-        """Every recorded anomaly, oldest first."""
-        ...
-
-    def close(self) -> None:
-        """Release the store's resources."""
-        ...
-
-
-def _check_link(store: Store, marketplace_id: str, order_id: str) -> None:
-    """A marketplace order is one VTEX order, and a VTEX order comes from one marketplace order."""
-    linked, linked_from = store.load_link(marketplace_id), store.load_marketplace_id(order_id)
-    if linked is None and store.load_marketplace_id(marketplace_id) is not None:
-        raise InvalidArgumentError(f"{marketplace_id!r} is a VTEX order id already, not a marketplace one")
-    if linked_from is None and store.load_link(order_id) is not None:
-        raise InvalidArgumentError(f"{order_id!r} is a marketplace order id already, not a VTEX one")
-    if linked is not None and linked != order_id:
-        raise InvalidArgumentError(
-            f"marketplace order {marketplace_id!r} is already VTEX order {linked!r}, not {order_id!r}"
-        )
-    if linked_from is not None and linked_from != marketplace_id:
-        raise InvalidArgumentError(
-            f"VTEX order {order_id!r} already comes from marketplace order {linked_from!r}, "
-            f"not {marketplace_id!r}"
-        )
-
-
-def _payload_text(payload: Any) -> str | None:
-    return None if payload is None else json.dumps(payload, sort_keys=True, separators=(",", ":"))
-
-
-class _Closing(Closing):
-    """A store: `with store:` closes it at the end; a closed one raises `StoreError`."""
-
-    def _closed_error(self) -> StoreError:
-        return StoreError(f"the {type(self).__name__} is closed")
-
-
-class _Exclusive(_Closing):
-    """A store whose transactions exclude every other writer (the memory store's lock, SQLite's
-    BEGIN IMMEDIATE): nothing to lock per order or key, and sequence numbers from a counter."""
-
-    def lock_order(self, order_id: str) -> None:
-        """Nothing: the transaction already excludes every other."""
-
-    def lock_key(self, key: str) -> None:
-        """Nothing: the transaction already excludes every other."""
-
-    def try_lock_orders(self, order_ids: Collection[str]) -> set[str]:
-        """All of them: the transaction already excludes every other."""
-        return set(order_ids)
-
-    def next_seqs(self, count: int) -> list[int]:
-        """`count` numbers after the ``seq`` counter's."""
-        self.incr("seq", count)
-        last = self.counter("seq")
-        return list(range(last - count + 1, last + 1))
-
-    @abc.abstractmethod
-    def incr(self, name: str, by: int = 1) -> None:
-        """Add to a named counter."""
-
-    @abc.abstractmethod
-    def counter(self, name: str) -> int:
-        """A named counter's value."""
-
-
-class MemoryStore(_Exclusive):
-    """Records and outbox in memory, transactional like SQLite: a transaction that raises leaves
-    nothing of its writes (an undo log replays them backwards).
-
-    An order costs one dictionary entry and one integer (its status index and time packed
-    together): well under 200 bytes beyond its id.
-    """
-
-    _BITS = 32
-
-    def __init__(self) -> None:
-        self._records: dict[str, int] = {}
-        self._names: list[str] = []
-        self._index: dict[str, int] = {}
-        self._facts: dict[str, frozenset[str]] = {}
-        self._entries: dict[str, Entry] = {}
-        self._open: dict[str, set[str]] = {}
-        # Indexes as heaps, each item checked against the entry when it comes up (an entry
-        # that changed since is skipped and forgotten): claims by due time, expiry by age,
-        # pruning by the time an entry finished. Each costs what it returns.
-        self._due: list[tuple[float, int, str]] = []
-        self._due_count = 0
-        self._waiting: list[tuple[float, int, str]] = []
-        self._waiting_count = 0
-        self._finished: list[tuple[float, int, str]] = []
-        self._anomalies: list[Anomaly] = []
-        self._counters: dict[str, int] = {}
-        self._links: dict[str, str] = {}
-        self._linked_from: dict[str, str] = {}
-        self._undo: list[Callable[[], object]] | None = None
-        self._closed = False
-        self.lock = threading.RLock()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.lock:
-            if self._closed:
-                raise self._closed_error()
-            if self._undo is not None:
-                yield
-                return
-            self._undo = []
-            try:
-                yield
-            except BaseException:
-                undo, self._undo = self._undo, None
-                for step in reversed(undo):
-                    step()
-                raise
-            finally:
-                self._undo = None
-
-    def close(self) -> None:
-        self._closed = True
-
-    @property
-    def closed(self) -> bool:
-        """Whether `close` was called (every use since raises `StoreError`)."""
-        return self._closed
-
-    @staticmethod
-    def _restore(held: dict[str, _V], key: str, before: _V | None) -> None:
-        if before is None:
-            held.pop(key, None)
-        else:
-            held[key] = before
-
-    def _log(self, step: Callable[[], object]) -> None:
-        if self._undo is not None:
-            self._undo.append(step)
-
-    def load_record(self, order_id: str) -> tuple[str, int] | None:
-        packed = self._records.get(order_id)
-        if packed is None:
-            return None
-        return self._names[packed & 0xFFFFFFFF], packed >> self._BITS
-
-    def save_record(self, order_id: str, status: str, changed_at: int) -> None:
-        index = self._index.get(status)
-        if index is None:
-            if len(self._names) > 0xFFFFFFFF:
-                raise StoreError("the memory store holds at most 2**32 distinct statuses")
-            index = self._index[status] = len(self._names)
-            self._names.append(status)  # an interned name left behind by an undo is harmless
-        before = self._records.get(order_id)
-        self._records[order_id] = changed_at << self._BITS | index
-        self._log(lambda: self._restore(self._records, order_id, before))
-
-    def load_facts(self, order_id: str) -> frozenset[str]:
-        return self._facts.get(order_id, frozenset())
-
-    def save_facts(self, order_id: str, facts: frozenset[str]) -> None:
-        before = self._facts.get(order_id)
-        if facts:
-            self._facts[order_id] = frozenset(facts)
-        else:
-            self._facts.pop(order_id, None)
-        self._log(lambda: self._restore(self._facts, order_id, before))
-
-    def load_link(self, marketplace_id: str) -> str | None:
-        return self._links.get(marketplace_id)
-
-    def load_marketplace_id(self, order_id: str) -> str | None:
-        return self._linked_from.get(order_id)
-
-    def save_link(self, marketplace_id: str, order_id: str) -> None:
-        _check_link(self, marketplace_id, order_id)
-        self._links[marketplace_id] = order_id
-        self._linked_from[order_id] = marketplace_id
-
-        def undo() -> None:
-            self._links.pop(marketplace_id, None)
-            self._linked_from.pop(order_id, None)
-
-        self._log(undo)
-
-    def load_orders(self, order_ids: Collection[str]) -> dict[str, tuple[str, int, frozenset[str]]]:
-        found = {}
-        records, facts, names, none = self._records, self._facts, self._names, frozenset[str]()
-        for order_id in order_ids:
-            packed = records.get(order_id)
-            if packed is not None:
-                found[order_id] = (
-                    names[packed & 0xFFFFFFFF],
-                    packed >> self._BITS,
-                    facts.get(order_id, none),
-                )
-        return found
-
-    def get_entry(self, key: str, *, lock: bool = True) -> Entry | None:
-        return self._entries.get(key)
-
-    def save_entries(self, entries: Sequence[Entry]) -> None:
-        for entry in entries:
-            self.save_entry(entry)
-
-    def _put(self, key: str, entry: Entry | None) -> None:
-        old = self._entries.get(key)
-        if old is not None:
-            keys = self._open.get(old.order_id)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._open[old.order_id]
-            self._due_count -= old.state in CLAIMABLE and old.due is not None
-            self._waiting_count -= old.state in _WAITING
-        if entry is None:
-            self._entries.pop(key, None)
-            return
-        self._entries[key] = entry
-        if entry.state in OPEN_STATES:
-            self._open.setdefault(entry.order_id, set()).add(key)
-        if entry.state in CLAIMABLE and entry.due is not None:
-            self._due_count += 1
-            self._push(self._due, (entry.due, entry.seq, key), self._due_count, self._due_items)
-        if entry.state in _WAITING:
-            self._waiting_count += 1
-            self._push(
-                self._waiting, (entry.registered_at, entry.seq, key), self._waiting_count, self._waiting_items
-            )
-        if entry.state not in OPEN_STATES:
-            self._push(
-                self._finished, (entry.updated_at, entry.seq, key), len(self._entries), self._finished_items
-            )
-
-    @staticmethod
-    def _push(
-        heap: list[tuple[float, int, str]],
-        item: tuple[float, int, str],
-        live: int,
-        rebuild: Callable[[], list[tuple[float, int, str]]],
-    ) -> None:
-        heapq.heappush(heap, item)
-        if len(heap) > 2 * live + 1024:  # mostly stale items: rebuild from the live entries
-            heap[:] = rebuild()
-            heapq.heapify(heap)
-
-    def _due_items(self) -> list[tuple[float, int, str]]:
-        return [
-            (e.due, e.seq, k) for k, e in self._entries.items() if e.state in CLAIMABLE and e.due is not None
-        ]
-
-    def _waiting_items(self) -> list[tuple[float, int, str]]:
-        return [(e.registered_at, e.seq, k) for k, e in self._entries.items() if e.state in _WAITING]
-
-    def _finished_items(self) -> list[tuple[float, int, str]]:
-        return [(e.updated_at, e.seq, k) for k, e in self._entries.items() if e.state not in OPEN_STATES]
-
-    def _take(
-        self,
-        heap: list[tuple[float, int, str]],
-        bound: float,
-        limit: int,
-        live: Callable[[Entry, tuple[float, int, str]], bool],
-        strict: bool,
-    ) -> list[Entry]:
-        """Up to `limit` live entries of a heap whose first field is below `bound` (at most,
-        unless `strict`), in heap order; stale items met are dropped, live ones put back."""
-        found: list[Entry] = []
-        kept: list[tuple[float, int, str]] = []
-        seen: set[str] = set()
-        while heap and len(found) < limit and (heap[0][0] < bound or (not strict and heap[0][0] == bound)):
-            item = heapq.heappop(heap)
-            entry = self._entries.get(item[2])
-            if entry is None or item[2] in seen or not live(entry, item):
-                continue
-            seen.add(item[2])
-            found.append(entry)
-            kept.append(item)
-        for item in kept:
-            heapq.heappush(heap, item)
-        return found
-
-    def save_entry(self, entry: Entry) -> None:
-        before = self._entries.get(entry.key)
-        self._put(entry.key, entry)
-        self._log(lambda: self._put(entry.key, before))
-
-    def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
-        keys = self._open.get(order_id)
-        if not keys:
-            return []
-        return sorted((self._entries[k] for k in keys), key=lambda e: e.seq)
-
-    def in_flight(self, order_ids: Collection[str]) -> list[Entry]:
-        found = [self._entries[key] for order_id in order_ids for key in self._open.get(order_id, ())]
-        return sorted((e for e in found if e.state in IN_FLIGHT_STATES), key=lambda e: e.seq)
-
-    def claimable(self, now: float, limit: int) -> list[Entry]:
-        return self._take(
-            self._due,
-            now,
-            limit,
-            lambda e, item: e.state in CLAIMABLE and (e.due, e.seq) == item[:2],
-            strict=False,
-        )
-
-    def stale_entries(self, registered_before: float, limit: int) -> list[Entry]:
-        return self._take(
-            self._waiting,
-            registered_before,
-            limit,
-            lambda e, item: e.state in _WAITING and e.seq == item[1],
-            strict=True,
-        )
-
-    def entries(self, *states: EntryState) -> list[Entry]:
-        chosen = [e for e in self._entries.values() if not states or e.state in states]
-        return sorted(chosen, key=lambda e: e.seq)
-
-    def counts(self) -> dict[EntryState, int]:
-        counted: dict[EntryState, int] = {}
-        for entry in self._entries.values():
-            counted[entry.state] = counted.get(entry.state, 0) + 1
-        return counted
-
-    def prune(self, finished_before: float) -> int:
-        doomed = self._take(
-            self._finished,
-            finished_before,
-            len(self._entries),
-            lambda e, item: e.state not in OPEN_STATES and (e.updated_at, e.seq) == item[:2],
-            strict=True,
-        )
-        for entry in doomed:
-            self._put(entry.key, None)
-            self._log(functools.partial(self._put, entry.key, entry))
-        cutoff = finished_before * TICKS_PER_SECOND
-        kept = [a for a in self._anomalies if a.changed_at >= cutoff]
-        if len(kept) != len(self._anomalies):
-            before, self._anomalies = self._anomalies, kept
-            self._log(lambda: setattr(self, "_anomalies", before))
-        return len(doomed)
-
-    def add_anomaly(self, anomaly: Anomaly) -> None:
-        self._anomalies.append(anomaly)
-        self._log(self._anomalies.pop)
-
-    def incr(self, name: str, by: int = 1) -> None:
-        before = self._counters.get(name, 0)
-        self._counters[name] = before + by
-        self._log(lambda: self._counters.__setitem__(name, before))
-
-    def counter(self, name: str) -> int:
-        return self._counters.get(name, 0)
-
-    def records(self) -> Iterator[OrderRecord]:
-        """Every record, by order id (as the SQLite store lists them)."""
-        for order_id in sorted(self._records):
-            packed = self._records[order_id]
-            yield OrderRecord(order_id, self._names[packed & 0xFFFFFFFF], packed >> self._BITS)
-
-    def anomalies(self) -> list[Anomaly]:
-        return list(self._anomalies)
-
-    def __len__(self) -> int:
-        return len(self._records)
-
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -595,61 +82,6 @@ _UPSERT = (
 )
 
 
-@functools.lru_cache(maxsize=4096)
-def _facts_of(text: str) -> frozenset[str]:
-    """Stored facts (a JSON list) as a set; an order carries one of few combinations: cached."""
-    return frozenset(json.loads(text))
-
-
-@functools.lru_cache(maxsize=4096)
-def _facts_text(facts: frozenset[str]) -> str:
-    return json.dumps(sorted(facts))
-
-
-def _row(entry: Entry) -> tuple[Any, ...]:
-    return (
-        entry.key,
-        entry.order_id,
-        entry.action,
-        str(entry.state),
-        _payload_text(entry.payload),
-        _facts_text(entry.facts),
-        entry.reason,
-        None if entry.drop is None else str(entry.drop),
-        entry.status,
-        entry.attempts,
-        entry.claims,
-        entry.registered_at,
-        entry.due,
-        entry.owner,
-        entry.updated_at,
-        entry.seq,
-    )
-
-
-def _entry(row: tuple[Any, ...]) -> Entry:
-    (key, order_id, action, state, payload, facts, reason, drop, status) = row[:9]
-    (attempts, claims, registered_at, due, owner, updated_at, seq) = row[9:]
-    return Entry(
-        key=key,
-        order_id=order_id,
-        action=action,
-        state=EntryState(state),
-        payload=None if payload is None else json.loads(payload),
-        facts=_facts_of(facts),
-        reason=reason,
-        drop=None if drop is None else DropClass(drop),
-        status=status,
-        attempts=attempts,
-        claims=claims,
-        registered_at=registered_at,
-        due=due,
-        owner=owner,
-        updated_at=updated_at,
-        seq=seq,
-    )
-
-
 class _Typed:
     """An SQLite connection whose statements fail with `StoreError` (a missing table, a file
     that is not a database, a full disk), never with sqlite3's own errors."""
@@ -702,7 +134,7 @@ class _ClosedConnection:
         return None
 
 
-class SQLiteStore(_Exclusive):
+class SQLiteStore(ExclusiveStore):
     """Records and outbox in an SQLite file (standard library), in WAL mode.
 
     Each `transaction()` is one ``BEGIN IMMEDIATE`` transaction: an event and everything it
@@ -746,6 +178,7 @@ class SQLiteStore(_Exclusive):
             self.path = os.fspath(path)
         except TypeError:
             raise InvalidArgumentError(f"a store's path is a file path, not {path!r}") from None
+        super().__init__()
         # One connection, used under the tracker's lock from whichever thread holds it.
         self.readonly = readonly
         try:
@@ -824,7 +257,7 @@ class SQLiteStore(_Exclusive):
                 f"not a tracker's file of schema version 2 to {SCHEMA_VERSION} "
                 f"(found {row[0] if row else None})"
             )
-        self._has_ids = "order_ids" in tables
+        self.has_id_map = "order_ids" in tables
 
     def _setup(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -899,10 +332,12 @@ class SQLiteStore(_Exclusive):
                         (name, value),
                     )
                 self._db.execute("COMMIT")
+                self._announce()
                 self._commits += 1
                 if self._commits % _KICK_EVERY == 0:
                     self._kick.set()  # a busy writer: checkpoint now, before the log grows long
             except BaseException as error:
+                self._readying = False
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 if isinstance(error, StoreError):  # a full disk, a corrupt file: rolled back
@@ -941,7 +376,7 @@ class SQLiteStore(_Exclusive):
             self._db.execute("DELETE FROM order_facts WHERE order_id = ?", (order_id,))
 
     def load_link(self, marketplace_id: str) -> str | None:
-        if not getattr(self, "_has_ids", True):
+        if not self.has_id_map:
             return None
         row = self._db.execute(
             "SELECT order_id FROM order_ids WHERE marketplace_id = ?", (marketplace_id,)
@@ -949,7 +384,7 @@ class SQLiteStore(_Exclusive):
         return None if row is None else str(row[0])
 
     def load_marketplace_id(self, order_id: str) -> str | None:
-        if not getattr(self, "_has_ids", True):
+        if not self.has_id_map:
             return None
         row = self._db.execute(
             "SELECT marketplace_id FROM order_ids WHERE order_id = ?", (order_id,)
@@ -957,7 +392,7 @@ class SQLiteStore(_Exclusive):
         return None if row is None else str(row[0])
 
     def save_link(self, marketplace_id: str, order_id: str) -> None:
-        _check_link(self, marketplace_id, order_id)
+        check_link(self, marketplace_id, order_id)
         self._db.execute(
             "INSERT INTO order_ids (marketplace_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (marketplace_id, order_id),
@@ -984,9 +419,13 @@ class SQLiteStore(_Exclusive):
 
     def save_entries(self, entries: Sequence[Entry]) -> None:
         self._db.executemany(_UPSERT, [_row(entry) for entry in entries])
+        if any(entry.state is EntryState.READY for entry in entries):
+            self._readying = True
 
     def save_entry(self, entry: Entry) -> None:
         self._db.execute(_UPSERT, _row(entry))
+        if entry.state is EntryState.READY:
+            self._readying = True
 
     def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
         rows = self._db.execute(
@@ -1098,6 +537,8 @@ class SQLiteStore(_Exclusive):
                 self._checkpointer.join()
             self._db.close()
             self._db = _ClosedConnection(self._closed_error())
+        with self._ready:
+            self._ready.notify_all()
 
     @property
     def closed(self) -> bool:
