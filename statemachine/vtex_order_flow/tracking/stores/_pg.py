@@ -3,15 +3,17 @@ of error messages, and the listener that hears other processes' ready entries (N
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from ...errors import InvalidArgumentError, StoreError, shown
 from ._sql import Queries
 
-__all__ = ["Listener", "check_arguments", "safe"]
+__all__ = ["Listener", "check_arguments", "errors", "rows_of", "safe"]
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 
@@ -45,6 +47,26 @@ def check_arguments(
         raise InvalidArgumentError(f"timeout must be a number of seconds > 0, not {timeout!r}")
     if not isinstance(synchronous_commit, bool):
         raise InvalidArgumentError(f"synchronous_commit must be True or False, not {synchronous_commit!r}")
+
+
+@contextlib.contextmanager
+def errors(psycopg: Any, what: str) -> Iterator[None]:
+    """psycopg's errors and the pool's (a timeout, a closed pool) as `StoreError`."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except psycopg.Error as error:
+        raise StoreError(f"PostgreSQL: cannot {what}: {error}") from error
+    except Exception as error:
+        if type(error).__module__.startswith("psycopg_pool"):  # PoolTimeout, PoolClosed
+            raise StoreError(f"PostgreSQL: cannot {what}: {error}") from error
+        raise
+
+
+def rows_of(cursor: Any) -> list[Any]:
+    """A cursor's rows (none for a statement that returns none)."""
+    return cursor.fetchall() if cursor.description is not None else []
 
 
 def safe(dsn: str) -> str:

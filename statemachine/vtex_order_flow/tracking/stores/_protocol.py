@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from .._changes import Changes, ClaimSnapshot, Snapshot
 from .._types import Anomaly, Entry, EntryState, OrderRecord
 
 __all__ = ["Store"]
@@ -65,6 +66,35 @@ class Store(Protocol):
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """A context in which writes happen together or not at all (nested: joins the outer one)."""
         ...
+
+    # -- domain operations: what one tracker operation reads, and writes, in one call ----------
+
+    def snapshot(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+        """The orders' locks (as `lock_order` takes them, several in sorted order: no deadlock)
+        and their records, facts, open entries (locked with `lock`, as `open_entries`) and
+        links, as the store holds them once the locks are held: one round trip on PostgreSQL
+        (one pipeline), one transaction's reads elsewhere. Joins the caller's transaction (the
+        locks hold until its end); without one, runs in its own."""
+        ...
+
+    def claim_snapshot(self, now: float, limit: int) -> ClaimSnapshot:
+        """What a claim reads: up to `limit` claimable entries (as `claimable`: locked, skipping
+        rows another transaction holds), their orders' locks taken without waiting (as
+        `try_lock_orders`; the entries of orders not taken are `skipped`), the taken orders'
+        states and entries on their way (as `in_flight`, read once the locks are held). One
+        round trip on PostgreSQL."""
+        ...
+
+    def write(self, changes: Changes) -> dict[str, Entry]:
+        """Write everything `changes` holds, in its order (links, records, facts, entries,
+        anomalies, counters), each entry stamped with a new ``seq`` (as `next_seqs` gives
+        them, in the order staged); the entries as written, by key. A link contradicting the
+        id map is refused with `InvalidArgumentError` (as `save_link`), and the transaction
+        then leaves nothing written. One pipeline on PostgreSQL (its writes travel with the
+        commit)."""
+        ...
+
+    # -- rows --------------------------------------------------------------------------------------
 
     def lock_order(self, order_id: str) -> None:
         """Serialise the rest of this transaction with every other transaction on the same order

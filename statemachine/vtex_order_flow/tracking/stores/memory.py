@@ -10,9 +10,11 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TypeVar
 
 from ...errors import StoreError
+from .._changes import Changes, ClaimSnapshot, Snapshot
 from .._events import TICKS_PER_SECOND
 from .._types import CLAIMABLE, OPEN_STATES, Anomaly, Entry, EntryState, OrderRecord
 from .._types import IN_FLIGHT as IN_FLIGHT_STATES
+from . import _operations
 from ._base import ExclusiveStore, check_link
 from ._rows import WAITING as _WAITING
 
@@ -96,6 +98,15 @@ class MemoryStore(ExclusiveStore):
     def _log(self, step: Callable[[], object]) -> None:
         if self._undo is not None:
             self._undo.append(step)
+
+    def snapshot(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+        return _operations.snapshot(self, order_ids, lock=lock)
+
+    def claim_snapshot(self, now: float, limit: int) -> ClaimSnapshot:
+        return _operations.claim_snapshot(self, now, limit)
+
+    def write(self, changes: Changes) -> dict[str, Entry]:
+        return _operations.write(self, changes)
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         packed = self._records.get(order_id)

@@ -26,11 +26,12 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from ...errors import MissingExtraError, StoreError
+from .._changes import Changes, ClaimSnapshot, Snapshot
 from .._events import TICKS_PER_SECOND
 from .._types import Anomaly, Entry, EntryState, OrderRecord
-from . import _sql
+from . import _pg_operations, _sql
 from ._base import ClosingStore, check_link
-from ._pg import Listener, check_arguments
+from ._pg import Listener, check_arguments, errors, rows_of
 from ._pg import safe as _safe
 from ._rows import entry_of as _entry
 from ._rows import facts_of as _facts_of
@@ -47,10 +48,6 @@ _SEQ_BLOCK = 64
 """Sequence numbers a process takes at a time (the sequence's increment from version 2): one
 round trip per 64 entry writes instead of one per write."""
 _SHARDS = 16
-
-
-def _rows_of(cursor: Any) -> list[Any]:
-    return cursor.fetchall() if cursor.description is not None else []
 
 
 class PostgresStore(ClosingStore):
@@ -138,7 +135,7 @@ class PostgresStore(ClosingStore):
     def _setup(self) -> None:
         with self._errors("set up the schema"), self._pool.connection() as conn:
             _sql.migrate(
-                lambda sql, params: _rows_of(conn.execute(sql, params)),
+                lambda sql, params: rows_of(conn.execute(sql, params)),
                 conn.transaction,
                 "postgres",
                 schema=self.schema,
@@ -155,18 +152,8 @@ class PostgresStore(ClosingStore):
 
     # -- connections and transactions -----------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except StoreError:
-            raise
-        except self._psycopg.Error as error:
-            raise StoreError(f"PostgreSQL: cannot {what}: {error}") from error
-        except Exception as error:
-            if type(error).__module__.startswith("psycopg_pool"):  # PoolTimeout, PoolClosed
-                raise StoreError(f"PostgreSQL: cannot {what}: {error}") from error
-            raise
+    def _errors(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return errors(self._psycopg, what)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -222,6 +209,29 @@ class PostgresStore(ClosingStore):
         return lock and getattr(self._local, "conn", None) is not None
 
     # -- the store protocol ------------------------------------------------------------------------
+
+    def snapshot(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+        with self.transaction():
+            return _pg_operations.snapshot(self._run, self._q, self.schema, order_ids, lock=lock)
+
+    def claim_snapshot(self, now: float, limit: int) -> ClaimSnapshot:
+        with self.transaction():
+            return _pg_operations.claim_snapshot(self._run, self._q, self.schema, now, limit)
+
+    def write(self, changes: Changes) -> dict[str, Entry]:
+        with self.transaction():
+            written = _pg_operations.write(self._run, self._many, self._q, changes, self.next_seqs)
+            if _pg_operations.readies(written):
+                self._local.ready = True
+            for name, by in changes.counters.items():
+                if by:
+                    self.incr(name, by)
+            return written
+
+    def _many(self, sql: str, rows: Sequence[Any]) -> None:
+        """A statement for each row of parameters, queued in the transaction's pipeline."""
+        with self._local.conn.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
     def lock_order(self, order_id: str) -> None:
         self._run(self._q["lock_order"], (f"{self.schema}:{order_id}",))
@@ -301,8 +311,7 @@ class PostgresStore(ClosingStore):
             with self.transaction():
                 self.save_entries(entries)
             return
-        with conn.cursor() as cursor:
-            cursor.executemany(self._q["save_entry"], [_row(entry) for entry in entries])
+        self._many(self._q["save_entry"], [_row(entry) for entry in entries])
         if any(entry.state is EntryState.READY for entry in entries):
             self._local.ready = True
 

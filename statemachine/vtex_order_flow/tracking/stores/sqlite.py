@@ -12,9 +12,10 @@ import urllib.parse
 from collections.abc import Collection, Iterator, Sequence
 
 from ...errors import InvalidArgumentError, StoreError
+from .._changes import Changes, ClaimSnapshot, Snapshot
 from .._events import TICKS_PER_SECOND
 from .._types import Anomaly, Entry, EntryState, OrderRecord
-from . import _sql
+from . import _operations, _sql
 from ._base import ExclusiveStore, check_link
 from ._connection import ClosedConnection as _ClosedConnection
 from ._connection import Typed as _Typed
@@ -228,6 +229,15 @@ class SQLiteStore(ExclusiveStore):
                 self._depth = 0
                 self._pending_counts.clear()
                 self._counted.clear()
+
+    def snapshot(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+        return _operations.snapshot(self, order_ids, lock=lock)
+
+    def claim_snapshot(self, now: float, limit: int) -> ClaimSnapshot:
+        return _operations.claim_snapshot(self, now, limit)
+
+    def write(self, changes: Changes) -> dict[str, Entry]:
+        return _operations.write(self, changes)
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         row = self._db.execute(_Q["load_record"], (order_id,)).fetchone()

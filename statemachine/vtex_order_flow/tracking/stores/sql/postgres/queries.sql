@@ -151,3 +151,60 @@ SELECT order_id, status, changed_at FROM {schema}.records ORDER BY order_id COLL
 
 -- anomalies --
 SELECT order_id, from_status, to_status, kind, changed_at FROM {schema}.anomalies ORDER BY seq
+
+-- snapshot_orders --
+-- The asked orders (an array) that have a record or facts.
+SELECT id, r.status, r.changed_at, f.facts FROM unnest(%s::text[]) AS id
+LEFT JOIN {schema}.records AS r ON r.order_id = id
+LEFT JOIN {schema}.order_facts AS f ON f.order_id = id
+WHERE r.order_id IS NOT NULL OR f.order_id IS NOT NULL
+
+-- snapshot_open_entries --
+SELECT {entry_columns} FROM {schema}.entries WHERE order_id = ANY(%s) AND state IN ({open_states})
+ORDER BY seq
+
+-- snapshot_open_entries_for_update --
+SELECT {entry_columns} FROM {schema}.entries WHERE order_id = ANY(%s) AND state IN ({open_states})
+ORDER BY seq FOR UPDATE
+
+-- snapshot_links --
+-- The id map's pairs naming any of the asked ids (marketplace ids, VTEX ids), as arrays.
+SELECT marketplace_id, order_id FROM {schema}.order_ids
+WHERE marketplace_id = ANY(%s) OR order_id = ANY(%s)
+
+-- claim_candidates --
+-- (now, limit, schema) Up to `limit` claimable entries, locked, skipping rows another
+-- transaction holds; each with whether its order's lock was free (taken without waiting).
+-- The orders taken are noted in the transaction-local setting vtex_order_flow.claimed (a JSON
+-- array) for claim_in_flight and claim_orders, sent in the same pipeline: they run after this
+-- statement, each with a snapshot taken once the locks are held. The one-row `noted` is the
+-- outer side of the join, so that it is set even when nothing is claimable.
+WITH found AS MATERIALIZED (
+    SELECT {entry_columns} FROM {schema}.entries WHERE state IN ({claimable_states}) AND due <= %s
+    ORDER BY due, seq LIMIT %s FOR UPDATE SKIP LOCKED
+), locked AS MATERIALIZED (
+    SELECT id FROM (SELECT DISTINCT order_id AS id FROM found ORDER BY 1) AS ids
+    WHERE pg_try_advisory_xact_lock(hashtextextended(%s || ':' || id, 1))
+), noted AS MATERIALIZED (
+    SELECT set_config('vtex_order_flow.claimed', COALESCE(json_agg(id)::text, '[]'), true) FROM locked
+)
+SELECT found.*, found.order_id IN (SELECT id FROM locked) FROM noted LEFT JOIN found ON true
+
+-- claim_in_flight --
+SELECT {entry_columns} FROM {schema}.entries
+WHERE order_id = ANY(ARRAY(SELECT json_array_elements_text(current_setting('vtex_order_flow.claimed')::json)))
+AND state IN ({open_states}) AND state IN ({in_flight_states})
+ORDER BY seq
+
+-- claim_orders --
+SELECT id, r.status, r.changed_at, f.facts
+FROM unnest(ARRAY(SELECT json_array_elements_text(current_setting('vtex_order_flow.claimed')::json))) AS id
+LEFT JOIN {schema}.records AS r ON r.order_id = id
+LEFT JOIN {schema}.order_facts AS f ON f.order_id = id
+WHERE r.order_id IS NOT NULL OR f.order_id IS NOT NULL
+
+-- write_links_held --
+-- The pairs the id map holds naming any id of the links to write (arrays of marketplace ids
+-- and VTEX ids, twice): what save_link's rule is checked against.
+SELECT marketplace_id, order_id FROM {schema}.order_ids
+WHERE marketplace_id = ANY(%s) OR order_id = ANY(%s) OR marketplace_id = ANY(%s) OR order_id = ANY(%s)
