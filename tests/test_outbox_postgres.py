@@ -30,7 +30,7 @@ from vtex_order_flow.tracking import (
     Tracker,
     parse_ticks,
 )
-from vtex_order_flow.tracking._postgres import _SCHEMA_V1, _statements
+from vtex_order_flow.tracking.stores._sql import migrations
 
 T0 = parse_ticks("2026-01-05T10:00:00Z")
 SECOND = 10_000_000
@@ -70,7 +70,7 @@ def test_an_older_schema_is_upgraded_and_a_newer_one_refused() -> None:
     schema = "t_upgrade_" + str(os.getpid())
     drop_postgres_schema(schema)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for statement in _statements(_SCHEMA_V1, f'"{schema}"'):
+        for statement in migrations("postgres", schema)[0].statements:  # version 1
             conn.execute(statement)
         conn.execute(f'INSERT INTO "{schema}".meta VALUES (%s, %s)', ("schema_version", "1"))
         conn.execute(
@@ -351,7 +351,7 @@ def test_waiting_for_ready_entries(store: PostgresStore) -> None:
 def test_an_unreachable_server_is_waited_for_not_spun_on() -> None:
     store = fresh_postgres_store()
     try:
-        store._dsn = "postgresql://nobody@127.0.0.1:1/none"  # the listener's server goes away
+        store._listener._dsn = "postgresql://nobody@127.0.0.1:1/none"  # the listener's server goes away
         started = time.monotonic()
         assert Tracker(store=store).wait(0.5) is False
         assert time.monotonic() - started >= 0.45
@@ -361,7 +361,7 @@ def test_an_unreachable_server_is_waited_for_not_spun_on() -> None:
 
 
 def test_passwords_never_reach_an_error_message() -> None:
-    from vtex_order_flow.tracking._postgres import _safe
+    from vtex_order_flow.tracking.stores._pg import safe as _safe
 
     assert "hunter2" not in _safe("host=x password='hunter2 xyz' user=u")
     assert "ter2" not in _safe("postgresql://vof:hun@ter2@127.0.0.1:5432/vof")

@@ -31,8 +31,16 @@ def test_the_wheel_and_the_sdist_hold_what_they_should(tmp_path: Path) -> None:
         "vtex_order_flow/client/__init__.py",
         "vtex_order_flow/app/__init__.py",
         "vtex_order_flow/testing/_fake.py",
+        "vtex_order_flow/tracking/stores/sql/sqlite/queries.sql",
+        "vtex_order_flow/tracking/stores/sql/postgres/queries.sql",
     ):
         assert needed in names, needed
+    # Every .sql file the stores load (queries and migrations) ships in the wheel.
+    package = ROOT / "statemachine"
+    stores = package / "vtex_order_flow" / "tracking" / "stores"
+    sql_files = {p.relative_to(package).as_posix() for p in stores.rglob("*.sql")}
+    assert len(sql_files) >= 8
+    assert sql_files <= names, sorted(sql_files - names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     metadata = next(n for n in names if n.endswith("METADATA"))
     text = zipfile.ZipFile(wheel).read(metadata).decode()

@@ -20,10 +20,8 @@ model says VTEX will accept it.
 from ..errors import EventError as EventError  # (its home; still found here)
 from ._events import TICKS_PER_SECOND, OrderEvent, Ping, format_ticks, parse_event, parse_ticks
 from ._hook import HookEndpoint, HookResponse
-from ._postgres import POSTGRES_SCHEMA_VERSION, PostgresStore
 from ._replay import MAX_ERRORS_KEPT, ReplayResult, numbered_lines, register_deferred, replay, replay_report
 from ._results import credentials_refused
-from ._stores import SCHEMA_VERSION, MemoryStore, SQLiteStore, Store
 from ._tracker import Tracker
 from ._types import (
     CLAIMABLE,
@@ -39,6 +37,7 @@ from ._types import (
     OrderRecord,
     RetryPolicy,
 )
+from .stores import POSTGRES_SCHEMA_VERSION, SCHEMA_VERSION, MemoryStore, PostgresStore, SQLiteStore, Store
 
 __all__ = [
     "CLAIMABLE",

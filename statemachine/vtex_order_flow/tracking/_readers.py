@@ -12,10 +12,9 @@ from .. import Decision, Facts, FlowModel, FollowUp, Verdict
 from .._guards import expect_id
 from .._text import shown
 from ..errors import InvalidArgumentError, StoreError
-from ._rowunit import snapshot
-from ._stores import Store
 from ._types import IN_FLIGHT, Anomaly, Closing, Entry, EntryState, OrderRecord
 from ._verdicts import FlowTables, from_the_start
+from .stores import Store
 
 __all__ = ["Readers"]
 
@@ -34,7 +33,7 @@ class Readers(Closing):
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
         with self._lock:
-            if getattr(self.store, "closed", False):
+            if self.store.closed:
                 raise StoreError(f"the tracker's store ({type(self.store).__name__}) is closed")
             yield
 
@@ -178,7 +177,7 @@ class Readers(Closing):
         for order_id in ids:
             expect_id(order_id, "VTEX's order id")
         with self._reading():
-            return dict(snapshot(self.store, ids, lock=False).linked_from) if ids else {}
+            return dict(self.store.snapshot(ids, lock=False).linked_from) if ids else {}
 
     def record(self, order_id: str) -> OrderRecord | None:
         """The order's current record, or None when no event named it yet."""

@@ -12,7 +12,6 @@ import contextlib
 import math
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,33 +23,13 @@ from ..errors import InvalidArgumentError, LeaseLostError, UnknownUpdateError
 from . import _claims, _ledger, _links, _outbox, _results
 from ._events import OrderEvent
 from ._readers import Readers
-from ._stores import MemoryStore, Store
 from ._types import Applied, Entry, EntryState, RetryPolicy
 from ._unit import Core
 from ._verdicts import FlowTables
 from ._waking import Waking
+from .stores import MemoryStore, Store
 
 __all__ = ["Tracker"]
-
-_STORE_METHODS = (
-    "transaction",
-    "lock_order",
-    "lock_key",
-    "try_lock_orders",
-    "next_seqs",
-    "load_record",
-    "save_record",
-    "load_facts",
-    "save_facts",
-    "load_link",
-    "load_marketplace_id",
-    "save_link",
-    "get_entry",
-    "save_entry",
-    "open_entries",
-    "in_flight",
-    "claimable",
-)
 
 
 class Tracker(Readers, Waking):
@@ -102,7 +81,7 @@ class Tracker(Readers, Waking):
             expect(retry, RetryPolicy, "Tracker's retry")
         if owner is not None:
             expect_id(owner, "Tracker's owner")
-        if store is not None and not all(callable(getattr(store, name, None)) for name in _STORE_METHODS):
+        if store is not None and not isinstance(store, Store):
             raise InvalidArgumentError(
                 f"Tracker's store must be a Store (MemoryStore, SQLiteStore), not {store!r}"
             )
@@ -117,7 +96,7 @@ class Tracker(Readers, Waking):
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         """The name this tracker claims under when `claim` is given none."""
         # Trackers sharing one store object share its lock; a tracker's calls are each atomic.
-        self._lock: Any = getattr(self.store, "lock", None) or threading.RLock()
+        self._lock: Any = self.store.lock
         Waking.__init__(self)
         self._tables = FlowTables(self.model, self.flow)
         self._core = Core(self._tables, self.store, self.retry, answer_timeout, max_skew, self.wake)

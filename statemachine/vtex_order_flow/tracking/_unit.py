@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from ..errors import UnknownUpdateError
 from ._changes import Changes, ClaimSnapshot, Snapshot
-from ._rowunit import claim_snapshot, snapshot, write
-from ._stores import Store
 from ._types import Entry, EntryState, RetryPolicy
 from ._verdicts import FlowTables
+from .stores import Store
 
 __all__ = ["Core"]
 
@@ -30,11 +29,11 @@ class Core:
 
     def load(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
         """The orders' records, facts, open entries and links, their locks held: one call."""
-        return snapshot(self.store, order_ids, lock=lock)
+        return self.store.snapshot(order_ids, lock=lock)
 
     def load_claim(self, now: float, limit: int) -> ClaimSnapshot:
         """What a claim reads: one call."""
-        return claim_snapshot(self.store, now, limit)
+        return self.store.claim_snapshot(now, limit)
 
     def resolve(self, order_id: str) -> tuple[str, Snapshot]:
         """Lock the order (the marketplace id, then VTEX's when linked: the order every path
@@ -60,7 +59,7 @@ class Core:
             changes.entries[key] = entry.evolve(updated_at=now)
         if not changes:
             return {}
-        written = write(self.store, changes)
+        written = self.store.write(changes)
         if any(entry.state is EntryState.READY for entry in written.values()):
             self.wake()
         return written

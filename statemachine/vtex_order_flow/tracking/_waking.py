@@ -27,20 +27,18 @@ class Waking:
         that can hear other processes (PostgreSQL's LISTEN/NOTIFY) wakes it for theirs too;
         otherwise their entries are found by the next claim."""
         seconds = expect_seconds(timeout, "wait's timeout")
-        listen = getattr(self.store, "wait_ready", None)
         with self._wake:
             seen = self._woken
-        if callable(listen):
-            deadline = time.monotonic() + seconds
-            while self._woken == seen:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                if listen(min(left, 0.25)):  # short slices: an in-process wake is seen soon
-                    return True
-            return True
-        with self._wake:
-            return self._wake.wait_for(lambda: self._woken != seen, seconds)
+        deadline = time.monotonic() + seconds
+        while self._woken == seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            # Short slices: a `wake` of this tracker is seen soon; the store's own (its commits
+            # that made entries ready; PostgreSQL's NOTIFY from every process) at once.
+            if self.store.wait_ready(min(left, 0.25)):
+                return True
+        return True
 
     def wake(self) -> None:
         """Wake every thread in `wait` now."""
