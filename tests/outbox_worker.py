@@ -21,11 +21,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from vtex_order_flow.errors import StoreError
 from vtex_order_flow.tracking import Entry, OrderEvent, PostgresStore, SQLiteStore, Tracker, parse_ticks
+from vtex_order_flow.tracking.stores import Changes
 
 T = TypeVar("T")
 T0 = parse_ticks("2026-01-05T10:00:00Z")
@@ -90,15 +91,17 @@ class Mortal:
 
 
 class MortalSQLite(SQLiteStore):
-    def save_entries(self, entries: Sequence[Entry]) -> None:
-        super().save_entries(entries)
+    def write(self, changes: Changes) -> dict[str, Entry]:
+        written = super().write(changes)  # (in the tracker's transaction: not committed yet)
         Mortal.wrote()
+        return written
 
 
 class MortalPostgres(PostgresStore):
-    def save_entries(self, entries: Sequence[Entry]) -> None:
-        super().save_entries(entries)
+    def write(self, changes: Changes) -> dict[str, Entry]:
+        written = super().write(changes)  # (queued in the pipeline: it travels with the commit)
         Mortal.wrote()
+        return written
 
 
 def open_store(db: str, **options: Any) -> SQLiteStore | PostgresStore:
