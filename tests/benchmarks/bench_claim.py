@@ -36,204 +36,44 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from _backlog import (
+    NOW,
+    T0,
+    TEMPLATE,
+    Clock,
+    clone_postgres,
+    clone_sqlite,
+    floor_claim_sql,
+    floor_postgres,
+    floor_sqlite,
+    percentile,
+)
 
-from vtex_order_flow.tracking import EntryState, OrderEvent, PostgresStore, SQLiteStore, Tracker, parse_ticks
+from vtex_order_flow.tracking import EntryState, OrderEvent, PostgresStore, SQLiteStore, Tracker
 
-T0 = parse_ticks("2026-01-05T10:00:00Z")
-SECOND = 10_000_000
-NOW = T0 / SECOND + 3600
 LEASE = 1.0
-TEMPLATE = "TPL-0000000-01"
-FLOOR_TABLES = (
-    "CREATE TABLE orders (order_id TEXT PRIMARY KEY, status TEXT NOT NULL, changed_at BIGINT NOT NULL)",
-    "CREATE TABLE entries (key TEXT PRIMARY KEY, order_id TEXT NOT NULL, action TEXT NOT NULL, "
-    "state TEXT NOT NULL, due DOUBLE PRECISION, seq BIGINT NOT NULL, owner TEXT)",
-    "CREATE INDEX entries_open ON entries (order_id) "
-    "WHERE state IN ('pending', 'ready', 'claimed', 'sent', 'retry')",
-    "CREATE INDEX entries_due ON entries (due, seq) WHERE state IN ('ready', 'retry', 'claimed')",
-)
-FLOOR_CLAIM = (
-    "UPDATE entries SET state = 'claimed', owner = {p}, due = {p} WHERE key IN ("
-    "SELECT key FROM entries WHERE state IN ('ready', 'retry', 'claimed') AND due <= {p} "
-    "ORDER BY due, seq LIMIT 100{lock}) RETURNING key, order_id, action"
-)
-
-
-class Clock:
-    """The tracker's clock, moved on by the benchmark."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def order_id(n: int) -> str:
-    return f"MKP-{n:07d}-01"
+STATUS = "waiting-ffmt-authorization"  # (the approve is sendable, the invoice is not yet)
 
 
 def make_template(store: SQLiteStore | PostgresStore) -> None:
     """One order through the public API: its rows are the store's own."""
     tracker = Tracker(store=store, clock=Clock(), owner="seed")
-    tracker.apply(OrderEvent(TEMPLATE, "waiting-ffmt-authorization", T0))
+    tracker.apply(OrderEvent(TEMPLATE, STATUS, T0))
     assert tracker.register(TEMPLATE, "approve").state is EntryState.READY
     assert tracker.register(TEMPLATE, "invoice").state is EntryState.PENDING
-
-
-def _template_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
-    return [row for row in rows if any(isinstance(value, str) and TEMPLATE in value for value in row)]
-
-
-def _clones(rows: list[Sequence[Any]], columns: list[str], orders: int) -> Iterator[tuple[Any, ...]]:
-    """Each template row once per order: the order id replaced, ``seq`` columns numbered anew."""
-    for n in range(orders):
-        order = order_id(n)
-        for k, row in enumerate(rows):
-            yield tuple(
-                value.replace(TEMPLATE, order)
-                if isinstance(value, str)
-                else (1_000 + n * len(rows) + k if column == "seq" and isinstance(value, int) else value)
-                for column, value in zip(columns, row, strict=True)
-            )
-
-
-def clone_sqlite(path: str, orders: int) -> int:
-    """Copy the template order's rows `orders` times into every table that holds it."""
-    written = 0
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        conn.execute("BEGIN IMMEDIATE")
-        for table in tables:
-            cursor = conn.execute(f'SELECT * FROM "{table}"')
-            columns = [d[0] for d in cursor.description]
-            rows = _template_rows(cursor.fetchall())
-            if rows:
-                names = ", ".join(f'"{c}"' for c in columns)
-                marks = ", ".join("?" * len(columns))
-                conn.executemany(
-                    f'INSERT INTO "{table}" ({names}) VALUES ({marks})', _clones(rows, columns, orders)
-                )
-                written += len(rows) * orders
-        conn.execute("COMMIT")
-        conn.execute("ANALYZE")
-    finally:
-        conn.close()
-    return written
-
-
-def _copy_type(udt: str) -> str:
-    return f"{udt[1:]}[]" if udt.startswith("_") else udt
-
-
-def clone_postgres(dsn: str, schema: str, orders: int) -> int:
-    """Copy the template order's rows `orders` times (COPY) into every table of the store's schema
-    that holds it, then VACUUM ANALYZE them."""
-    written = 0
-    copied: list[str] = []
-    with psycopg.connect(dsn) as conn:
-        tables = conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-            "AND table_type = 'BASE TABLE'",
-            (schema,),
-        ).fetchall()
-        for (table,) in tables:
-            cursor = conn.execute(f'SELECT * FROM "{schema}"."{table}"')
-            columns = [d.name for d in cursor.description or ()]
-            rows = _template_rows(cursor.fetchall())
-            if not rows:
-                continue
-            types: dict[str, str] = dict(
-                conn.execute(
-                    "SELECT column_name, udt_name FROM information_schema.columns "
-                    "WHERE table_schema = %s AND table_name = %s",
-                    (schema, table),
-                ).fetchall()
-            )
-            names = ", ".join(f'"{c}"' for c in columns)
-            with cursor.copy(f'COPY "{schema}"."{table}" ({names}) FROM STDIN') as copy:
-                copy.set_types([_copy_type(types[c]) for c in columns])
-                for clone in _clones(rows, columns, orders):
-                    copy.write_row(clone)
-            written += len(rows) * orders
-            copied.append(table)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for table in copied:
-            conn.execute(f'VACUUM ANALYZE "{schema}"."{table}"')
-    return written
-
-
-def _floor_rows(orders: int) -> Iterator[tuple[Any, ...]]:
-    for n in range(orders):
-        order = order_id(n)
-        yield (f"{order}:approve", order, "approve", "ready", 0.0, 2 * n, None)
-        yield (f"{order}:invoice", order, "invoice", "pending", None, 2 * n + 1, None)
-
-
-def floor_postgres(dsn: str, schema: str, orders: int) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(f'SET search_path = "{schema}"')
-        for statement in FLOOR_TABLES:
-            conn.execute(statement)
-        with conn.transaction(), conn.cursor() as cursor:
-            with cursor.copy("COPY orders (order_id, status, changed_at) FROM STDIN") as copy:
-                for n in range(orders):
-                    copy.write_row((order_id(n), "waiting-ffmt-authorization", T0))
-            with cursor.copy(
-                "COPY entries (key, order_id, action, state, due, seq, owner) FROM STDIN"
-            ) as copy:
-                for row in _floor_rows(orders):
-                    copy.write_row(row)
-        conn.execute("VACUUM ANALYZE orders")
-        conn.execute("VACUUM ANALYZE entries")
-
-
-def floor_sqlite(path: str, orders: int) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        for statement in FLOOR_TABLES:
-            conn.execute(statement)
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(
-            "INSERT INTO orders VALUES (?, ?, ?)",
-            ((order_id(n), "waiting-ffmt-authorization", T0) for n in range(orders)),
-        )
-        conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", _floor_rows(orders))
-        conn.execute("COMMIT")
-        conn.execute("ANALYZE")
-    finally:
-        conn.close()
-
-
-def percentile(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
 def measure(
     store: SQLiteStore | PostgresStore, floor: Any, postgres: bool, warmup: int, timed: int
 ) -> tuple[list[float], list[float]]:
     """Claims of the library and of the floor, alternating; the timed ones' durations."""
-    clock = Clock()
+    clock = Clock(NOW)
     tracker = Tracker(store=store, clock=clock, owner="bench")
-    if postgres:
-        sql = FLOOR_CLAIM.format(p="%s", lock=" FOR UPDATE SKIP LOCKED")
-    else:
-        sql = FLOOR_CLAIM.format(p="?", lock="")
+    sql = floor_claim_sql(postgres)
     library: list[float] = []
     raw: list[float] = []
     for i in range(warmup + timed):
@@ -276,7 +116,7 @@ def run_postgres(dsn: str, size: int, warmup: int, timed: int) -> None:
         with PostgresStore(dsn, schema=schema) as store:
             make_template(store)
         clone_postgres(dsn, schema, size // 2)
-        floor_postgres(dsn, floor_schema, size // 2)
+        floor_postgres(dsn, floor_schema, size // 2, STATUS, "ready")
         loaded = time.perf_counter() - start
         with (
             PostgresStore(dsn, schema=schema) as store,
@@ -298,7 +138,7 @@ def run_sqlite(size: int, warmup: int, timed: int) -> None:
         with SQLiteStore(path) as store:
             make_template(store)
         clone_sqlite(path, size // 2)
-        floor_sqlite(floor_path, size // 2)
+        floor_sqlite(floor_path, size // 2, STATUS, "ready")
         loaded = time.perf_counter() - start
         floor = sqlite3.connect(floor_path, isolation_level=None)
         try:

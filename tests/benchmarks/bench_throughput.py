@@ -44,7 +44,6 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -56,12 +55,20 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from _backlog import (
+    FLOOR_EVENT_POSTGRES,
+    FLOOR_TABLES,
+    NOW,
+    SECOND,
+    T0,
+    floor_claim_sql,
+    floor_event_sqlite,
+    order_id,
+    sqlite_connect,
+)
 
-from vtex_order_flow.tracking import OrderEvent, PostgresStore, SQLiteStore, Tracker, parse_ticks
+from vtex_order_flow.tracking import OrderEvent, PostgresStore, SQLiteStore, Tracker
 
-T0 = parse_ticks("2026-01-05T10:00:00Z")
-SECOND = 10_000_000
-NOW = T0 / SECOND + 3600
 WALK = (
     "waiting-for-manual-authorization",
     "waiting-ffmt-authorization",
@@ -71,27 +78,10 @@ WALK = (
 )
 SENDABLE_AT = "ready-for-handling"  # where the floor readies its entry (start-handling)
 LEASE = 60.0
-OPEN = "('pending', 'ready', 'claimed', 'sent', 'retry')"
-FLOOR_TABLES = (
-    "CREATE TABLE orders (order_id TEXT PRIMARY KEY, status TEXT NOT NULL, changed_at BIGINT NOT NULL)",
-    "CREATE TABLE entries (key TEXT PRIMARY KEY, order_id TEXT NOT NULL, action TEXT NOT NULL, "
-    "state TEXT NOT NULL, due DOUBLE PRECISION, seq BIGINT NOT NULL, owner TEXT)",
-    f"CREATE INDEX entries_open ON entries (order_id) WHERE state IN {OPEN}",
-    "CREATE INDEX entries_due ON entries (due, seq) WHERE state IN ('ready', 'retry', 'claimed')",
-)
-FLOOR_CLAIM = (
-    "UPDATE entries SET state = 'claimed', owner = {p}, due = {p} WHERE key IN ("
-    "SELECT key FROM entries WHERE state IN ('ready', 'retry', 'claimed') AND due <= {p} "
-    "ORDER BY due, seq LIMIT {p}{lock}) RETURNING key, order_id, action"
-)
 
 
 def clock() -> float:
     return NOW
-
-
-def order_id(n: int) -> str:
-    return f"MKP-{n:07d}-01"
 
 
 def events_of(mine: range) -> list[OrderEvent]:
@@ -165,15 +155,6 @@ def _library(job: Job, index: int, barrier: Any) -> Spans:
 # -- the floor: a hand-written outbox's SQL ---------------------------------------------------
 
 
-def floor_event_sql(postgres: bool) -> str:
-    p = "%s" if postgres else "?"
-    return (
-        f"INSERT INTO orders AS r (order_id, status, changed_at) VALUES ({p}, {p}, {p}) "
-        "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, changed_at = excluded.changed_at "
-        "WHERE r.changed_at < excluded.changed_at"
-    )
-
-
 def _floor_postgres(job: Job, index: int, barrier: Any) -> Spans:
     schema = job.target.split(":", 1)[1]
     mine = range(index, job.orders, job.processes)
@@ -186,20 +167,13 @@ def _floor_postgres(job: Job, index: int, barrier: Any) -> Spans:
                 [(f"{order_id(n)}:start-handling", order_id(n), n) for n in mine],
             )
         events = events_of(mine)
-        # One statement, so one round trip and one transaction: the upsert, then the order's open
-        # entries when it moved.
-        event_sql = (
-            f"WITH moved AS ({floor_event_sql(True)} RETURNING order_id) "
-            "UPDATE entries SET state = %s, due = %s FROM moved "
-            "WHERE entries.order_id = moved.order_id AND entries.state IN ('pending', 'ready')"
-        )
-        claim_sql = FLOOR_CLAIM.format(p="%s", lock=" FOR UPDATE SKIP LOCKED")
+        claim_sql = floor_claim_sql(True)
 
         def apply() -> int:
             for event in events:
                 ready = event.state == SENDABLE_AT
                 conn.execute(
-                    event_sql,
+                    FLOOR_EVENT_POSTGRES,
                     (
                         event.order_id,
                         event.state,
@@ -212,7 +186,7 @@ def _floor_postgres(job: Job, index: int, barrier: Any) -> Spans:
 
         def drain() -> int:
             finished = 0
-            while got := conn.execute(claim_sql, (owner, NOW + LEASE, NOW, 100)).fetchall():
+            while got := conn.execute(claim_sql, (owner, NOW + LEASE, NOW)).fetchall():
                 for key, _, _ in got:
                     conn.execute(
                         "UPDATE entries SET state = 'sent', due = %s "
@@ -231,14 +205,6 @@ def _floor_postgres(job: Job, index: int, barrier: Any) -> Spans:
     return Spans(inward, inward_span, outward, outward_span)
 
 
-def sqlite_connect(path: str) -> sqlite3.Connection:
-    """As the SQLite store connects: autocommit, WAL, synchronous NORMAL, waiting for the lock."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=120)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
-
-
 def _floor_sqlite(job: Job, index: int, barrier: Any) -> Spans:
     mine = range(index, job.orders, job.processes)
     owner = f"w{index}"
@@ -252,28 +218,19 @@ def _floor_sqlite(job: Job, index: int, barrier: Any) -> Spans:
         )
         conn.execute("COMMIT")
         events = events_of(mine)
-        upsert = floor_event_sql(False)
-        claim_sql = FLOOR_CLAIM.format(p="?", lock="")
+        claim_sql = floor_claim_sql(False)
 
         def apply() -> int:
             for event in events:
                 ready = event.state == SENDABLE_AT
-                conn.execute("BEGIN IMMEDIATE")
-                moved = conn.execute(upsert, (event.order_id, event.state, event.changed_at)).rowcount
-                if moved:
-                    conn.execute(
-                        "UPDATE entries SET state = ?, due = ? "
-                        "WHERE order_id = ? AND state IN ('pending', 'ready')",
-                        ("ready" if ready else "pending", 0.0 if ready else None, event.order_id),
-                    )
-                conn.execute("COMMIT")
+                floor_event_sqlite(conn, event.order_id, event.state, event.changed_at, ready)
             return len(events)
 
         def drain() -> int:
             finished = 0
             while True:
                 conn.execute("BEGIN IMMEDIATE")
-                got = conn.execute(claim_sql, (owner, NOW + LEASE, NOW, 100)).fetchall()
+                got = conn.execute(claim_sql, (owner, NOW + LEASE, NOW)).fetchall()
                 conn.execute("COMMIT")
                 if not got:
                     return finished
