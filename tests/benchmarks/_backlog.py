@@ -108,18 +108,33 @@ def _template_rows(rows: Sequence[Sequence[Any]], template: str) -> list[Sequenc
 
 
 def _clones(
-    rows: list[Sequence[Any]], columns: list[str], orders: int, template: str, name: Callable[[int], str]
+    rows: list[Sequence[Any]],
+    columns: list[str],
+    orders: int,
+    template: str,
+    name: Callable[[int], str],
+    *,
+    first_seq: int,
 ) -> Iterator[tuple[Any, ...]]:
-    """Each template row once per order: the order id replaced, ``seq`` columns numbered anew."""
+    """Each template row once per order: the order id replaced, ``seq`` columns numbered anew
+    from `first_seq` (distinct, should a store make them unique)."""
     for n in range(orders):
         order = name(n)
         for k, row in enumerate(rows):
             yield tuple(
                 value.replace(template, order)
                 if isinstance(value, str)
-                else (1_000 + n * len(rows) + k if column == "seq" and isinstance(value, int) else value)
+                else (first_seq + n * len(rows) + k if column == "seq" and isinstance(value, int) else value)
                 for column, value in zip(columns, row, strict=True)
             )
+
+
+def _first_seq(conn: Any, table: str, columns: list[str]) -> int:
+    """Past the table's highest ``seq`` (a store's own rows, or an earlier copy's)."""
+    if "seq" not in columns:
+        return 0
+    (highest,) = conn.execute(f'SELECT COALESCE(MAX("seq"), 0) FROM {table}').fetchone()
+    return int(highest) + 1_000
 
 
 def clone_sqlite(
@@ -143,9 +158,10 @@ def clone_sqlite(
             if rows:
                 names = ", ".join(f'"{c}"' for c in columns)
                 marks = ", ".join("?" * len(columns))
+                first = _first_seq(conn, f'"{table}"', columns)
                 conn.executemany(
                     f'INSERT INTO "{table}" ({names}) VALUES ({marks})',
-                    _clones(rows, columns, orders, template, name),
+                    _clones(rows, columns, orders, template, name, first_seq=first),
                 )
                 written += len(rows) * orders
         conn.execute("COMMIT")
@@ -165,6 +181,7 @@ def clone_postgres(
     """Copy the template order's rows `orders` times (COPY) into every table of the store's schema
     that holds it, then VACUUM ANALYZE them; the rows written."""
     written = 0
+    highest = 0
     copied: list[str] = []
     with psycopg.connect(dsn) as conn:
         tables = conn.execute(
@@ -186,12 +203,22 @@ def clone_postgres(
                 ).fetchall()
             )
             names = ", ".join(f'"{c}"' for c in columns)
+            first = _first_seq(conn, f'"{schema}"."{table}"', columns)
             with cursor.copy(f'COPY "{schema}"."{table}" ({names}) FROM STDIN') as copy:
                 copy.set_types([_copy_type(types[c]) for c in columns])
-                for clone in _clones(rows, columns, orders, template, name):
+                for clone in _clones(rows, columns, orders, template, name, first_seq=first):
                     copy.write_row(clone)
             written += len(rows) * orders
             copied.append(table)
+            highest = max(highest, first + len(rows) * orders)
+        # The schema's sequences past every copied seq: what the store numbers next comes after.
+        for (sequence,) in conn.execute(
+            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = %s", (schema,)
+        ).fetchall():
+            qualified = f'"{schema}"."{sequence}"'
+            conn.execute(
+                f"SELECT setval(%s, GREATEST((SELECT last_value FROM {qualified}), %s))", (qualified, highest)
+            )
     with psycopg.connect(dsn, autocommit=True) as conn:
         for table in copied:
             conn.execute(f'VACUUM ANALYZE "{schema}"."{table}"')
