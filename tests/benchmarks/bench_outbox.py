@@ -18,7 +18,7 @@ The store is loaded through the public API (two template orders), then their row
 raw into the tables the store made (``_backlog.py``): no column of the store is named here.
 
     python tests/benchmarks/bench_outbox.py              # 1,000,000 open entries (README)
-    python tests/benchmarks/bench_outbox.py --open 100000
+    python tests/benchmarks/bench_outbox.py --quick      # 100,000
 """
 
 from __future__ import annotations
@@ -119,10 +119,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--open", type=int, default=1_000_000, help="open entries (default 1,000,000)")
-    parser.add_argument("--finished", type=int, default=200_000, help="finished entries (default 200,000)")
-    parser.add_argument("--events", type=int, default=20_000, help="hook events timed (default 20,000)")
+    parser.add_argument("--open", type=int, help="open entries (default 1,000,000; --quick 100,000)")
+    parser.add_argument("--finished", type=int, help="finished entries (default 200,000; --quick 20,000)")
+    parser.add_argument("--events", type=int, help="hook events timed (default 20,000; --quick 2,000)")
+    parser.add_argument("--quick", action="store_true", help="a small run")
     args = parser.parse_args()
+    args.open = args.open or (100_000 if args.quick else 1_000_000)
+    args.finished = args.finished if args.finished is not None else (20_000 if args.quick else 200_000)
+    args.events = args.events or (2_000 if args.quick else 20_000)
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
     with tempfile.TemporaryDirectory(prefix="vof-outbox-") as tmp:
         path = Path(tmp) / "outbox.db"
