@@ -15,8 +15,8 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements" / "test.txt"
 REFRESH = (
-    "uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 --universal "
-    "-o requirements/test.txt"
+    "uv pip compile pyproject.toml --extra test --extra bench --generate-hashes --python-version 3.11 "
+    "--universal -o requirements/test.txt"
 )
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;\\]+)\s*(;[^\\]*)?\\?$")
 
