@@ -36,8 +36,9 @@ SELECT pg_advisory_xact_lock(hashtextextended(%s, 2))
 SELECT id FROM unnest(%s::text[]) AS id
 WHERE pg_try_advisory_xact_lock(hashtextextended(%s || ':' || id, 1))
 
--- next_seq_block --
-SELECT nextval('{schema}.entry_seq')
+-- next_seq_blocks --
+-- The starts of this many blocks of the sequence (its increment is a block), in one round trip.
+SELECT nextval('{schema}.entry_seq') FROM generate_series(1, %s)
 
 -- notify_ready --
 -- Sent at commit when entries became ready: wakes `wait_ready` in every process.
@@ -208,3 +209,14 @@ WHERE r.order_id IS NOT NULL OR f.order_id IS NOT NULL
 -- and VTEX ids, twice): what save_link's rule is checked against.
 SELECT marketplace_id, order_id FROM {schema}.order_ids
 WHERE marketplace_id = ANY(%s) OR order_id = ANY(%s) OR marketplace_id = ANY(%s) OR order_id = ANY(%s)
+
+-- begin --
+-- Sent in the pipeline with the transaction's first statements (no round trip of its own).
+BEGIN
+
+-- commit --
+-- Sent with the transaction's last writes, in one round trip.
+COMMIT
+
+-- rollback --
+ROLLBACK
