@@ -180,7 +180,8 @@ def test_a_snapshot_holds_its_orders_locks(make_store: MakeStore) -> None:
                 assert other.try_lock_orders(["A", "B", "C"]) == {"C"}
                 assert other.claim_snapshot(10.0, 10) == ClaimSnapshot()  # its row is locked too
         with store.transaction():
-            store.lock_order("A")  # the order only (an event being applied)
+            store.lock_order("A")  # the order only (an event being applied) ...
+            store.load_record("A")  # (... the lock travels with the next read: pipeline mode)
             with other.transaction():
                 claim = other.claim_snapshot(10.0, 10)
                 assert claim.candidates == ()
