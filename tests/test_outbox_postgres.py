@@ -428,3 +428,26 @@ def test_an_answer_with_the_id_map_racing_a_registration_never_deadlocks(store: 
         for thread in threads:
             thread.join(30)
     assert errors == []
+
+
+def test_in_flight_stays_on_the_order_id_path_whatever_the_statistics(store: PostgresStore) -> None:
+    # Review: `order_id = ANY(...) AND state IN (claimed, sent)` flipped to scanning entries_state
+    # for every claimed entry when the statistics were taken with none claimed (an idle outbox,
+    # then a drain): 326 ms instead of 0.8 ms at a million open entries.
+    from vtex_order_flow.tracking.stores._sql import queries
+
+    sql = queries("postgres", store.schema)
+    with psycopg.connect(postgres_dsn(), autocommit=True) as conn:
+        table = f'"{store.schema}".entries'
+        conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        conn.execute(
+            f"INSERT INTO {table} SELECT 'O' || g || ':a', 'O' || g, 'approve', 'ready', NULL, '[]', "
+            "'r', NULL, NULL, 0, 0, g, 0, NULL, g, g FROM generate_series(1, 20000) AS g"
+        )
+        conn.execute(f"ANALYZE {table}")  # none claimed
+        conn.execute(f"UPDATE {table} SET state = 'claimed', due = 5 WHERE seq % 3 = 0")
+        ids = [f"O{n}" for n in range(1, 20000, 200)]
+        plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql["in_flight"], (ids,)))
+    assert "entries_open" in plan, plan
+    assert "entries_state" not in plan, plan
+    assert len(store.in_flight(ids)) == len([n for n in range(1, 20000, 200) if n % 3 == 0])

@@ -180,7 +180,8 @@ def test_a_snapshot_holds_its_orders_locks(make_store: MakeStore) -> None:
                 assert other.try_lock_orders(["A", "B", "C"]) == {"C"}
                 assert other.claim_snapshot(10.0, 10) == ClaimSnapshot()  # its row is locked too
         with store.transaction():
-            store.lock_order("A")  # the order only (an event being applied)
+            store.lock_order("A")  # the order only (an event being applied) ...
+            store.load_record("A")  # (... the lock travels with the next read: pipeline mode)
             with other.transaction():
                 claim = other.claim_snapshot(10.0, 10)
                 assert claim.candidates == ()
@@ -188,4 +189,47 @@ def test_a_snapshot_holds_its_orders_locks(make_store: MakeStore) -> None:
         with other.transaction():
             assert [e.key for e in other.claim_snapshot(10.0, 10).candidates] == ["A:x"]
     finally:
+        other.close()
+
+
+def test_a_snapshot_reads_what_was_committed_before_its_locks_were_granted(make_store: MakeStore) -> None:
+    # PostgreSQL sends the locks and the reads in one pipeline: each read must take its snapshot
+    # after the locks are held, so that it sees the writes of the transaction it waited for.
+    import threading
+    import time
+
+    store = make_store()
+    if type(store).__name__ != "PostgresStore":
+        pytest.skip("the memory and SQLite stores' transactions exclude every other writer")
+    from conftest import postgres_dsn
+    from vtex_order_flow.tracking import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    other = PostgresStore(postgres_dsn(), schema=store.schema)
+    holding, seen = threading.Event(), []
+
+    def writer() -> None:
+        with other.transaction():
+            other.lock_order("A")
+            other.load_record("A")  # (the lock is held once a read came back)
+            holding.set()
+            time.sleep(0.3)
+            other.write(
+                Changes(
+                    records={"A": ("invoiced", 7)}, entries={"A:x": entry("A:x", "A", EntryState.PENDING)}
+                )
+            )
+
+    thread = threading.Thread(target=writer)
+    try:
+        thread.start()
+        assert holding.wait(10)
+        with store.transaction():
+            snap = store.snapshot(["A"])  # waits for the writer's commit
+            seen.append(snap)
+        thread.join(10)
+        assert seen[0].order("A") == OrderState("invoiced", 7)
+        assert [e.key for e in seen[0].entries("A")] == ["A:x"]
+    finally:
+        thread.join(10)
         other.close()

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import re
+import select
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..._text import shown
 from ...errors import InvalidArgumentError, StoreError
 from ._sql import Queries
 
-__all__ = ["Listener", "check_arguments", "errors", "rows_of", "safe"]
+__all__ = ["Listener", "SeqBlocks", "check_arguments", "errors", "rows_of", "safe", "unbroken"]
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 
@@ -65,6 +66,29 @@ def errors(psycopg: Any, what: str) -> Iterator[None]:
         raise
 
 
+def unbroken(psycopg: Any) -> Callable[[Any], None]:
+    """The pool's check of a connection it hands out, without a round trip (psycopg_pool's
+    `check_connection` costs one on every checkout): an idle connection the server closed (a
+    restart, a terminated backend) has the server's last words, or the end of the stream, to
+    read; it is refused, and the pool hands out another. (A connection lost some other way
+    fails its first statement: that call raises `StoreError`, the pool drops the connection.)"""
+
+    def check(conn: Any) -> None:
+        if conn.closed or conn.broken or _readable(conn.fileno()):
+            conn.close()  # (a closed connection is discarded, not put back)
+            raise psycopg.OperationalError("the server closed this connection")
+
+    return check
+
+
+def _readable(fd: int) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover - Windows
+
+
 def rows_of(cursor: Any) -> list[Any]:
     """A cursor's rows (none for a statement that returns none)."""
     return cursor.fetchall() if cursor.description is not None else []
@@ -84,6 +108,35 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+class SeqBlocks:
+    """Sequence numbers from blocks of the store's sequence that this process takes (the
+    sequence's increment is `size`): increasing within a process; across processes, roughly in
+    the order of the changes. As many blocks as a call needs come in one round trip."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._ranges: list[tuple[int, int]] = []  # (next, end) of the blocks taken, in order
+        self._lock = threading.Lock()
+
+    def take(self, count: int, fetch: Callable[[int], list[int]]) -> list[int]:
+        """`count` numbers; `fetch(n)` takes the starts of `n` new blocks."""
+        taken: list[int] = []
+        with self._lock:
+            held = sum(end - start for start, end in self._ranges)
+            if held < count:
+                starts = fetch(-(-(count - held) // self._size))
+                self._ranges += [(start, start + self._size) for start in sorted(starts)]
+            while len(taken) < count:
+                start, end = self._ranges[0]
+                take = min(count - len(taken), end - start)
+                taken += range(start, start + take)
+                if start + take == end:
+                    self._ranges.pop(0)
+                else:
+                    self._ranges[0] = (start + take, end)
+        return taken
 
 
 class Listener:

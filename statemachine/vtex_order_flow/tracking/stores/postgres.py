@@ -31,7 +31,7 @@ from .._events import TICKS_PER_SECOND
 from .._types import Anomaly, Entry, EntryState, OrderRecord
 from . import _pg_operations, _sql
 from ._base import ClosingStore, check_link
-from ._pg import Listener, check_arguments, errors, rows_of
+from ._pg import Listener, SeqBlocks, check_arguments, errors, rows_of, unbroken
 from ._pg import safe as _safe
 from ._rows import entry_of as _entry
 from ._rows import facts_of as _facts_of
@@ -45,8 +45,8 @@ POSTGRES_SCHEMA_VERSION = _sql.latest("postgres")
 schema; 2: sends awaiting an answer are in the due index (VTEX's answer has a timeout), and the
 sequence hands out blocks; 3: the id map (marketplace order id to VTEX's orderId)."""
 _SEQ_BLOCK = 64
-"""Sequence numbers a process takes at a time (the sequence's increment from version 2): one
-round trip per 64 entry writes instead of one per write."""
+"""Sequence numbers in a block of the sequence (its increment from version 2): one round trip
+per 64 entry writes (or fewer: the blocks a write needs come in one) instead of one per write."""
 _SHARDS = 16
 
 
@@ -97,6 +97,7 @@ class PostgresStore(ClosingStore):
         if not synchronous_commit:
             connect["options"] = "-c synchronous_commit=off"
         self._psycopg = psycopg
+        self._idle = psycopg.pq.TransactionStatus.IDLE
         self.schema = schema
         self._q = _sql.queries("postgres", schema)
         self._timeout = float(timeout)
@@ -104,8 +105,7 @@ class PostgresStore(ClosingStore):
         self._local = threading.local()
         self._closed = False
         self._listener = Listener(psycopg, dsn, schema, self._q)
-        self._seq_lock = threading.Lock()
-        self._seq_next = self._seq_end = 0
+        self._seqs = SeqBlocks(_SEQ_BLOCK)
         try:  # one plain connection first: its error says why (a login refused, a bad host)
             psycopg.connect(dsn, connect_timeout=max(1, int(timeout))).close()
         except psycopg.Error as error:
@@ -117,7 +117,7 @@ class PostgresStore(ClosingStore):
                 max_size=max_size,
                 timeout=timeout,
                 kwargs=connect,
-                check=ConnectionPool.check_connection,
+                check=unbroken(psycopg),
                 open=True,
                 name=f"vof-{schema}",
             )
@@ -165,18 +165,28 @@ class PostgresStore(ClosingStore):
             return
         self._local.counts = {}
         self._local.ready = False
-        # Pipeline mode: statements whose results are not read yet (writes, the order's lock)
-        # travel with the next one that is, so that a hook event costs about three round trips
-        # instead of ten. The server still runs them in order: a read after the lock sees what
-        # was committed before the lock was granted.
-        with self._errors("run a transaction"), self._pool.connection() as conn, conn.pipeline():
+        # Pipeline mode: statements whose results are not read yet (BEGIN, the order's lock,
+        # writes) travel with the next one that is, and the last writes with COMMIT, so that a
+        # transaction costs one round trip per read plus one for the commit. The server still
+        # runs them in order: a read after the lock sees what was committed before the lock
+        # was granted. (psycopg's own transaction block would add two: one after BEGIN, one
+        # before COMMIT.)
+        with self._errors("run a transaction"), self._pool.connection() as conn:
             try:
-                with conn.transaction():
+                with conn.pipeline():
+                    conn.execute(self._q["begin"])
                     self._local.conn = conn
-                    yield
+                    try:
+                        yield
+                    finally:
+                        self._local.conn = None
                     self._flush(conn)
-            finally:
-                self._local.conn = None
+                    conn.execute(self._q["commit"])
+            except BaseException:
+                if not conn.closed and conn.info.transaction_status != self._idle:
+                    with contextlib.suppress(self._psycopg.Error):
+                        conn.execute(self._q["rollback"])
+                raise
 
     def _flush(self, conn: Any) -> None:
         """The transaction's last writes (they go with the commit: pipeline mode)."""
@@ -248,16 +258,9 @@ class PostgresStore(ClosingStore):
     def next_seqs(self, count: int) -> list[int]:
         """Numbers from blocks of the sequence this process takes (increasing within a process;
         across processes, roughly in the order of the changes)."""
-        taken: list[int] = []
-        with self._seq_lock:
-            while len(taken) < count:
-                if self._seq_next >= self._seq_end:
-                    start = int(self._one(self._q["next_seq_block"])[0])
-                    self._seq_next, self._seq_end = start, start + _SEQ_BLOCK
-                take = min(count - len(taken), self._seq_end - self._seq_next)
-                taken += range(self._seq_next, self._seq_next + take)
-                self._seq_next += take
-        return taken
+        return self._seqs.take(
+            count, lambda n: [int(row[0]) for row in self._all(self._q["next_seq_blocks"], (n,))]
+        )
 
     def load_record(self, order_id: str) -> tuple[str, int] | None:
         row = self._one(self._q["load_record"], (order_id,))

@@ -288,7 +288,9 @@ class SQLiteStore(ExclusiveStore):
             self._readying = True
 
     def save_entry(self, entry: Entry) -> None:
-        self.save_entries((entry,))
+        self._db.execute(_Q["save_entry"], _row(entry))
+        if entry.state is EntryState.READY:
+            self._readying = True
 
     def open_entries(self, order_id: str, *, lock: bool = True) -> list[Entry]:
         return [_entry(row) for row in self._db.execute(_Q["open_entries"], (order_id,))]

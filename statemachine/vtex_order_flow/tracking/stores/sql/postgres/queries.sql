@@ -36,8 +36,9 @@ SELECT pg_advisory_xact_lock(hashtextextended(%s, 2))
 SELECT id FROM unnest(%s::text[]) AS id
 WHERE pg_try_advisory_xact_lock(hashtextextended(%s || ':' || id, 1))
 
--- next_seq_block --
-SELECT nextval('{schema}.entry_seq')
+-- next_seq_blocks --
+-- The starts of this many blocks of the sequence (its increment is a block), in one round trip.
+SELECT nextval('{schema}.entry_seq') FROM generate_series(1, %s)
 
 -- notify_ready --
 -- Sent at commit when entries became ready: wakes `wait_ready` in every process.
@@ -104,9 +105,18 @@ SELECT {entry_columns} FROM {schema}.entries WHERE order_id = %s AND state IN ({
 ORDER BY seq FOR UPDATE
 
 -- in_flight --
-SELECT {entry_columns} FROM {schema}.entries WHERE order_id = ANY(%s)
-AND state IN ({open_states}) AND state IN ({in_flight_states})
-ORDER BY seq
+-- Pinned to the order-id path: one lookup of the open-entries index per order (the subquery
+-- is the index's own condition, and OFFSET 0 keeps the planner from merging it). As one
+-- `order_id = ANY(...) AND state IN (claimed, sent)` it would flip to scanning entries_state
+-- for every claimed or sent entry when the statistics were taken with few of them (an idle
+-- outbox, then a drain): 20 ms instead of 1.5 ms at 200,000 open entries, 70,000 claimed.
+SELECT e.* FROM unnest(%s::text[]) AS id
+CROSS JOIN LATERAL (
+    SELECT {entry_columns} FROM {schema}.entries
+    WHERE order_id = id AND state IN ({open_states}) OFFSET 0
+) AS e
+WHERE e.state IN ({in_flight_states})
+ORDER BY e.seq
 
 -- claimable --
 SELECT {entry_columns} FROM {schema}.entries WHERE state IN ({claimable_states}) AND due <= %s
@@ -191,10 +201,14 @@ WITH found AS MATERIALIZED (
 SELECT found.*, found.order_id IN (SELECT id FROM locked) FROM noted LEFT JOIN found ON true
 
 -- claim_in_flight --
-SELECT {entry_columns} FROM {schema}.entries
-WHERE order_id = ANY(ARRAY(SELECT json_array_elements_text(current_setting('vtex_order_flow.claimed')::json)))
-AND state IN ({open_states}) AND state IN ({in_flight_states})
-ORDER BY seq
+-- As in_flight (pinned to the order-id path), for the orders claim_candidates took.
+SELECT e.* FROM json_array_elements_text(current_setting('vtex_order_flow.claimed')::json) AS id
+CROSS JOIN LATERAL (
+    SELECT {entry_columns} FROM {schema}.entries
+    WHERE order_id = id AND state IN ({open_states}) OFFSET 0
+) AS e
+WHERE e.state IN ({in_flight_states})
+ORDER BY e.seq
 
 -- claim_orders --
 SELECT id, r.status, r.changed_at, f.facts
@@ -208,3 +222,14 @@ WHERE r.order_id IS NOT NULL OR f.order_id IS NOT NULL
 -- and VTEX ids, twice): what save_link's rule is checked against.
 SELECT marketplace_id, order_id FROM {schema}.order_ids
 WHERE marketplace_id = ANY(%s) OR order_id = ANY(%s) OR marketplace_id = ANY(%s) OR order_id = ANY(%s)
+
+-- begin --
+-- Sent in the pipeline with the transaction's first statements (no round trip of its own).
+BEGIN
+
+-- commit --
+-- Sent with the transaction's last writes, in one round trip.
+COMMIT
+
+-- rollback --
+ROLLBACK
