@@ -13,8 +13,9 @@ import pytest
 from vtex_order_flow.errors import InvalidArgumentError
 from vtex_order_flow.tracking import Anomaly, AnomalyKind, Entry, EntryState, Store
 from vtex_order_flow.tracking._changes import Changes, ClaimSnapshot, OrderState, Snapshot
+from vtex_order_flow.tracking.stores._protocol import RowStore
 
-MakeStore = Callable[[], Store]
+MakeStore = Callable[[], RowStore]  # (every store: the tests also reach its row members)
 
 
 def entry(key: str, order_id: str, state: EntryState, *, due: float | None = None, **more: Any) -> Entry:

@@ -12,6 +12,7 @@ from .. import Decision, Facts, FlowModel, FollowUp, Verdict
 from .._guards import expect_id
 from .._text import shown
 from ..errors import InvalidArgumentError, StoreError
+from ._changes import Snapshot
 from ._types import IN_FLIGHT, Anomaly, Closing, Entry, EntryState, OrderRecord
 from ._verdicts import FlowTables, from_the_start
 from .stores import Store
@@ -37,21 +38,26 @@ class Readers(Closing):
                 raise StoreError(f"the tracker's store ({type(self.store).__name__}) is closed")
             yield
 
-    def _resolved(self, order_id: str) -> str:
-        """VTEX's id for a linked marketplace id; any other id as it is."""
-        return self.store.load_link(order_id) or order_id
+    def _view(self, order_id: str) -> tuple[str, Snapshot]:
+        """The order as the store holds it (no lock taken): the id it is kept under (VTEX's for a
+        linked marketplace id) and its snapshot. One read; two for a linked marketplace id."""
+        snapshot = self.store.snapshot((order_id,), lock=False)
+        resolved = snapshot.links.get(order_id)
+        if resolved is None:
+            return order_id, snapshot
+        return resolved, self.store.snapshot((resolved,), lock=False)
 
     def order_id(self, marketplace_id: str) -> str | None:
         """VTEX's orderId for a marketplace order id, when known (`link`)."""
         expect_id(marketplace_id, "the marketplace order id")
         with self._reading():
-            return self.store.load_link(marketplace_id)
+            return self.store.snapshot((marketplace_id,), lock=False).links.get(marketplace_id)
 
     def marketplace_id(self, order_id: str) -> str | None:
         """The marketplace order id VTEX's orderId was linked from, when known (`link`)."""
         expect_id(order_id, "VTEX's order id")
         with self._reading():
-            return self.store.load_marketplace_id(order_id)
+            return self.store.snapshot((order_id,), lock=False).linked_from.get(order_id)
 
     def decide(self, order_id: str, action: str, facts: Facts = None) -> Decision | None:
         """The decision for `action` on this order as the tracker knows it: its recorded status,
@@ -63,35 +69,23 @@ class Readers(Closing):
         action = self.model.action(action).name  # (an unknown one: UnknownActionError, always)
         names = self.model.normalize_facts(facts)
         with self._reading():
-            order_id = self._resolved(order_id)
-            held = self.store.load_record(order_id)
-            carried = self.store.load_facts(order_id) if held is not None else frozenset()
+            order_id, snapshot = self._view(order_id)
+        order = snapshot.order(order_id)
+        if order.status is None:
             # (no event yet: as the outbox decides it, where the flow starts)
-            start = (
-                from_the_start(
-                    self._tables, action, names, self.store.load_marketplace_id(order_id) is not None
-                )
-                if held is None
-                else None
-            )
-        if held is None:
+            start = from_the_start(self._tables, action, names, order_id in snapshot.linked_from)
             if start is None:
                 return None
             decision = start
         else:
             decision = self.model.decide(
-                held[0], action, self.flow, self._tables.visible(carried, held[0]) | names
+                order.status, action, self.flow, self._tables.visible(order.facts, order.status) | names
             )
         if decision.verdict is Verdict.SEND:
-            with self._reading():
-                going = next(
-                    (
-                        e
-                        for e in self.store.open_entries(order_id)
-                        if e.action == decision.action and e.in_flight
-                    ),
-                    None,
-                )
+            going = next(
+                (e for e in snapshot.entries(order_id) if e.action == decision.action and e.in_flight),
+                None,
+            )
             if going is not None and decision.action not in self._tables.repeatable:
                 return replace(
                     decision,
@@ -127,7 +121,8 @@ class Readers(Closing):
         """The order's entries on their way to VTEX (claimed or sent)."""
         expect_id(order_id)
         with self._reading():
-            return [e for e in self.store.open_entries(self._resolved(order_id)) if e.state in IN_FLIGHT]
+            resolved, snapshot = self._view(order_id)
+        return [e for e in snapshot.entries(resolved) if e.state in IN_FLIGHT]
 
     def counts(self) -> dict[str, int]:
         """How many entries are in each state (every state listed)."""
@@ -166,7 +161,8 @@ class Readers(Closing):
         """The facts the order carries (set by its moves and recorded by the connector)."""
         expect_id(order_id)
         with self._reading():
-            return self.store.load_facts(self._resolved(order_id))
+            resolved, snapshot = self._view(order_id)
+        return snapshot.order(resolved).facts
 
     def marketplace_ids(self, order_ids: Iterable[str]) -> dict[str, str]:
         """The marketplace ids VTEX's order ids were linked from, for those linked (one read of
@@ -183,9 +179,9 @@ class Readers(Closing):
         """The order's current record, or None when no event named it yet."""
         expect_id(order_id)
         with self._reading():
-            order_id = self._resolved(order_id)
-            held = self.store.load_record(order_id)
-        return None if held is None else OrderRecord(order_id, held[0], held[1])
+            resolved, snapshot = self._view(order_id)
+        order = snapshot.order(resolved)
+        return None if order.status is None else OrderRecord(resolved, order.status, order.changed_at)
 
     def records(self) -> list[OrderRecord]:
         """Every order's record."""

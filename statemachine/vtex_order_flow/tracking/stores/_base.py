@@ -9,12 +9,12 @@ from collections.abc import Collection
 
 from ...errors import InvalidArgumentError, StoreError
 from .._types import Closing
-from ._protocol import Store
+from ._protocol import RowStore
 
 __all__ = ["ClosingStore", "ExclusiveStore", "check_link"]
 
 
-def check_link(store: Store, marketplace_id: str, order_id: str) -> None:
+def check_link(store: RowStore, marketplace_id: str, order_id: str) -> None:
     """A marketplace order is one VTEX order, and a VTEX order comes from one marketplace order."""
     linked, linked_from = store.load_link(marketplace_id), store.load_marketplace_id(order_id)
     refuse_link(

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable
 
 from .._changes import Changes, ClaimSnapshot, OrderState, Snapshot
 from .._types import Entry
-from ._protocol import Store
+from ._protocol import RowStore
 
 __all__ = ["by_order", "claim_snapshot", "orders_of", "snapshot", "write"]
 
@@ -22,7 +22,7 @@ def by_order(entries: Iterable[Entry]) -> dict[str, tuple[Entry, ...]]:
     return {order_id: tuple(group) for order_id, group in grouped.items()}
 
 
-def orders_of(store: Store, order_ids: Collection[str]) -> dict[str, OrderState]:
+def orders_of(store: RowStore, order_ids: Collection[str]) -> dict[str, OrderState]:
     """The `OrderState` of each of these orders with a record or facts."""
     held = store.load_orders(order_ids)
     found: dict[str, OrderState] = {}
@@ -35,7 +35,7 @@ def orders_of(store: Store, order_ids: Collection[str]) -> dict[str, OrderState]
     return found
 
 
-def snapshot(store: Store, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+def snapshot(store: RowStore, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
     """The orders' locks (in sorted order), then their records, facts, open entries and links."""
     ids = sorted(set(order_ids))
     with store.transaction():
@@ -51,7 +51,7 @@ def snapshot(store: Store, order_ids: Collection[str], *, lock: bool = True) -> 
         return Snapshot(orders_of(store, ids), open_entries, links, linked_from)
 
 
-def claim_snapshot(store: Store, now: float, limit: int) -> ClaimSnapshot:
+def claim_snapshot(store: RowStore, now: float, limit: int) -> ClaimSnapshot:
     """The claimable entries whose orders' locks were free (taken), the others' keys, and the
     taken orders' states and entries on their way."""
     with store.transaction():
@@ -69,7 +69,7 @@ def stamped(entries: Iterable[Entry], seqs: list[int]) -> dict[str, Entry]:
     return {entry.key: entry.evolve(seq=seq) for entry, seq in zip(entries, seqs, strict=True)}
 
 
-def write(store: Store, changes: Changes) -> dict[str, Entry]:
+def write(store: RowStore, changes: Changes) -> dict[str, Entry]:
     """Write `changes` in order (links, records, facts, entries with new ``seq``s, anomalies,
     counters) in one transaction; the entries as written, by key."""
     with store.transaction():

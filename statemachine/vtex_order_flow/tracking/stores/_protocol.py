@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from .._changes import Changes, ClaimSnapshot, Snapshot
 from .._types import Anomaly, Entry, EntryState, OrderRecord
 
-__all__ = ["Store"]
+__all__ = ["RowStore", "Store"]
 
 
 @runtime_checkable
@@ -94,17 +94,61 @@ class Store(Protocol):
         commit)."""
         ...
 
-    # -- rows --------------------------------------------------------------------------------------
+    # -- entries by key and state, operators' reports -----------------------------------------
+
+    def lock_key(self, key: str) -> None:
+        """Serialise the rest of this transaction with every other registering the same key
+        (taken before `lock_order`)."""
+        ...
+
+    def get_entry(self, key: str, *, lock: bool = True) -> Entry | None:
+        """The outbox entry with this key, or None (inside a transaction, `lock` holds it until
+        the end; a store whose transactions exclude each other needs no such lock)."""
+        ...
+
+    def stale_entries(self, registered_before: float, limit: int) -> list[Entry]:
+        """Up to `limit` pending or retrying entries registered before this time."""
+        ...
+
+    def entries(self, *states: EntryState) -> list[Entry]:
+        """The entries in these states (every one when none is given), in ``seq`` order."""
+        ...
+
+    def counts(self) -> dict[EntryState, int]:
+        """How many entries are in each state (states with none left out)."""
+        ...
+
+    def prune(self, finished_before: float) -> int:
+        """Delete done and dropped entries last changed before this time, and anomalies of
+        events dated before it; how many entries."""
+        ...
+
+    def counter(self, name: str) -> int:
+        """A named counter's value (0 when never incremented)."""
+        ...
+
+    def records(self) -> Iterator[OrderRecord]:
+        """Every order's record, by order id."""
+        ...
+
+    def anomalies(self) -> list[Anomaly]:
+        """Every recorded anomaly, oldest first."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...
+
+
+class RowStore(Store, Protocol):
+    """The row members the stores build their domain operations from (`_operations`: the memory
+    and SQLite stores; `check_link`): not part of what the tracker needs, and free to change with
+    a store's implementation."""
 
     def lock_order(self, order_id: str) -> None:
         """Serialise the rest of this transaction with every other transaction on the same order
         (a store whose transactions already exclude each other does nothing). Taken before any
         entry of the order is locked, in every transaction: one order of locks, no deadlock."""
-        ...
-
-    def lock_key(self, key: str) -> None:
-        """Serialise the rest of this transaction with every other registering the same key
-        (taken before `lock_order`)."""
         ...
 
     def try_lock_orders(self, order_ids: Collection[str]) -> set[str]:
@@ -151,11 +195,6 @@ class Store(Protocol):
         left out)."""
         ...
 
-    def get_entry(self, key: str, *, lock: bool = True) -> Entry | None:
-        """The outbox entry with this key, or None (inside a transaction, `lock` holds it until
-        the end; a store whose transactions exclude each other needs no such lock)."""
-        ...
-
     def save_entry(self, entry: Entry) -> None:
         """Insert or replace an outbox entry (by key)."""
         ...
@@ -179,43 +218,10 @@ class Store(Protocol):
         those another transaction holds)."""
         ...
 
-    def stale_entries(self, registered_before: float, limit: int) -> list[Entry]:
-        """Up to `limit` pending or retrying entries registered before this time."""
-        ...
-
-    def entries(self, *states: EntryState) -> list[Entry]:
-        """The entries in these states (every one when none is given), in ``seq`` order."""
-        ...
-
-    def counts(self) -> dict[EntryState, int]:
-        """How many entries are in each state (states with none left out)."""
-        ...
-
-    def prune(self, finished_before: float) -> int:
-        """Delete done and dropped entries last changed before this time, and anomalies of
-        events dated before it; how many entries."""
-        ...
-
     def add_anomaly(self, anomaly: Anomaly) -> None:
         """Record an anomaly."""
         ...
 
     def incr(self, name: str, by: int = 1) -> None:
         """Add to a named counter (written with the transaction; read it with `counter`)."""
-        ...
-
-    def counter(self, name: str) -> int:
-        """A named counter's value (0 when never incremented)."""
-        ...
-
-    def records(self) -> Iterator[OrderRecord]:
-        """Every order's record, by order id."""
-        ...
-
-    def anomalies(self) -> list[Anomaly]:
-        """Every recorded anomaly, oldest first."""
-        ...
-
-    def close(self) -> None:
-        """Release the store's resources."""
         ...

@@ -78,6 +78,24 @@ SELECT r.order_id, r.status, r.changed_at, f.facts FROM records AS r
 LEFT JOIN order_facts AS f ON f.order_id = r.order_id
 WHERE r.order_id IN (SELECT value FROM json_each(?))
 
+-- snapshot_orders --
+-- The orders of a JSON array of ids that have a record or facts (a snapshot: Store.snapshot).
+SELECT j.value, r.status, r.changed_at, f.facts FROM json_each(?) AS j
+LEFT JOIN records AS r ON r.order_id = j.value
+LEFT JOIN order_facts AS f ON f.order_id = j.value
+WHERE r.order_id IS NOT NULL OR f.order_id IS NOT NULL
+
+-- snapshot_links --
+-- The id map's pairs naming an id of a JSON array, on either side.
+SELECT marketplace_id, order_id FROM order_ids WHERE marketplace_id IN (SELECT value FROM json_each(?1))
+UNION ALL
+SELECT marketplace_id, order_id FROM order_ids WHERE order_id IN (SELECT value FROM json_each(?1))
+
+-- snapshot_entries --
+-- The open entries of the orders of a JSON array, through the partial index (its own condition).
+SELECT {entry_columns} FROM entries INDEXED BY entries_open
+WHERE order_id IN (SELECT value FROM json_each(?)) AND state IN ({open_states}) ORDER BY seq
+
 -- get_entry --
 SELECT {entry_columns} FROM entries WHERE key = ?
 
