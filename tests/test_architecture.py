@@ -223,7 +223,7 @@ def _undocumented() -> Iterator[str]:
     import importlib
     import inspect
 
-    from vtex_order_flow.tracking import Store
+    from vtex_order_flow.tracking.stores._protocol import RowStore as Store  # (Store and its rows)
 
     for module_name in PUBLIC_MODULES:
         module = importlib.import_module(module_name)
