@@ -234,3 +234,13 @@ def test_a_snapshot_reads_what_was_committed_before_its_locks_were_granted(make_
     finally:
         thread.join(10)
         other.close()
+
+
+def test_a_snapshot_without_links_reads_no_id_map(make_store: MakeStore) -> None:
+    store = make_store()
+    store.write(Changes(links=[("M", "A")], records={"A": ("invoiced", 1)}))
+    full = store.snapshot(["M", "A"], lock=False)
+    assert (dict(full.links), dict(full.linked_from)) == ({"M": "A"}, {"A": "M"})
+    bare = store.snapshot(["M", "A"], lock=False, links=False)
+    assert (dict(bare.links), dict(bare.linked_from)) == ({}, {})
+    assert bare.order("A").status == "invoiced"  # (the rest as read with links)

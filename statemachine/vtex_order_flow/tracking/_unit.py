@@ -27,9 +27,10 @@ class Core:
     max_skew: float | None
     wake: Callable[[], None]
 
-    def load(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
-        """The orders' records, facts, open entries and links, their locks held: one call."""
-        return self.store.snapshot(order_ids, lock=lock)
+    def load(self, order_ids: Collection[str], *, lock: bool = True, links: bool = True) -> Snapshot:
+        """The orders' records, facts, open entries and links (unless not `links`), their locks
+        held: one call."""
+        return self.store.snapshot(order_ids, lock=lock, links=links)
 
     def load_claim(self, now: float, limit: int) -> ClaimSnapshot:
         """What a claim reads: one call."""

@@ -35,7 +35,9 @@ def orders_of(store: RowStore, order_ids: Collection[str]) -> dict[str, OrderSta
     return found
 
 
-def snapshot(store: RowStore, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+def snapshot(
+    store: RowStore, order_ids: Collection[str], *, lock: bool = True, links: bool = True
+) -> Snapshot:
     """The orders' locks (in sorted order), then their records, facts, open entries and links."""
     ids = sorted(set(order_ids))
     with store.transaction():
@@ -46,9 +48,11 @@ def snapshot(store: RowStore, order_ids: Collection[str], *, lock: bool = True) 
         for order_id in ids:
             if entries := store.open_entries(order_id, lock=lock):
                 open_entries[order_id] = tuple(entries)
-        links = {i: linked for i in ids if (linked := store.load_link(i)) is not None}
+        if not links:
+            return Snapshot(orders_of(store, ids), open_entries)
+        linked = {i: link for i in ids if (link := store.load_link(i)) is not None}
         linked_from = {i: source for i in ids if (source := store.load_marketplace_id(i)) is not None}
-        return Snapshot(orders_of(store, ids), open_entries, links, linked_from)
+        return Snapshot(orders_of(store, ids), open_entries, linked, linked_from)
 
 
 def claim_snapshot(store: RowStore, now: float, limit: int) -> ClaimSnapshot:

@@ -27,7 +27,9 @@ def _orders(rows: Any) -> dict[str, OrderState]:
     }
 
 
-def snapshot(run: Run, sql: Queries, schema: str, order_ids: Collection[str], *, lock: bool) -> Snapshot:
+def snapshot(
+    run: Run, sql: Queries, schema: str, order_ids: Collection[str], *, lock: bool, links: bool = True
+) -> Snapshot:
     """`Store.snapshot` in one pipeline: the locks, then three reads."""
     ids = sorted(set(order_ids))
     if not ids:
@@ -37,19 +39,19 @@ def snapshot(run: Run, sql: Queries, schema: str, order_ids: Collection[str], *,
             run(sql["lock_order"], (f"{schema}:{order_id}",))
     orders = run(sql["snapshot_orders"], (ids,))
     entries = run(sql["snapshot_open_entries_for_update" if lock else "snapshot_open_entries"], (ids,))
-    pairs = run(sql["snapshot_links"], (ids, ids))
+    pairs = run(sql["snapshot_links"], (ids, ids)).fetchall() if links else []
     wanted = set(ids)
-    links: dict[str, str] = {}
+    linked: dict[str, str] = {}
     linked_from: dict[str, str] = {}
-    for marketplace_id, order_id in pairs.fetchall():
+    for marketplace_id, order_id in pairs:
         if marketplace_id in wanted:
-            links[marketplace_id] = order_id
+            linked[marketplace_id] = order_id
         if order_id in wanted:
             linked_from[order_id] = marketplace_id
     return Snapshot(
         _orders(orders.fetchall()),
         by_order(entry_of(row) for row in entries.fetchall()),
-        links,
+        linked,
         linked_from,
     )
 

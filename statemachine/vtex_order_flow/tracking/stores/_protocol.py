@@ -69,12 +69,14 @@ class Store(Protocol):
 
     # -- domain operations: what one tracker operation reads, and writes, in one call ----------
 
-    def snapshot(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+    def snapshot(self, order_ids: Collection[str], *, lock: bool = True, links: bool = True) -> Snapshot:
         """The orders' locks (as `lock_order` takes them, several in sorted order: no deadlock)
         and their records, facts, open entries (locked with `lock`, as `open_entries`) and
         links, as the store holds them once the locks are held: one round trip on PostgreSQL
         (one pipeline), one transaction's reads elsewhere. Joins the caller's transaction (the
-        locks hold until its end); without one, runs in its own."""
+        locks hold until its end); without one, runs in its own. With ``links=False`` the id map is
+        not read (`links` and `linked_from` are empty): an operation that never needs it (an
+        event) saves that read."""
         ...
 
     def claim_snapshot(self, now: float, limit: int) -> ClaimSnapshot:

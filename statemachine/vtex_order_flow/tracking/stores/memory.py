@@ -99,8 +99,8 @@ class MemoryStore(ExclusiveStore):
         if self._undo is not None:
             self._undo.append(step)
 
-    def snapshot(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
-        return _operations.snapshot(self, order_ids, lock=lock)
+    def snapshot(self, order_ids: Collection[str], *, lock: bool = True, links: bool = True) -> Snapshot:
+        return _operations.snapshot(self, order_ids, lock=lock, links=links)
 
     def claim_snapshot(self, now: float, limit: int) -> ClaimSnapshot:
         return _operations.claim_snapshot(self, now, limit)

@@ -220,9 +220,9 @@ class PostgresStore(ClosingStore):
 
     # -- the store protocol ------------------------------------------------------------------------
 
-    def snapshot(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+    def snapshot(self, order_ids: Collection[str], *, lock: bool = True, links: bool = True) -> Snapshot:
         with self.transaction():
-            return _pg_operations.snapshot(self._run, self._q, self.schema, order_ids, lock=lock)
+            return _pg_operations.snapshot(self._run, self._q, self.schema, order_ids, lock=lock, links=links)
 
     def claim_snapshot(self, now: float, limit: int) -> ClaimSnapshot:
         with self.transaction():

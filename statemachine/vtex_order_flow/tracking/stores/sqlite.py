@@ -230,7 +230,7 @@ class SQLiteStore(ExclusiveStore):
                 self._pending_counts.clear()
                 self._counted.clear()
 
-    def snapshot(self, order_ids: Collection[str], *, lock: bool = True) -> Snapshot:
+    def snapshot(self, order_ids: Collection[str], *, lock: bool = True, links: bool = True) -> Snapshot:
         # Three statements whatever the number of orders (a transaction already excludes every
         # other writer: no lock to take).
         ids = _ids(sorted(set(order_ids)))
@@ -239,7 +239,8 @@ class SQLiteStore(ExclusiveStore):
                 order_id: OrderState(status, changed_at or 0, _facts_of(facts) if facts else frozenset())
                 for order_id, status, changed_at, facts in self._db.execute(_Q["snapshot_orders"], (ids,))
             }
-            pairs = self._db.execute(_Q["snapshot_links"], (ids,)).fetchall() if self.has_id_map else []
+            read = links and self.has_id_map
+            pairs = self._db.execute(_Q["snapshot_links"], (ids,)).fetchall() if read else []
             entries = [_entry(row) for row in self._db.execute(_Q["snapshot_entries"], (ids,))]
         asked = set(order_ids)
         return Snapshot(
