@@ -74,7 +74,8 @@ class Changes:
 
     `records`: order id -> (status, changed_at); `facts`: order id -> the facts it now carries
     (replacing what was held; an empty set deletes them); `entries`: key -> the entry as it now
-    is (inserted or replacing the row of its key; the store stamps a new `seq`); `anomalies` to
+    is (inserted or replacing the row of its key; the store stamps a new `seq`, and `updated_at`
+    when the change set has one, in the same copy); `anomalies` to
     add; `counters` to add to (``applied``, ``anomalies``); `links`: (marketplace id, VTEX's id)
     pairs to record (a second pair with either id is refused with `InvalidArgumentError`).
     Written in this order: links, records, facts, entries, anomalies, counters."""
@@ -85,6 +86,8 @@ class Changes:
     anomalies: list[Anomaly] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     links: list[tuple[str, str]] = field(default_factory=list)
+    updated_at: float | None = None
+    """When set, the time every written entry is stamped with (the tracker's clock)."""
 
     def __bool__(self) -> bool:
         return bool(

@@ -56,8 +56,7 @@ class Core:
     def save(self, changes: Changes, now: float) -> dict[str, Entry]:
         """Write the change set in one call, each entry stamped with `now` (and by the store with
         a new ``seq``); the entries as written, by key. A ready one wakes the waiting workers."""
-        for key, entry in changes.entries.items():
-            changes.entries[key] = entry.evolve(updated_at=now)
+        changes.updated_at = now  # (stamped by the store, with the seq, in one copy)
         if not changes:
             return {}
         written = self.store.write(changes)

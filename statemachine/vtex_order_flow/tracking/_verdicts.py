@@ -64,6 +64,16 @@ class Ruling:
     drop: DropClass | None = None
     due: float | None = None
 
+    def holds_for(self, entry: Entry) -> bool:
+        """Whether the entry already is as ruled (`applied_to` would change nothing)."""
+        return (
+            entry.state is self.state
+            and entry.reason == self.reason
+            and (self.status is None or entry.status == self.status)
+            and entry.drop is self.drop
+            and entry.due == self.due
+        )
+
     def applied_to(self, entry: Entry) -> Entry:
         """The entry as ruled."""
         return entry.evolve(
@@ -166,6 +176,8 @@ def redecide(tables: FlowTables, entries: Iterable[Entry], status: str, facts: f
             )
         elif entry.state is EntryState.RETRY and ruling.state is not EntryState.DROPPED:
             continue  # waits for its retry time (decided again when claimed)
+        elif ruling.holds_for(entry):
+            continue  # (decided as it is: no copy made)
         else:
             decided = ruling.applied_to(entry)
         if decided == entry:

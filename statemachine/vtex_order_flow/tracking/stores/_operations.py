@@ -68,9 +68,14 @@ def claim_snapshot(store: RowStore, now: float, limit: int) -> ClaimSnapshot:
         return ClaimSnapshot(candidates, skipped, orders_of(store, ids), in_flight)
 
 
-def stamped(entries: Iterable[Entry], seqs: list[int]) -> dict[str, Entry]:
-    """Each entry with its new ``seq``, by key."""
-    return {entry.key: entry.evolve(seq=seq) for entry, seq in zip(entries, seqs, strict=True)}
+def stamped(entries: Iterable[Entry], seqs: list[int], updated_at: float | None = None) -> dict[str, Entry]:
+    """Each entry with its new ``seq`` (and `updated_at`, when given), by key: one copy each."""
+    if updated_at is None:
+        return {entry.key: entry.evolve(seq=seq) for entry, seq in zip(entries, seqs, strict=True)}
+    return {
+        entry.key: entry.evolve(seq=seq, updated_at=updated_at)
+        for entry, seq in zip(entries, seqs, strict=True)
+    }
 
 
 def write(store: RowStore, changes: Changes) -> dict[str, Entry]:
@@ -85,7 +90,8 @@ def write(store: RowStore, changes: Changes) -> dict[str, Entry]:
             store.save_facts(order_id, facts)
         written: dict[str, Entry] = {}
         if changes.entries:
-            written = stamped(changes.entries.values(), store.next_seqs(len(changes.entries)))
+            seqs = store.next_seqs(len(changes.entries))
+            written = stamped(changes.entries.values(), seqs, changes.updated_at)
             store.save_entries(list(written.values()))
         for anomaly in changes.anomalies:
             store.add_anomaly(anomaly)

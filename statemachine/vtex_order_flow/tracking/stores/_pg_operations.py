@@ -100,7 +100,7 @@ def write(
         many(sql["delete_facts"], gone)
     written: dict[str, Entry] = {}
     if changes.entries:
-        written = stamped(changes.entries.values(), seqs(len(changes.entries)))
+        written = stamped(changes.entries.values(), seqs(len(changes.entries)), changes.updated_at)
         many(sql["save_entry"], [row_of(entry) for entry in written.values()])
     if changes.anomalies:
         many(
