@@ -29,7 +29,6 @@ from vtex_order_flow.client import (
     parse_retry_after,
     transport_advice,
 )
-from vtex_order_flow.client._answers import refuses_every_request
 from vtex_order_flow.errors import InvalidArgumentError, NotSendableError, PayloadError
 from vtex_order_flow.testing import FakeVTEX, Faults
 from vtex_order_flow.tracking import (
@@ -39,6 +38,7 @@ from vtex_order_flow.tracking import (
     OrderEvent,
     SQLiteStore,
     Tracker,
+    credentials_refused,
     parse_event,
 )
 
@@ -902,10 +902,10 @@ def test_where_the_http_layer_answers_a_channel_order_envelope_is_not_read(statu
 
 def test_only_an_answer_that_refuses_the_caller_holds_every_request() -> None:
     refusing = {
-        (status, refuses_every_request(interpret_answer("invoice", status, b"")))
+        (status, credentials_refused(interpret_answer("invoice", status, b"")))
         for status in (401, 403, 400, 404, 409, 429, 500, 503)
     }
     assert {status for status, refuses in refusing if refuses} == {401, 403}
-    assert not refuses_every_request(transport_advice("NETWORK", "down", action="invoice"))
-    assert not refuses_every_request(transport_advice("TIMEOUT", "lost", action="invoice"))
-    assert refuses_every_request(interpret_answer("approve", 401, json.dumps(QUEUED).encode()))
+    assert not credentials_refused(transport_advice("NETWORK", "down", action="invoice"))
+    assert not credentials_refused(transport_advice("TIMEOUT", "lost", action="invoice"))
+    assert credentials_refused(interpret_answer("approve", 401, json.dumps(QUEUED).encode()))

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .. import Advice, FlowModel, FollowUp, advice_for, interpret_notification
+from .. import Advice, FlowModel, advice_for, interpret_notification
 from ..errors import NotificationError
 
-__all__ = ["interpret_answer", "parse_retry_after", "refuses_every_request", "transport_advice"]
+__all__ = ["interpret_answer", "parse_retry_after", "transport_advice"]
 
 _LONGEST_WAIT = 86_400.0  # a Retry-After beyond a day is not believed
 
@@ -85,27 +85,6 @@ def _http_layer(model: FlowModel, code: str) -> bool:
     to VTEX (the credentials, the rate, the server, the network), not the API's word on it."""
     known = model.codes.get(code)
     return known is not None and known.api == "http"
-
-
-def refuses_every_request(advice: Advice, model: FlowModel | None = None) -> bool:
-    """Whether an HTTP answer refuses the caller rather than the request: an HTTP-layer code
-    that needs a person (HTTP401, HTTP403 in the bundled model: the app key, its token or its
-    roles). Every other request would be answered alike until a person acts.
-
-    The client's one classification of an answer beyond `interpret_answer`, for the dispatcher:
-    it holds all sending for a while, which no tracker call does. What becomes of the entry
-    itself (held, not dropped, no attempt counted) is the tracker's to decide from the same
-    `Advice` (its ``code`` and ``http_status``)."""
-    from .. import bundled_model
-
-    flows = model or bundled_model()
-    known = flows.codes.get(advice.code)
-    return (
-        advice.http_status is not None
-        and known is not None
-        and _http_layer(flows, advice.code)
-        and known.follow_up is FollowUp.NEEDS_PERSON
-    )
 
 
 def _json(body: bytes | str | Mapping[str, Any] | None) -> Any:

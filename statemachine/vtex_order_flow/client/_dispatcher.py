@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .. import Advice, advice_for
 from .._guards import expect, expect_id
 from ..errors import InvalidArgumentError, LeaseLostError, PayloadError, VtexOrderFlowError
-from ._answers import refuses_every_request
+from ..tracking import credentials_refused
 from ._records import Records
 from ._sync import VtexClient
 from ._types import Answer, Request
@@ -184,9 +184,9 @@ class Dispatcher:
         answer = self.client.send_entry(entry, trip.marketplace_id, request=trip.request)
         if answer.advice is None:  # (send_entry always interprets what it got)
             return Outcome(entry, answer, "no answer to record")
-        if refuses_every_request(answer.advice, self.client.model):
+        if credentials_refused(answer.advice):
             # The credentials, not the update: every send would fail alike. Hold sending (the
-            # entry's own fate is the tracker's: `results` below).
+            # rule and the entry's own fate are the tracker's: `credentials_refused`, `results`).
             log.error(
                 "VTEX refused the app key or token (%s): sending held for %g s; fix the credentials",
                 answer.advice.http_status,
