@@ -1389,3 +1389,49 @@ def test_marketplace_ids_reads_a_batch_of_links(make_store: MakeStore) -> None:
     assert tracker.marketplace_ids([]) == {}
     with pytest.raises(InvalidArgumentError):
         tracker.marketplace_ids("V-1")
+
+
+def test_two_batches_of_answers_in_opposite_orders_never_deadlock(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`results` takes its orders' locks by order id whatever the order of its answers: two
+    workers recording the same orders' answers in opposite orders both finish (on PostgreSQL each
+    answer locks its order; in key order, the second waited for the first's and the first for
+    the second's: a deadlock)."""
+    from vtex_order_flow.tracking import _results
+
+    store = make_store()
+    tracker = tracker_on(store)
+    for order in ("X", "Y"):
+        tracker.apply(ev(order, "ready-for-handling", 0))
+        tracker.register(order, "start-handling")
+    keys = [e.key for e in tracker.claim(10, 30)]
+    tracker.sent_many(keys)
+    recording = _results.result
+
+    def slowly(*args: Any) -> Any:
+        answered = recording(*args)
+        time.sleep(0.3)  # (each batch holds its first order's lock while the other starts)
+        return answered
+
+    monkeypatch.setattr(_results, "result", slowly)
+    outcomes: dict[str, Any] = {}
+
+    def record(name: str, order: list[str]) -> None:
+        try:
+            outcomes[name] = tracker.results([(key, orders_api("HTTP5XX")) for key in order])
+        except Exception as error:  # (a deadlock is the store's error)
+            outcomes[name] = error
+
+    threads = [
+        threading.Thread(target=record, args=("forward", keys)),
+        threading.Thread(target=record, args=("backward", keys[::-1])),
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert set(outcomes) == {"forward", "backward"}
+    assert not any(isinstance(o, Exception) for o in outcomes.values()), outcomes
+    assert [type(e).__name__ for e in outcomes["backward"]] == ["Entry", "Entry"]

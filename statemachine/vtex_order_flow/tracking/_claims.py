@@ -139,35 +139,39 @@ def sent_many(core: Core, keys: list[str], owner: str | None, now: float) -> lis
     """`sent` for several entries, one write: each entry as written, or the `LeaseLostError` its
     key met (the others are marked all the same)."""
     changes = Changes()
-    answers: list[Entry | LeaseLostError | str] = []
-    for key in keys:
+    answers: dict[str, Entry | LeaseLostError | str] = {}
+    for key in sorted(set(keys)):  # (rows locked in one order by every batch: no deadlock)
         current = core.existing(key)
         if current.state is EntryState.SENT and (owner is None or current.owner == owner):
-            answers.append(current)
+            answers[key] = current
             continue
         try:
             entry = held(core, key, owner, "sent")
         except LeaseLostError as error:
-            answers.append(error)
+            answers[key] = error
             continue
         waited = None if core.answer_timeout is None else now + core.answer_timeout
         changes.put(entry.evolve(state=EntryState.SENT, due=waited, reason="sent; awaiting VTEX's answer"))
-        answers.append(key)
+        answers[key] = key
     written = core.save(changes, now)
-    return [written[answer] if isinstance(answer, str) else answer for answer in answers]
+    return [_answered(answers[key], written) for key in keys]
+
+
+def _answered(answer: Entry | LeaseLostError | str, written: dict[str, Entry]) -> Entry | LeaseLostError:
+    return written[answer] if isinstance(answer, str) else answer
 
 
 def release_many(core: Core, keys: list[str], owner: str | None, now: float) -> list[Entry | LeaseLostError]:
     """`release` for several entries, one write (as `sent_many`)."""
     changes = Changes()
-    answers: list[Entry | LeaseLostError | str] = []
-    for key in keys:
+    answers: dict[str, Entry | LeaseLostError | str] = {}
+    for key in sorted(set(keys)):  # (rows locked in one order by every batch: no deadlock)
         try:
             entry = held(core, key, owner, "release")
         except LeaseLostError as error:
-            answers.append(error)
+            answers[key] = error
             continue
         changes.put(entry.evolve(state=EntryState.READY, due=READY_DUE, reason="released unsent"))
-        answers.append(key)
+        answers[key] = key
     written = core.save(changes, now)
-    return [written[answer] if isinstance(answer, str) else answer for answer in answers]
+    return [_answered(answers[key], written) for key in keys]

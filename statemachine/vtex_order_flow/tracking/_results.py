@@ -15,7 +15,16 @@ from ._types import IN_FLIGHT, DropClass, Entry, EntryState
 from ._unit import Core
 from ._verdicts import FlowTables, redecide, rule_now
 
-__all__ = ["CREDENTIALS", "CREDENTIALS_WAIT", "answerable", "credentials_refused", "done", "notify", "result"]
+__all__ = [
+    "CREDENTIALS",
+    "CREDENTIALS_WAIT",
+    "answerable",
+    "credentials_refused",
+    "done",
+    "lock_order",
+    "notify",
+    "result",
+]
 
 CREDENTIALS = frozenset({401, 403})
 """HTTP statuses by which VTEX refuses the credentials, not the update."""
@@ -28,6 +37,18 @@ def credentials_refused(advice: Advice) -> bool:
     alike until a person fixes them; none is dropped for it, and no attempt is counted. The one
     place this rule is decided (the dispatcher and the client ask here)."""
     return advice.http_status in CREDENTIALS
+
+
+def lock_order(core: Core, keys: list[str]) -> list[int]:
+    """The positions of `keys` in the order their answers should take their orders' locks: by
+    order id (as the entries are now, read without a lock), then key; an unknown key last."""
+    found = {key: core.store.get_entry(key, lock=False) for key in set(keys)}
+
+    def place(index: int) -> tuple[int, str, str]:
+        entry = found[keys[index]]
+        return (0, entry.order_id, entry.key) if entry is not None else (1, "", keys[index])
+
+    return sorted(range(len(keys)), key=place)
 
 
 def answerable(core: Core, key: str) -> tuple[Entry, Snapshot]:

@@ -315,14 +315,17 @@ class Tracker(Readers, Waking):
             expect(pair[1], Advice, "results's advice")
         if owner is not None:
             expect_id(owner, "results's owner")
-        recorded: list[Entry | LeaseLostError | UnknownUpdateError] = []
+        recorded: dict[int, Entry | LeaseLostError | UnknownUpdateError] = {}
         with self._unit() as now:
-            for key, advice in answers:
+            # Each answer locks its order: taken in one order (by order id) by every batch, so
+            # that two batches of the same orders never wait for each other (no deadlock).
+            for index in _results.lock_order(self._core, [key for key, _ in answers]):
+                key, advice = answers[index]
                 try:
-                    recorded.append(_results.result(self._core, key, advice, owner, now))
+                    recorded[index] = _results.result(self._core, key, advice, owner, now)
                 except (LeaseLostError, UnknownUpdateError) as error:
-                    recorded.append(error)
-        return recorded
+                    recorded[index] = error
+        return [recorded[index] for index in range(len(answers))]
 
     def notify(self, advice: Advice) -> Entry | None:
         """Route a Channel Order API answer or notification (`interpret_notification`) to the
