@@ -12,7 +12,7 @@ import runpy
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import orders_api_advice
-from vtex_order_flow import Advice, bundled_model, interpret_notification
+from vtex_order_flow import Advice, FollowUp, bundled_model, interpret_notification
 from vtex_order_flow.errors import (
     InvalidArgumentError,
     LeaseLostError,
@@ -1435,3 +1435,67 @@ def test_two_batches_of_answers_in_opposite_orders_never_deadlock(
     assert set(outcomes) == {"forward", "backward"}
     assert not any(isinstance(o, Exception) for o in outcomes.values()), outcomes
     assert [type(e).__name__ for e in outcomes["backward"]] == ["Entry", "Entry"]
+
+
+def test_a_reader_on_sqlite_neither_waits_for_a_writer_nor_holds_one_up(tmp_path: Path) -> None:
+    """The readers (decide, record, facts, in_flight, order_id, ...) read in autocommit, as they
+    always did: another process holding the write lock does not make them wait (found by the
+    adversarial review: a reader's snapshot opened BEGIN IMMEDIATE and waited out the timeout)."""
+    import sqlite3
+
+    path = str(tmp_path / "outbox.db")
+    writer = Tracker(store=SQLiteStore(path), clock=Clock())
+    writer.apply(ev("A", "window-to-cancel", 0))
+    writer.register("A", "cancel")
+    writer.link("M", "A")
+    reader = Tracker(store=SQLiteStore(path, timeout=1.0), clock=Clock())
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        started = time.monotonic()
+        assert reader.record("M") is not None
+        assert reader.facts("A") == frozenset()
+        assert [e.key for e in reader.in_flight("A")] == []
+        assert (reader.order_id("M"), reader.marketplace_id("A")) == ("A", "M")
+        assert reader.marketplace_ids(["A"]) == {"A": "M"}
+        assert reader.decide("A", "cancel") is not None
+        assert time.monotonic() - started < 0.9  # (the timeout is 1 s: nothing waited it out)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        reader.close()
+        writer.close()
+
+
+def test_an_answer_refused_in_a_batch_links_nothing(make_store: MakeStore) -> None:
+    """In `results`, an answer for no entry, or for an entry another worker holds, is refused
+    before its ids are linked (the others' answers are kept; found by the adversarial review)."""
+    tracker = tracker_on(make_store(), owner="w1")
+    soi001 = replace(
+        interpret_notification(
+            {"code": "SOI001", "flow": "PlaceOrder", "success": True, "marketplaceOrderId": "A"}
+        ),
+        order_id="V1",
+    )
+    assert [type(r).__name__ for r in tracker.results([("no-such-key", soi001)])] == ["UnknownUpdateError"]
+    assert tracker.order_id("A") is None
+    tracker.register("B", "create")
+    (claimed,) = tracker.claim(10, 60)
+    soi001_b = replace(soi001, marketplace_order_id="B", order_id="V9")
+    refused = tracker.results(
+        [(claimed.key, replace(soi001_b, follow_up=FollowUp.RETRY_WITH_BACKOFF))], owner="w0"
+    )
+    assert [type(r).__name__ for r in refused] == ["LeaseLostError"]
+    assert tracker.order_id("B") is None
+    assert tracker.entry(claimed.key).order_id == "B"  # type: ignore[union-attr]
+
+
+def test_an_unknown_key_in_a_batch_is_its_own_answer(make_store: MakeStore) -> None:
+    tracker = tracker_on(make_store())
+    tracker.apply(ev("A", "ready-for-handling", 0))
+    tracker.register("A", "start-handling")
+    (claimed,) = tracker.claim(10, 30)
+    marked = tracker.sent_many([claimed.key, "gone"])
+    assert [type(m).__name__ for m in marked] == ["Entry", "UnknownUpdateError"]
+    assert tracker.entry(claimed.key).state is EntryState.SENT  # type: ignore[union-attr]
+    assert [type(m).__name__ for m in tracker.release_many(["gone"])] == ["UnknownUpdateError"]

@@ -271,3 +271,12 @@ def test_a_change_set_is_empty_until_something_is_staged() -> None:
     assert changes.entries == {"A:approve": staged}
     changes.counters["applied"] += 1
     assert Changes(counters=changes.counters)
+
+
+def test_redecided_entries_are_written_in_the_open_entries_order() -> None:
+    # (found by the adversarial review: ready ones were staged first, so `entries()`, "in the
+    # order they changed", listed them out of the order they were registered)
+    create = entry("create", EntryState.PENDING, seq=1)
+    cancel = entry("cancel", EntryState.PENDING, seq=2)
+    result = redecide(TABLES, [create, cancel], "window-to-cancel", frozenset())
+    assert [e.key for e in result.changed] == ["A:create", "A:cancel"]

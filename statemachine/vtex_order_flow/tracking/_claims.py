@@ -3,7 +3,7 @@ to two workers while its lease holds."""
 
 from __future__ import annotations
 
-from ..errors import LeaseLostError
+from ..errors import LeaseLostError, UnknownUpdateError
 from ._changes import Changes, ClaimSnapshot, OrderState
 from ._types import DropClass, Entry, EntryState
 from ._unit import Core
@@ -135,13 +135,19 @@ def release(core: Core, key: str, owner: str | None, now: float) -> Entry:
     return core.save_one(entry.evolve(state=EntryState.READY, due=READY_DUE, reason="released unsent"), now)
 
 
-def sent_many(core: Core, keys: list[str], owner: str | None, now: float) -> list[Entry | LeaseLostError]:
+def sent_many(
+    core: Core, keys: list[str], owner: str | None, now: float
+) -> list[Entry | LeaseLostError | UnknownUpdateError]:
     """`sent` for several entries, one write: each entry as written, or the `LeaseLostError` its
     key met (the others are marked all the same)."""
     changes = Changes()
-    answers: dict[str, Entry | LeaseLostError | str] = {}
+    answers: dict[str, Entry | LeaseLostError | UnknownUpdateError | str] = {}
     for key in sorted(set(keys)):  # (rows locked in one order by every batch: no deadlock)
-        current = core.existing(key)
+        try:
+            current = core.existing(key)
+        except UnknownUpdateError as error:
+            answers[key] = error
+            continue
         if current.state is EntryState.SENT and (owner is None or current.owner == owner):
             answers[key] = current
             continue
@@ -157,18 +163,22 @@ def sent_many(core: Core, keys: list[str], owner: str | None, now: float) -> lis
     return [_answered(answers[key], written) for key in keys]
 
 
-def _answered(answer: Entry | LeaseLostError | str, written: dict[str, Entry]) -> Entry | LeaseLostError:
+def _answered(
+    answer: Entry | LeaseLostError | UnknownUpdateError | str, written: dict[str, Entry]
+) -> Entry | LeaseLostError | UnknownUpdateError:
     return written[answer] if isinstance(answer, str) else answer
 
 
-def release_many(core: Core, keys: list[str], owner: str | None, now: float) -> list[Entry | LeaseLostError]:
+def release_many(
+    core: Core, keys: list[str], owner: str | None, now: float
+) -> list[Entry | LeaseLostError | UnknownUpdateError]:
     """`release` for several entries, one write (as `sent_many`)."""
     changes = Changes()
-    answers: dict[str, Entry | LeaseLostError | str] = {}
+    answers: dict[str, Entry | LeaseLostError | UnknownUpdateError | str] = {}
     for key in sorted(set(keys)):  # (rows locked in one order by every batch: no deadlock)
         try:
             entry = held(core, key, owner, "release")
-        except LeaseLostError as error:
+        except (LeaseLostError, UnknownUpdateError) as error:
             answers[key] = error
             continue
         changes.put(entry.evolve(state=EntryState.READY, due=READY_DUE, reason="released unsent"))

@@ -60,6 +60,15 @@ def answerable(core: Core, key: str) -> tuple[Entry, Snapshot]:
 
 def result(core: Core, key: str, advice: Advice, owner: str | None, now: float) -> Entry:
     """What VTEX answered to a sent entry."""
+    # An answer for no entry, or for one another worker holds now, is refused before anything is
+    # written (in a batch, `Tracker.results`, the others' answers are kept: this one's link must
+    # not be); the same checks run again below, once the order's lock is held.
+    early = core.existing(key, lock=False)
+    done_answer = advice.follow_up is FollowUp.DONE and advice.consistent
+    if owner is not None and not done_answer and early.state in IN_FLIGHT and early.owner != owner:
+        raise LeaseLostError(
+            f"result: entry {early.key!r} is {early.state} by {early.owner} now, not by {owner}"
+        )
     # SOI001's mainOrderId first: its locks (the marketplace id, then VTEX's) before the entry's
     # order's, the order every path takes them in.
     link_from(core, advice, now)

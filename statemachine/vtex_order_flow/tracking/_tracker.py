@@ -259,15 +259,20 @@ class Tracker(Readers, Waking):
         with self._unit() as now:
             return _claims.release(self._core, key, owner, now)
 
-    def sent_many(self, keys: Sequence[str], owner: str | None = None) -> list[Entry | LeaseLostError]:
+    def sent_many(
+        self, keys: Sequence[str], owner: str | None = None
+    ) -> list[Entry | LeaseLostError | UnknownUpdateError]:
         """`sent` for a batch of claimed entries in one transaction and one write (a dispatcher
         marks a claimed batch sent before its requests go out): each entry as it is now, or the
-        `LeaseLostError` its key met, in the order given (the others are marked all the same)."""
+        `LeaseLostError` or `UnknownUpdateError` its key met, in the order given (the others are
+        marked all the same)."""
         names = self._keys(keys, "sent_many")
         with self._unit() as now:
             return _claims.sent_many(self._core, names, owner, now)
 
-    def release_many(self, keys: Sequence[str], owner: str | None = None) -> list[Entry | LeaseLostError]:
+    def release_many(
+        self, keys: Sequence[str], owner: str | None = None
+    ) -> list[Entry | LeaseLostError | UnknownUpdateError]:
         """`release` for a batch of claimed entries in one transaction (as `sent_many`)."""
         names = self._keys(keys, "release_many")
         with self._unit() as now:

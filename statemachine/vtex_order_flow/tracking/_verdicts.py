@@ -144,12 +144,8 @@ class Redecided:
     ready: tuple[Entry, ...] = ()
     dropped: tuple[Entry, ...] = ()
     done: tuple[Entry, ...] = ()
-    other: tuple[Entry, ...] = ()
-
-    @property
-    def changed(self) -> tuple[Entry, ...]:
-        """Every changed entry."""
-        return (*self.ready, *self.dropped, *self.done, *self.other)
+    changed: tuple[Entry, ...] = ()
+    """Every changed entry, in the order of the open entries (``seq``): the order written."""
 
 
 def redecide(tables: FlowTables, entries: Iterable[Entry], status: str, facts: frozenset[str]) -> Redecided:
@@ -159,7 +155,7 @@ def redecide(tables: FlowTables, entries: Iterable[Entry], status: str, facts: f
     ready: list[Entry] = []
     dropped: list[Entry] = []
     done: list[Entry] = []
-    other: list[Entry] = []
+    changed: list[Entry] = []
     for entry in entries:
         if entry.state is EntryState.CLAIMED:
             continue  # a worker is sending it; its answer (or its lease expiring) decides
@@ -182,15 +178,14 @@ def redecide(tables: FlowTables, entries: Iterable[Entry], status: str, facts: f
             decided = ruling.applied_to(entry)
         if decided == entry:
             continue
+        changed.append(decided)
         if decided.state is EntryState.READY and entry.state is not EntryState.READY:
             ready.append(decided)
         elif decided.state is EntryState.DROPPED:
             dropped.append(decided)
         elif decided.state is EntryState.DONE:
             done.append(decided)
-        else:
-            other.append(decided)
-    return Redecided(tuple(ready), tuple(dropped), tuple(done), tuple(other))
+    return Redecided(tuple(ready), tuple(dropped), tuple(done), tuple(changed))
 
 
 def commutes(tables: FlowTables, entry: Entry, other: Entry, held: OrderState | None) -> bool:

@@ -34,9 +34,9 @@ class Waking:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            # Short slices: a `wake` of this tracker is seen soon; the store's own (its commits
-            # that made entries ready; PostgreSQL's NOTIFY from every process) at once.
-            if self.store.wait_ready(min(left, 0.25)):
+            # Short slices: a `wake` of this tracker is seen within 50 ms; the store's own (its
+            # commits that made entries ready; PostgreSQL's NOTIFY from every process) at once.
+            if self.store.wait_ready(min(left, 0.05)):
                 return True
         return True
 

@@ -234,7 +234,13 @@ class SQLiteStore(ExclusiveStore):
         # Three statements whatever the number of orders (a transaction already excludes every
         # other writer: no lock to take).
         ids = _ids(sorted(set(order_ids)))
-        with self.transaction():
+        # A reader's snapshot (no lock, no transaction of the caller's) reads in autocommit, as
+        # the readers always did: under WAL it neither waits for a writer nor holds one up. An
+        # operation's snapshot runs in the caller's transaction (BEGIN IMMEDIATE).
+        reading = not lock and not self._depth
+        if reading and self._closed:
+            raise self._closed_error()
+        with contextlib.nullcontext() if reading else self.transaction():
             orders = {
                 order_id: OrderState(status, changed_at or 0, _facts_of(facts) if facts else frozenset())
                 for order_id, status, changed_at, facts in self._db.execute(_Q["snapshot_orders"], (ids,))
