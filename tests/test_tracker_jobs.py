@@ -280,3 +280,13 @@ def test_redecided_entries_are_written_in_the_open_entries_order() -> None:
     cancel = entry("cancel", EntryState.PENDING, seq=2)
     result = redecide(TABLES, [create, cancel], "window-to-cancel", frozenset())
     assert [e.key for e in result.changed] == ["A:create", "A:cancel"]
+
+
+def test_applied_changed_still_answers_for_one_release_with_a_warning() -> None:
+    from vtex_order_flow.tracking import Applied
+
+    applied = Applied(OrderEvent("A", "handling", T0), EventOutcome.MOVED)
+    with pytest.warns(DeprecationWarning, match="Applied.changed is deprecated"):
+        assert applied.changed
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        assert not Applied(OrderEvent("A", "handling", T0), EventOutcome.STALE).changed

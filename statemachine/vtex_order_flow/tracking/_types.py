@@ -280,6 +280,18 @@ class Applied:
     done: tuple[Entry, ...] = ()
     """Sent entries the order's new status shows VTEX applied."""
 
+    @property
+    def changed(self) -> bool:
+        """Deprecated (goes in the next release): ``outcome in {FIRST, MOVED}``."""
+        import warnings
+
+        warnings.warn(
+            "Applied.changed is deprecated: test outcome in (EventOutcome.FIRST, EventOutcome.MOVED)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.outcome in (EventOutcome.FIRST, EventOutcome.MOVED)
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
