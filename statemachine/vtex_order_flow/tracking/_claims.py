@@ -3,6 +3,8 @@ to two workers while its lease holds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import LeaseLostError, UnknownUpdateError
 from ._changes import Changes, ClaimSnapshot, OrderState
 from ._types import DropClass, Entry, EntryState
@@ -105,83 +107,86 @@ def claim_batch(
     return changes, taken
 
 
-def held(core: Core, key: str, owner: str | None, what: str) -> Entry:
-    """The entry, claimed (by `owner` when given), or `LeaseLostError`."""
-    entry = core.existing(key)
+def held(entry: Entry, owner: str | None, what: str) -> Entry:
+    """The entry, if claimed (by `owner` when given); else `LeaseLostError`."""
     if entry.state is not EntryState.CLAIMED or (owner is not None and entry.owner != owner):
         raise LeaseLostError(
-            f"{what}: entry {key!r} is {entry.state}"
+            f"{what}: entry {entry.key!r} is {entry.state}"
             + (f" (held by {entry.owner})" if entry.state is EntryState.CLAIMED else "")
             + f", not claimed by {owner or 'a worker'}"
         )
     return entry
 
 
+_Answer = Entry | LeaseLostError | UnknownUpdateError
+_Step = Callable[[Entry], Entry | None]
+"""What a step makes of a claimed entry: the entry to write, or None when there is nothing to
+write (it is as the step would leave it); `LeaseLostError` when the owner no longer holds it."""
+
+
+def _sending(core: Core, owner: str | None, now: float) -> _Step:
+    waited = None if core.answer_timeout is None else now + core.answer_timeout
+
+    def step(current: Entry) -> Entry | None:
+        if current.state is EntryState.SENT and (owner is None or current.owner == owner):
+            return None  # (saying it twice is harmless)
+        entry = held(current, owner, "sent")
+        return entry.evolve(state=EntryState.SENT, due=waited, reason="sent; awaiting VTEX's answer")
+
+    return step
+
+
+def _releasing(owner: str | None) -> _Step:
+    def step(current: Entry) -> Entry | None:
+        return held(current, owner, "release").evolve(
+            state=EntryState.READY, due=READY_DUE, reason="released unsent"
+        )
+
+    return step
+
+
+def _one(core: Core, key: str, step: _Step, now: float) -> Entry:
+    current = core.existing(key)
+    changed = step(current)
+    return current if changed is None else core.save_one(changed, now)
+
+
+def _each(core: Core, keys: list[str], step: _Step, now: float) -> list[_Answer]:
+    """A step for several entries, one write: each entry as it is now, or the error its key met
+    (the others are written all the same). Rows are read in key order, whatever the order given,
+    so that two batches never wait for each other (no deadlock)."""
+    changes = Changes()
+    answers: dict[str, _Answer] = {}
+    for key in sorted(set(keys)):
+        try:
+            current = core.existing(key)
+            changed = step(current)
+        except (LeaseLostError, UnknownUpdateError) as error:
+            answers[key] = error
+            continue
+        answers[key] = current if changed is None else changes.put(changed)
+    written = core.save(changes, now)
+    return [
+        written.get(answer.key, answer) if isinstance(answer, Entry) else answer
+        for answer in (answers[key] for key in keys)
+    ]
+
+
 def sent(core: Core, key: str, owner: str | None, now: float) -> Entry:
     """A claimed entry was put on the wire: it awaits VTEX's answer."""
-    current = core.existing(key)
-    if current.state is EntryState.SENT and (owner is None or current.owner == owner):
-        return current
-    entry = held(core, key, owner, "sent")
-    waited = None if core.answer_timeout is None else now + core.answer_timeout
-    return core.save_one(
-        entry.evolve(state=EntryState.SENT, due=waited, reason="sent; awaiting VTEX's answer"), now
-    )
+    return _one(core, key, _sending(core, owner, now), now)
 
 
 def release(core: Core, key: str, owner: str | None, now: float) -> Entry:
     """Hand a claimed entry back unsent: claimable again at once."""
-    entry = held(core, key, owner, "release")
-    return core.save_one(entry.evolve(state=EntryState.READY, due=READY_DUE, reason="released unsent"), now)
+    return _one(core, key, _releasing(owner), now)
 
 
-def sent_many(
-    core: Core, keys: list[str], owner: str | None, now: float
-) -> list[Entry | LeaseLostError | UnknownUpdateError]:
-    """`sent` for several entries, one write: each entry as written, or the `LeaseLostError` its
-    key met (the others are marked all the same)."""
-    changes = Changes()
-    answers: dict[str, Entry | LeaseLostError | UnknownUpdateError | str] = {}
-    for key in sorted(set(keys)):  # (rows locked in one order by every batch: no deadlock)
-        try:
-            current = core.existing(key)
-        except UnknownUpdateError as error:
-            answers[key] = error
-            continue
-        if current.state is EntryState.SENT and (owner is None or current.owner == owner):
-            answers[key] = current
-            continue
-        try:
-            entry = held(core, key, owner, "sent")
-        except LeaseLostError as error:
-            answers[key] = error
-            continue
-        waited = None if core.answer_timeout is None else now + core.answer_timeout
-        changes.put(entry.evolve(state=EntryState.SENT, due=waited, reason="sent; awaiting VTEX's answer"))
-        answers[key] = key
-    written = core.save(changes, now)
-    return [_answered(answers[key], written) for key in keys]
+def sent_many(core: Core, keys: list[str], owner: str | None, now: float) -> list[_Answer]:
+    """`sent` for several entries, one write."""
+    return _each(core, keys, _sending(core, owner, now), now)
 
 
-def _answered(
-    answer: Entry | LeaseLostError | UnknownUpdateError | str, written: dict[str, Entry]
-) -> Entry | LeaseLostError | UnknownUpdateError:
-    return written[answer] if isinstance(answer, str) else answer
-
-
-def release_many(
-    core: Core, keys: list[str], owner: str | None, now: float
-) -> list[Entry | LeaseLostError | UnknownUpdateError]:
-    """`release` for several entries, one write (as `sent_many`)."""
-    changes = Changes()
-    answers: dict[str, Entry | LeaseLostError | UnknownUpdateError | str] = {}
-    for key in sorted(set(keys)):  # (rows locked in one order by every batch: no deadlock)
-        try:
-            entry = held(core, key, owner, "release")
-        except (LeaseLostError, UnknownUpdateError) as error:
-            answers[key] = error
-            continue
-        changes.put(entry.evolve(state=EntryState.READY, due=READY_DUE, reason="released unsent"))
-        answers[key] = key
-    written = core.save(changes, now)
-    return [_answered(answers[key], written) for key in keys]
+def release_many(core: Core, keys: list[str], owner: str | None, now: float) -> list[_Answer]:
+    """`release` for several entries, one write."""
+    return _each(core, keys, _releasing(owner), now)
