@@ -211,7 +211,6 @@ def test_refused_credentials_hold_the_update_without_counting_an_attempt(status:
         advice,
         said="refused",
         now=NOW,
-        linked=False,
     )
     assert (after.state, after.attempts, after.due) == (EntryState.RETRY, 2, NOW + CREDENTIALS_WAIT)
     assert not credentials_refused(_advice("EOI011", 500))
@@ -227,7 +226,6 @@ def test_not_now_is_decided_again_from_the_known_status() -> None:
         _advice("EOI011"),
         said="EOI011: not now",
         now=NOW,
-        linked=False,
     )
     assert after.state is EntryState.PENDING
     assert after.attempts == 1
@@ -241,7 +239,6 @@ def test_not_now_is_decided_again_from_the_known_status() -> None:
         _advice("EOI011"),
         said="EOI011",
         now=NOW,
-        linked=False,
     )
     assert again.state is EntryState.RETRY
     assert again.due is not None
@@ -258,7 +255,6 @@ def test_past_the_retry_policy_an_update_is_given_up() -> None:
         _advice("EOI011"),
         said="x",
         now=NOW,
-        linked=False,
     )
     assert (after.state, after.drop, after.attempts) == (EntryState.DROPPED, DropClass.GAVE_UP, 4)
 

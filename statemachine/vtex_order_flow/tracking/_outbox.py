@@ -37,10 +37,7 @@ def default_key(tables: FlowTables, order_id: str, action: str, payload: Any) ->
 
 
 def _ruled(tables: FlowTables, entry: Entry, snapshot: Snapshot) -> Entry:
-    order_id = entry.order_id
-    return rule_now(tables, entry, snapshot.order(order_id), order_id in snapshot.linked_from).applied_to(
-        entry
-    )
+    return rule_now(tables, entry, snapshot).applied_to(entry)
 
 
 def _reopened(

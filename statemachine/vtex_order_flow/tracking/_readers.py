@@ -14,6 +14,7 @@ from .._text import shown
 from ..errors import InvalidArgumentError, StoreError
 from ._changes import Snapshot
 from ._types import IN_FLIGHT, Anomaly, Closing, Entry, EntryState, OrderRecord
+from ._unit import Core
 from ._verdicts import FlowTables, from_the_start
 from .stores import Store
 
@@ -28,6 +29,7 @@ class Readers(Closing):
     store: Store
     _lock: Any
     _tables: FlowTables
+    _core: Core
 
     _now: Callable[[], float]
 
@@ -39,13 +41,9 @@ class Readers(Closing):
             yield
 
     def _view(self, order_id: str) -> tuple[str, Snapshot]:
-        """The order as the store holds it (no lock taken): the id it is kept under (VTEX's for a
-        linked marketplace id) and its snapshot. One read; two for a linked marketplace id."""
-        snapshot = self.store.snapshot((order_id,), lock=False)
-        resolved = snapshot.links.get(order_id)
-        if resolved is None:
-            return order_id, snapshot
-        return resolved, self.store.snapshot((resolved,), lock=False)
+        """The order as the store holds it, no lock taken: the id it is kept under (VTEX's for a
+        linked marketplace id) and its snapshot."""
+        return self._core.resolve(order_id, lock=False)
 
     def order_id(self, marketplace_id: str) -> str | None:
         """VTEX's orderId for a marketplace order id, when known (`link`)."""

@@ -91,13 +91,11 @@ def answer(
         raise LeaseLostError(
             f"result: entry {current.key!r} is {current.state} by {current.owner} now, not by {owner}"
         )
-    order_id = current.order_id
-    linked = order_id in snapshot.linked_from
-    return core.save_one(answered(core, current, snapshot, advice, said=said, now=now, linked=linked), now)
+    return core.save_one(answered(core, current, snapshot, advice, said=said, now=now), now)
 
 
 def answered(
-    core: Core, current: Entry, snapshot: Snapshot, advice: Advice, *, said: str, now: float, linked: bool
+    core: Core, current: Entry, snapshot: Snapshot, advice: Advice, *, said: str, now: float
 ) -> Entry:
     """An in-flight entry after VTEX's answer (anything but done). Pure."""
     follow_up = advice.follow_up
@@ -129,7 +127,7 @@ def answered(
     # Not now (EOI011), not in this status (OMS003, 400): decide again from the known status. If
     # the model still says send, VTEX has not caught up: retry with backoff.
     retried = current.evolve(attempts=attempts)
-    decided = rule_now(core.tables, retried, snapshot.order(current.order_id), linked).applied_to(retried)
+    decided = rule_now(core.tables, retried, snapshot).applied_to(retried)
     if decided.state is EntryState.READY:
         decided = decided.evolve(state=EntryState.RETRY, due=now + backoff(core, attempts, advice))
     return decided.evolve(reason=f"{said}; {decided.reason}")

@@ -36,15 +36,16 @@ class Core:
         """What a claim reads: one call."""
         return self.store.claim_snapshot(now, limit)
 
-    def resolve(self, order_id: str) -> tuple[str, Snapshot]:
+    def resolve(self, order_id: str, *, lock: bool = True) -> tuple[str, Snapshot]:
         """Lock the order (the marketplace id, then VTEX's when linked: the order every path
         takes them in) and return the id it is kept under, with its snapshot. Read after the
-        lock: a link made meanwhile is seen."""
-        snapshot = self.load((order_id,))
+        lock: a link made meanwhile is seen. Without `lock` (a reader), no lock is taken. One
+        read; two for a linked marketplace id."""
+        snapshot = self.load((order_id,), lock=lock)
         resolved = snapshot.links.get(order_id)
         if resolved is None:
             return order_id, snapshot
-        return resolved, self.load((resolved,))
+        return resolved, self.load((resolved,), lock=lock)
 
     def existing(self, key: str, *, lock: bool = True) -> Entry:
         """The entry with this key, or `UnknownUpdateError`."""

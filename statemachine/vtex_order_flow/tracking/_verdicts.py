@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from .. import Decision, FlowModel, Verdict
 from ..errors import ContradictoryFactsError, UnknownNameError
-from ._changes import OrderState
+from ._changes import OrderState, Snapshot
 from ._types import DropClass, Entry, EntryState
 
 __all__ = ["READY_DUE", "REOPENABLE", "FlowTables", "Redecided", "Ruling", "redecide"]
@@ -129,10 +129,12 @@ def rule_unknown(tables: FlowTables, entry: Entry, linked: bool) -> Ruling:
     )
 
 
-def rule_now(tables: FlowTables, entry: Entry, order: OrderState, linked: bool) -> Ruling:
-    """The entry as the model decides it from the order as held (its status and facts)."""
+def rule_now(tables: FlowTables, entry: Entry, snapshot: Snapshot) -> Ruling:
+    """The entry as the model decides it from its order as the snapshot holds it (its status
+    and facts; with none, whether VTEX gave it an id)."""
+    order = snapshot.order(entry.order_id)
     if order.status is None:
-        return rule_unknown(tables, entry, linked)
+        return rule_unknown(tables, entry, entry.order_id in snapshot.linked_from)
     return rule(tables, entry, order.status, order.facts)
 
 
