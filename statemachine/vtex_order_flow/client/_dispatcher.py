@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from .. import Advice, advice_for
 from .._guards import expect, expect_id
 from ..errors import InvalidArgumentError, LeaseLostError, PayloadError, VtexOrderFlowError
-from ..tracking import credentials_refused
 from ._records import Records
 from ._sync import VtexClient
 from ._types import Answer, Request
@@ -184,6 +183,8 @@ class Dispatcher:
         answer = self.client.send_entry(entry, trip.marketplace_id, request=trip.request)
         if answer.advice is None:  # (send_entry always interprets what it got)
             return Outcome(entry, answer, "no answer to record")
+        from ..tracking import credentials_refused  # (lazy: the client alone needs no outbox)
+
         if credentials_refused(answer.advice):
             # The credentials, not the update: every send would fail alike. Hold sending (the
             # rule and the entry's own fate are the tracker's: `credentials_refused`, `results`).
